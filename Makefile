@@ -1,0 +1,34 @@
+# Two entry points for a fresh machine (see README):
+#   make demo  — venv, install, generate a sample clip, upscale it offline, print what was written
+#   make test  — venv, install with test extras, run the whole test suite
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU wheel of torch that this machine ships; elsewhere pip resolves the bounded range.
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: venv install demo test lint clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q "$(TORCH_PIN)" || $(BIN)/python -m pip install -q "torch>=2.4,<2.15"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+
+demo: install
+	$(BIN)/python examples/make_sample.py examples/sample.mp4
+	$(BIN)/vsrup upscale examples/sample.mp4 -o examples/sample_x2.mp4 --scale 2 --overwrite
+	$(BIN)/vsrup info examples/sample_x2.mp4
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "no tests were collected: failing"; exit 1; fi; exit $$rc
+
+lint: install
+	$(BIN)/ruff check src tests examples tools
+	$(BIN)/ruff format --check src tests examples tools
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,1 @@
+"""The Typer command-line interface: one small module per command group."""

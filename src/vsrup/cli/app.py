@@ -1,0 +1,49 @@
+"""The `vsrup` command: a thin Typer app; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from vsrup import __version__
+from vsrup.cli.common import state
+
+app = typer.Typer(
+    name="vsrup",
+    help="Video super-resolution: sharper, larger video that keeps every frame, timestamp, "
+    "audio track and subtitle.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+#: Modules that add commands; each defines `register(app)` and keeps its imports light.
+COMMAND_MODULES: tuple[str, ...] = ("vsrup.cli.methods_cmd",)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"vsrup {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """vsrup: video super-resolution from the command line."""
+    if debug:
+        state.debug = True
+
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+def main() -> None:
+    app()

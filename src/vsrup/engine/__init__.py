@@ -1,0 +1,1 @@
+"""What every method shares: segmentation, temporal chunks, tiles, runtime, resume, colour."""

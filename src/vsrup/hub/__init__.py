@@ -1,0 +1,1 @@
+"""Weights: the models.toml registry, download, verification, import and conversion."""

@@ -1,0 +1,117 @@
+"""The Method interface: what every upscaling method declares and implements.
+
+A method is a frozen `MethodSpec` (what the engine needs to know to feed it) plus a class with
+`from_weights(...)`, `process(clip)` and `flush()`. The engine owns decoding, temporal chunks,
+spatial tiles, colour correction and encoding; a method only turns a clip of low-resolution
+frames into the same number of high-resolution frames. Heavy imports (diffusers, peft, ...)
+belong inside `from_weights` so that `vsrup --help` stays instant.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    import torch
+
+    from vsrup.engine.runtime import Runtime
+    from vsrup.hub.registry import WeightSet
+
+Kind = Literal["classical", "learned", "diffusion"]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Everything the engine needs to know about a method, and nothing it has to ask for."""
+
+    id: str
+    summary: str
+    kind: Kind
+    #: Native integer scales. Other scales are made by resizing the nearest native result.
+    scales: tuple[int, ...]
+    #: True when any scale is native (classical resamplers).
+    any_scale: bool = False
+    #: Frames per temporal window the method wants (1 = frame by frame).
+    window: int = 1
+    #: Frames shared by consecutive windows, blended by the engine.
+    overlap: int = 0
+    #: Window lengths must be `alignment * k + 1` (Wan's VAE: 4) when > 1.
+    alignment: int = 1
+    #: Input height and width are padded to a multiple of this.
+    size_multiple: int = 1
+    #: Smallest input side the method accepts; smaller inputs are padded by the engine.
+    min_size: int = 1
+    #: Supported compute dtypes, best first; "auto" resolves to the first the device supports.
+    dtypes: tuple[str, ...] = ("fp32",)
+    #: Advice for spatial tiling in input pixels: None means no tiling is needed.
+    tile: int | None = None
+    tile_overlap: int = 0
+    #: Registry ids of the weights the method loads (models.toml).
+    weights: tuple[str, ...] = ()
+    #: True when the method wants motion-segment boundaries with each clip.
+    uses_segments: bool = False
+    #: Default sampling steps for diffusion methods.
+    default_steps: int | None = None
+    #: Pixels of reflection padding the original implementation adds around each frame.
+    border_pad: int = 0
+    #: Human-readable speed class for the README and `vsrup methods`.
+    speed: str = ""
+
+
+@dataclass
+class MethodOptions:
+    """Per-run choices a user makes; each method reads the ones it understands."""
+
+    scale: int = 4
+    steps: int | None = None
+    seed: int = 42
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    #: "tiny" or "full": build the architecture with random weights (output is noise).
+    synthetic_weights: str | None = None
+    #: A method-specific model variant, e.g. realesrgan's "animevideov3".
+    variant: str | None = None
+    offline: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Clip:
+    """A run of consecutive low-resolution frames handed to a method.
+
+    `frames` is (T, C, H, W) float in [0, 1] on the method's device. `start` is the index of
+    the first frame in the whole video. `segment_starts` holds the clip-relative indices where
+    a new motion segment begins (always containing 0) for methods that use segments.
+    """
+
+    frames: torch.Tensor
+    start: int = 0
+    segment_starts: tuple[int, ...] = (0,)
+
+
+class Method(ABC):
+    """Base class for all methods. Subclasses set `spec` and implement the three calls."""
+
+    spec: ClassVar[MethodSpec]
+
+    @classmethod
+    @abstractmethod
+    def from_weights(
+        cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
+    ) -> Method:
+        """Build the method on `runtime.device` from resolved weights (or synthetic ones)."""
+
+    @abstractmethod
+    def process(self, clip: Clip) -> torch.Tensor:
+        """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip`."""
+
+    def flush(self) -> torch.Tensor | None:
+        """Return frames still buffered at the end of the video (None for stateless methods)."""
+        return None
+
+    @property
+    def scale(self) -> int:
+        """The native scale this instance produces."""
+        return self.spec.scales[0]

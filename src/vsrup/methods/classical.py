@@ -1,0 +1,129 @@
+"""Classical resamplers: nearest, bicubic and lanczos (a=3), on any device.
+
+They run through exactly the same engine as the learned methods. Lanczos is a separable
+gather-and-weight resample (the same kernel ffmpeg's and Pillow's lanczos use), so it runs on
+the GPU too; bicubic is PyTorch's (a = -0.75, like OpenCV's INTER_CUBIC).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from vsrup.methods import register
+from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
+
+
+def _lanczos_kernel(x: torch.Tensor, a: int = 3) -> torch.Tensor:
+    x = x.abs()
+    out = torch.sinc(x) * torch.sinc(x / a)
+    return torch.where(x < a, out, torch.zeros_like(out))
+
+
+def lanczos_weights(
+    n_in: int, n_out: int, a: int = 3, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (n_out, K) and normalised weights (n_out, K) for resampling n_in → n_out.
+
+    Pixel centres are aligned (half-pixel convention). When downscaling the kernel is
+    stretched by the ratio so the result is antialiased, as in Pillow and ffmpeg.
+    """
+    ratio = n_in / n_out
+    support = a * max(ratio, 1.0)
+    centres = (torch.arange(n_out, dtype=torch.float64, device=device) + 0.5) * ratio - 0.5
+    taps = int(math.ceil(support)) * 2 + 1
+    first = torch.floor(centres - support + 1).long()
+    idx = first[:, None] + torch.arange(taps, device=device)[None, :]
+    stretch = max(ratio, 1.0)
+    w = _lanczos_kernel((idx.double() - centres[:, None]) / stretch, a)
+    w = w / w.sum(dim=1, keepdim=True)
+    return idx.clamp(0, n_in - 1), w
+
+
+def _resample_axis(x: torch.Tensor, dim: int, n_out: int) -> torch.Tensor:
+    idx, w = lanczos_weights(x.shape[dim], n_out, device=x.device)
+    gathered = x.index_select(dim, idx.reshape(-1))
+    shape = list(x.shape)
+    shape[dim : dim + 1] = [n_out, idx.shape[1]]
+    gathered = gathered.reshape(shape)
+    wshape = [1] * len(shape)
+    wshape[dim], wshape[dim + 1] = n_out, idx.shape[1]
+    return (gathered * w.to(x.dtype).reshape(wshape)).sum(dim=dim + 1)
+
+
+def lanczos_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize (..., H, W) with a Lanczos-3 kernel, separably (height first)."""
+    if x.shape[-2] != height:
+        x = _resample_axis(x, x.dim() - 2, height)
+    if x.shape[-1] != width:
+        x = _resample_axis(x, x.dim() - 1, width)
+    return x
+
+
+def resize(x: torch.Tensor, height: int, width: int, kernel: str) -> torch.Tensor:
+    """Resize (T, C, H, W) frames with `kernel` in {nearest, bicubic, lanczos}; no clamping
+    is done here except for kernels that overshoot (bicubic, lanczos)."""
+    if x.shape[-2:] == (height, width):
+        return x
+    if kernel == "nearest":
+        return F.interpolate(x, size=(height, width), mode="nearest-exact")
+    if kernel == "bicubic":
+        down = height < x.shape[-2] or width < x.shape[-1]
+        y = F.interpolate(
+            x, size=(height, width), mode="bicubic", align_corners=False, antialias=down
+        )
+        return y.clamp(0, 1)
+    if kernel == "lanczos":
+        return lanczos_resize(x, height, width).clamp(0, 1)
+    raise ValueError(f"unknown resize kernel {kernel!r}")
+
+
+class _Resampler(Method):
+    kernel: str
+
+    def __init__(self, scale: int) -> None:
+        self._scale = scale
+
+    @classmethod
+    def from_weights(cls, weights, runtime, options: MethodOptions) -> Method:  # noqa: ANN001
+        return cls(options.scale)
+
+    @property
+    def scale(self) -> int:
+        return self._scale
+
+    def process(self, clip: Clip) -> torch.Tensor:
+        t, c, h, w = clip.frames.shape
+        return resize(clip.frames, h * self._scale, w * self._scale, self.kernel)
+
+
+def _spec(method_id: str, summary: str) -> MethodSpec:
+    return MethodSpec(
+        id=method_id,
+        summary=summary,
+        kind="classical",
+        scales=(2, 3, 4),
+        any_scale=True,
+        dtypes=("fp32",),
+        speed="instant",
+    )
+
+
+@register
+class Nearest(_Resampler):
+    spec = _spec("nearest", "Nearest-neighbour: blocky, no new detail; for pixel art.")
+    kernel = "nearest"
+
+
+@register
+class Bicubic(_Resampler):
+    spec = _spec("bicubic", "Bicubic interpolation: smooth, fast baseline.")
+    kernel = "bicubic"
+
+
+@register
+class Lanczos(_Resampler):
+    spec = _spec("lanczos", "Lanczos-3: the sharpest classical resampler.")
+    kernel = "lanczos"
