@@ -19,6 +19,9 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "vsrup.methods.classical",
     "vsrup.methods.litevsr",
     "vsrup.methods.simplegvr",
+    "vsrup.methods.span",
+    "vsrup.methods.realesrgan",
+    "vsrup.methods.waifu2x",
 )
 
 _REGISTRY: dict[str, type[Method]] = {}

