@@ -155,10 +155,25 @@ def convert_ncnn(param: Path, dst_dir: Path, arch: str) -> Path:
 
 def convert_checkpoint(src: Path, dst_dir: Path, arch: str) -> Path:
     """An official .pth (weights-only pickle) or .safetensors in the upstream key layout."""
+    import torch
+
     from vsrup.methods.ourlayout import read_state_dict, store_checked
 
     module = arch_module(arch)
-    state, _meta = read_state_dict(Path(src))
+    src = Path(src)
+    if src.suffix == ".safetensors":
+        state: Any = read_state_dict(src)[0]
+    else:
+        # BasicSR nests the tensors (params_ema / params), which the generic reader does not
+        # unwrap; the architecture's from_official does. Pickles load weights-only, never code.
+        try:
+            state = torch.load(src, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise WeightsError(
+                f"cannot be loaded safely ({exc.__class__.__name__}); only plain tensor "
+                "checkpoints are accepted",
+                path=src,
+            ) from None
     try:
         config, ours = module.from_official(state)
     except WeightsError as exc:
