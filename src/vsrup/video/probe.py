@@ -200,13 +200,17 @@ def scan_video_packets(container, stream) -> list[int]:  # noqa: ANN001
 
 
 def is_vfr(pts: list[int], time_base: Fraction) -> bool:
-    """True when frame intervals differ by more than a tick plus 1% (rounding in the muxer)."""
+    """True when frame intervals differ by more than timestamp rounding explains.
+
+    Muxers round CFR timestamps to their clock (24 fps in milliseconds is 41/42 ms), so the
+    intervals may spread by a tick or by 1.5 ms, whichever is larger, and still be CFR.
+    """
     if len(pts) < 3:
         return False
     ordered = sorted(pts)
     gaps = [b - a for a, b in zip(ordered, ordered[1:], strict=False)]
-    lo, hi = min(gaps), max(gaps)
-    return hi - lo > 1 + 0.01 * hi
+    spread = max(gaps) - min(gaps)
+    return spread > 1 and float(spread * time_base) > 0.0015
 
 
 def probe(path: str | Path, exact: bool = True) -> MediaInfo:
