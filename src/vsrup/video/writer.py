@@ -219,15 +219,12 @@ class VideoWriter:
             raise
 
     def _setup(self, fps, container_metadata, copy_from, window) -> None:  # noqa: ANN001
-        import av
-
         if container_metadata:
             for key, value in container_metadata.items():
                 if key.lower() not in _METADATA_SKIP:
                     self.out.metadata[key] = value
         supported = self.out.supported_codecs
-        probe_name = av.codec.Codec(self.encoder, "w").name  # the format, e.g. h264, hevc
-        probe_name = _FORMAT_OF.get(probe_name, probe_name)
+        probe_name = _FORMAT_OF.get(self.encoder, self.encoder)
         if probe_name not in supported:
             raise UsageError(
                 f"{probe_name} video cannot be stored in a {self.path.suffix} file",
@@ -347,9 +344,7 @@ class VideoWriter:
     def abort(self) -> None:
         """Stop without finishing (the caller removes the temporary file)."""
         if self.passthrough is not None:
-            try:
+            with contextlib.suppress(Exception):  # after a failure: nothing more to report
                 self.passthrough.close()
-            except Exception:  # closing after a failure: nothing more to report
-                pass
         with contextlib.suppress(Exception):
             self.out.close()
