@@ -123,6 +123,8 @@ class VideoReader:
         self.errors = 0
         self._sorted_pts: list[int] | None = None
         self.first_pts, self.total = self._plan()
+        #: Input seconds [start, end) covered by the selection (None = the whole file).
+        self.window_s: tuple[float, float | None] | None = self._window()
 
     # -- selection -------------------------------------------------------------------------
     def _all_pts(self) -> list[int]:
@@ -151,6 +153,15 @@ class VideoReader:
         if not chosen:
             raise UsageError(f"--start {start_s} is past the end of the video")
         return chosen[0], len(chosen)
+
+    def _window(self) -> tuple[float, float | None] | None:
+        if self.range.is_all:
+            return None
+        pts = self._all_pts()
+        i = pts.index(self.first_pts) if self.first_pts in pts else 0
+        j = i + self.total
+        end = float(pts[j] * self.time_base) if j < len(pts) else None
+        return float(self.first_pts * self.time_base), end
 
     # -- decoding --------------------------------------------------------------------------
     def frames(self) -> Iterator[tuple[np.ndarray, int]]:

@@ -177,10 +177,12 @@ class VideoWriter:
         window: tuple[float, float | None] | None = None,
         pts_offset: int = 0,
         warn: Callable[[str], None] | None = None,
+        label: str | None = None,
     ) -> None:
         import av
 
         self.path = Path(path)
+        self.label = label or self.path.name  # the name users know (not the temp file's)
         self.settings = settings or EncodeSettings()
         self.warn = warn or (lambda _msg: None)
         self.fmt = container_format(self.path)
@@ -192,7 +194,7 @@ class VideoWriter:
         self.enc_h = height + (height % 2 if even_h else 0)
         if (self.enc_w, self.enc_h) != (width, height):
             self.warn(
-                f"{self.path.name}: {width}x{height} cannot be stored in {self.pix_fmt}; padded "
+                f"{self.label}: {width}x{height} cannot be stored in {self.pix_fmt}; padded "
                 f"to {self.enc_w}x{self.enc_h} by repeating the edge (use --pix-fmt yuv444p "
                 "for the exact size)"
             )
