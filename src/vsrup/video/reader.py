@@ -123,6 +123,15 @@ class VideoReader:
         self.errors = 0
         self._sorted_pts: list[int] | None = None
         self.first_pts, self.total = self._plan()
+        reaches_end = self.range.stop is None and self.range.duration_s is None
+        if self.video.missing_frames and reaches_end and not ignore_errors:
+            # Known before decoding anything: say so now rather than after the whole job.
+            raise DecodeError(
+                f"the file is truncated: {self.video.missing_frames} frame(s) promised by its "
+                f"header are missing after frame {self.total - 1}",
+                path=self.path,
+                hint="the file is damaged; --ignore-errors keeps the frames that decode",
+            )
         #: Input seconds [start, end) covered by the selection (None = the whole file).
         self.window_s: tuple[float, float | None] | None = self._window()
 
