@@ -166,8 +166,8 @@ def upscale(
         None,
         "-o",
         "--output",
-        help="Output file, or a directory for several inputs (default: beside the input, NAME_x2.EXT). A .png pattern such as out/%06d.png writes an image sequence.",
-    ),  # noqa: E501
+        help=OUTPUT_HELP,
+    ),
     method: str | None = typer.Option(
         None, "--method", "-m", help="Upscaling method (see `vsrup methods`)."
     ),  # noqa: E501
