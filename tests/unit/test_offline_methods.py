@@ -125,3 +125,16 @@ def test_best_installed_method(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setattr(defaults, "DIFFUSION_PREFERENCE", ("litevsr",))
     monkeypatch.setattr(defaults, "weights_installed", lambda model_id: True)
     assert defaults.best_installed_method() == "litevsr"
+
+
+@pytest.mark.parametrize("method_id", ["span", "waifu2x"])
+def test_half_precision_path_runs_and_stays_close(weights: WeightSet, method_id: str) -> None:
+    """The GPU dtype path (weights and activations in bf16), exercised on the CPU."""
+    frames = photo_frames(size=24, frames=1)
+    options = MethodOptions(scale=2)
+    full = methods.get(method_id).from_weights(weights, Runtime(), options)
+    half = methods.get(method_id).from_weights(weights, Runtime(dtype_name="bf16"), options)
+    assert next(half.net.parameters()).dtype == torch.bfloat16
+    out = half.process(Clip(frames))
+    assert out.dtype == torch.float32 and out.shape == (1, 3, 48, 48)
+    assert (out - full.process(Clip(frames))).abs().mean().item() < 0.02
