@@ -1,0 +1,71 @@
+"""Test helpers for the engine: synthetic camera motion over real photos (scikit-image)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def photo(name: str = "astronaut") -> np.ndarray:
+    """An RGB uint8 photo shipped with scikit-image (astronaut, coffee, chelsea, rocket...)."""
+    from skimage import data
+
+    img = getattr(data, name)()
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    return np.ascontiguousarray(img[:, :, :3])
+
+
+def camera_matrix(
+    center: tuple[float, float], tx: float, ty: float, angle_deg: float, zoom: float
+) -> np.ndarray:
+    """3x3 matrix taking photo coordinates to view coordinates for a camera that moved by
+    (tx, ty) view pixels, rotated by angle and zoomed about `center` of the photo."""
+    cx, cy = center
+    a = math.radians(angle_deg)
+    c, s = math.cos(a) * zoom, math.sin(a) * zoom
+    # rotate/zoom about the photo centre, then shift.
+    return np.array(
+        [[c, -s, cx - c * cx + s * cy + tx], [s, c, cy - s * cx - c * cy + ty], [0, 0, 1]],
+        dtype=np.float64,
+    )
+
+
+def camera_clip(
+    image: np.ndarray,
+    poses: Sequence[tuple[float, float, float, float]],
+    size: tuple[int, int] = (192, 144),
+) -> list[np.ndarray]:
+    """Frames of `size` (w, h) seen by a camera at each pose (tx, ty, angle°, zoom), looking at
+    the middle of `image`. Consecutive poses differ by the camera motion between frames."""
+    import cv2
+
+    h, w = image.shape[:2]
+    vw, vh = size
+    # View origin at the photo centre so the crop stays inside the photo for modest motion.
+    offset = np.array([[1, 0, -(w - vw) / 2], [0, 1, -(h - vh) / 2], [0, 0, 1]], np.float64)
+    frames = []
+    for tx, ty, ang, zoom in poses:
+        m = offset @ camera_matrix((w / 2, h / 2), tx, ty, ang, zoom)
+        frames.append(
+            cv2.warpAffine(
+                image, m[:2], (vw, vh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            )
+        )
+    return frames
+
+
+def poses_from_steps(
+    steps: Sequence[tuple[float, float, float, float]],
+) -> list[tuple[float, float, float, float]]:
+    """Accumulate per-frame camera steps (dx, dy, dangle, zoom factor) into absolute poses;
+    the first pose is the identity and len(result) == len(steps) + 1."""
+    tx = ty = ang = 0.0
+    zoom = 1.0
+    poses = [(tx, ty, ang, zoom)]
+    for dx, dy, da, dz in steps:
+        tx, ty, ang, zoom = tx + dx, ty + dy, ang + da, zoom * dz
+        poses.append((tx, ty, ang, zoom))
+    return poses
