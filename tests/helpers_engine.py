@@ -69,3 +69,18 @@ def poses_from_steps(
         tx, ty, ang, zoom = tx + dx, ty + dy, ang + da, zoom * dz
         poses.append((tx, ty, ang, zoom))
     return poses
+
+
+def write_video(path, frames: Sequence[np.ndarray], fps: int = 24) -> None:
+    """Write RGB uint8 frames losslessly (FFV1 in Matroska) so decoded pixels match exactly."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=fps)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "bgr0"
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
