@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
 import numpy as np
 
 
+@functools.lru_cache(maxsize=8)
 def photo(name: str = "astronaut") -> np.ndarray:
     """An RGB uint8 photo shipped with scikit-image (astronaut, coffee, chelsea, rocket...)."""
     from skimage import data
