@@ -86,3 +86,84 @@ def write_video(path, frames: Sequence[np.ndarray], fps: int = 24) -> None:
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+
+
+# -- tiny methods for engine tests (not registered) -------------------------------------------
+
+
+def _methods():
+    import torch
+    import torch.nn.functional as F
+
+    from vsrup.methods.base import Clip, Method, MethodSpec
+
+    class TemporalMean(Method):
+        """×2 nearest upscale plus a little of the window's mean frame: deterministic, and its
+        output depends on which frames share a window, so blending and resume matter."""
+
+        spec = MethodSpec(
+            id="test-temporal",
+            summary="test",
+            kind="learned",
+            scales=(2,),
+            window=9,
+            overlap=4,
+            alignment=4,
+            size_multiple=4,
+        )
+
+        def __init__(self) -> None:
+            self.calls: list[tuple[int, int]] = []
+            self.fail_after: int | None = None
+
+        @classmethod
+        def from_weights(cls, weights, runtime, options):  # noqa: ANN001
+            return cls()
+
+        def process(self, clip: Clip) -> torch.Tensor:
+            if self.fail_after is not None and len(self.calls) >= self.fail_after:
+                raise RuntimeError("injected failure")
+            x = clip.frames
+            assert x.shape[-1] % 4 == 0 and x.shape[-2] % 4 == 0
+            self.calls.append((clip.start, x.shape[0]))
+            up = F.interpolate(x, scale_factor=2, mode="nearest")
+            return (0.8 * up + 0.2 * up.mean(0, keepdim=True)).clamp(0, 1)
+
+    class SegmentRecorder(TemporalMean):
+        spec = MethodSpec(
+            id="test-segments",
+            summary="test",
+            kind="diffusion",
+            scales=(2,),
+            window=21,
+            alignment=4,
+            uses_segments=True,
+        )
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.segment_starts: list[tuple[int, tuple[int, ...]]] = []
+
+        def process(self, clip: Clip) -> torch.Tensor:
+            self.segment_starts.append((clip.start, clip.segment_starts))
+            return super().process(clip)
+
+    return TemporalMean, SegmentRecorder
+
+
+def temporal_method():
+    return _methods()[0]()
+
+
+def segment_method():
+    return _methods()[1]()
+
+
+def tensor_frames(frames: Sequence[np.ndarray]):
+    """RGB uint8 arrays → [(C, H, W) float tensor, pts] pairs as a decoder would yield."""
+    import torch
+
+    return [
+        (torch.from_numpy(f).permute(2, 0, 1).float() / 255, 1000 + 40 * i)
+        for i, f in enumerate(frames)
+    ]

@@ -306,9 +306,10 @@ class StreamingBlender:
     are the weighted mean of their windows' outputs (accumulated in float32).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, start: int = 0) -> None:
+        # `start` > 0 when resuming: frames before it are final already and are ignored.
         self._parts: dict[int, list[tuple[float, torch.Tensor]]] = {}
-        self._next = 0
+        self._next = start
         self._last_index = -1
 
     @property
@@ -316,15 +317,18 @@ class StreamingBlender:
         return self._next
 
     def add(self, window: Window, output: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
-        if window.index != self._last_index + 1:
+        if window.index <= self._last_index:
             raise ValueError(f"window {window.index} arrived after {self._last_index}")
+        if self._last_index < 0 and self._next == 0 and window.index != 0:
+            raise ValueError(f"window {window.index} arrived first")
         if output.shape[0] != window.length:
             raise ValueError(
                 f"method returned {output.shape[0]} frames for a window of {window.length}"
             )
         self._last_index = window.index
         for p, (f, w) in enumerate(zip(window.indices, window.weights)):
-            if w > 0 and window.start <= f < window.end and p < window.end - window.start:
+            real = p < window.end - window.start
+            if w > 0 and real and f >= self._next:
                 self._parts.setdefault(f, []).append((w, output[p]))
         return self._emit(window.done_before)
 
