@@ -215,6 +215,15 @@ def suggest_tile(
     return max(side, min_tile)
 
 
+def tile_for_vram(
+    advised: int, vram_gb: float, *, multiple: int = 8, reference_gb: float = 24.0
+) -> int:
+    """A method's tile advice (for a `reference_gb` card) scaled to a `--vram` budget: the
+    activation area scales with memory, so the side with its square root."""
+    side = int(advised * math.sqrt(max(vram_gb, 0.1) / reference_gb))
+    return max(side // multiple * multiple, max(multiple, 64 // multiple * multiple))
+
+
 def device_memory_gb(device: str) -> float | None:
     """Total memory of a CUDA device in GiB, None elsewhere (CPU, MPS: shared memory)."""
     import torch

@@ -61,6 +61,8 @@ class StreamOptions:
     bits: int = 8
     #: Spatial tile override (input pixels); None: the spec's advice or the VRAM suggestion.
     tile: int | None = None
+    #: Exact output (height, width) when the method's native scale does not give it.
+    out_size: tuple[int, int] | None = None
     #: Overlap between spatial tiles (input pixels); None: the spec's.
     tile_overlap: int | None = None
     #: Frames decoded ahead / finished frames waiting for the encoder.
@@ -143,6 +145,13 @@ class _Writer:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+def resize_exact(frame: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(C, H, W) to an exact size with Lanczos (native scale ≠ requested size)."""
+    from vsrup.methods.classical import resize
+
+    return resize(frame[None].float(), height, width, "lanczos")[0].to(frame.dtype)
 
 
 def process_window(
@@ -245,6 +254,8 @@ def run_stream(
         for index, out in finished:
             t0 = time.perf_counter()
             ref = inputs[index]
+            if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
+                out = resize_exact(out, *opts.out_size)
             fixed = color_fix(out[None], ref[None].to(out.device), opts.color_fix)
             q = quantize(fixed, opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
