@@ -92,6 +92,8 @@ class JobResult:
     seconds: float
     decode_errors: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: Seconds per engine stage (method, wait_decode, blend_color, store).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 ProgressFn = Callable[[Progress], None]
@@ -360,7 +362,7 @@ def run_job(
             on_warning=warn,
         )
         try:
-            run_stream(_frames_of(reader), method, write, runtime, options)
+            stream = run_stream(_frames_of(reader), method, write, runtime, options)
             sink.close()
         except BaseException:
             sink.abort()
@@ -379,6 +381,7 @@ def run_job(
         seconds=time.perf_counter() - t0,
         decode_errors=reader.errors,
         warnings=warnings,
+        timings=stream.timings,
     )
 
 

@@ -193,11 +193,13 @@ def _read_lossless(path: Path, dtype: str) -> list[np.ndarray]:
 
 def quantize(frames: Any, bits: int = 8) -> np.ndarray:
     """(T, C, H, W) float frames in [0, 1] → (T, H, W, C) uint8 (bits 8) or uint16 (bits > 8,
-    full 16-bit scale). The pipeline quantises every output frame once, so stored and freshly
-    computed frames reach the encoder as the same integers."""
+    full 16-bit scale), rounding half up like the video writer. The pipeline quantises every
+    output frame once, so stored and freshly computed frames reach the encoder as the same
+    integers. Runs where the frames are (a GPU sends 1-byte pixels, not floats)."""
     import torch
 
-    x = frames.detach().float().clamp(0, 1).permute(0, 2, 3, 1).to("cpu")
-    if bits <= 8:
-        return x.mul(255).round().to(torch.uint8).numpy()
-    return x.mul(65535).round().to(torch.int32).numpy().astype(np.uint16)
+    peak = 255.0 if bits <= 8 else 65535.0
+    q = frames.detach().to(torch.float32).mul(peak).add_(0.5).clamp_(0, peak)
+    q = q.to(torch.uint8 if bits <= 8 else torch.int32).permute(0, 2, 3, 1).contiguous()
+    arr = q.to("cpu").numpy()
+    return arr if bits <= 8 else arr.astype(np.uint16)
