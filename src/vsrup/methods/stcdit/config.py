@@ -86,6 +86,17 @@ PRESETS: dict[str, STCDiTConfig] = {
         WAN21_I2V_14B, WAN21_VAE, lq_concat=True, image_context_tokens=257, cfg_scale=4.0
     ),
     "test": STCDiTConfig(TINY_TRANSFORMER, TINY_VAE, lora_rank=4, lora_alpha=4.0, text_len=8),
+    # The large model's structure at the test size (its unused CLIP embedder kept small).
+    "test-large": STCDiTConfig(
+        {**TINY_TRANSFORMER, "in_channels": 36, "image_dim": 8, "added_kv_proj_dim": 24},
+        TINY_VAE,
+        lora_rank=4,
+        lora_alpha=4.0,
+        lq_concat=True,
+        image_context_tokens=257,
+        text_len=260,
+        cfg_scale=4.0,
+    ),
 }
 
 #: Sampling as the official inference scripts run it.
