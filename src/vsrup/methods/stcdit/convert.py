@@ -102,8 +102,11 @@ def trained_keys(model_keys: list[str] | set[str]) -> set[str]:
     return {k for k in model_keys if any(m in k for m in marks)}
 
 
-def detect(state: dict[str, torch.Tensor], path: Path | None = None) -> tuple[str, int]:
-    """(variant, LoRA rank) of an official checkpoint with its prefix already removed."""
+def detect(
+    state: dict[str, torch.Tensor], path: Path | None = None, known: bool = True
+) -> tuple[str | None, int]:
+    """(variant, LoRA rank) of a renamed official checkpoint. With `known=False` an unknown
+    model width gives variant None instead of an error (for explicitly chosen presets)."""
     sig = state.get(SIGNATURE)
     lora = next((v for k, v in state.items() if k.endswith("lora_A.default.weight")), None)
     if sig is None or lora is None:
@@ -111,7 +114,7 @@ def detect(state: dict[str, torch.Tensor], path: Path | None = None) -> tuple[st
             f"is not an STCDiT checkpoint (no {SIGNATURE} or LoRA tensors)", path=path
         )
     variant = VARIANT_BY_DIM.get(int(sig.shape[0]))
-    if variant is None:
+    if variant is None and known:
         raise WeightsError(f"has an unknown model width {sig.shape[0]}", path=path)
     return variant, int(lora.shape[0])
 
@@ -146,8 +149,9 @@ def convert_official(src: Path, dst_dir: Path, preset: str | None = None) -> Pat
     src, dst_dir = Path(src), Path(dst_dir)
     raw, _ = read_state_dict(src)
     state = official_to_ours(raw, src)
-    variant, rank = detect(state, src)
+    variant, rank = detect(state, src, known=preset is None)
     preset = preset or variant
+    assert preset is not None
     check_state(expected_trained(preset, rank), state, src)
     from safetensors.torch import save_file
 

@@ -52,16 +52,22 @@ class STCDiTParts:
 # -- building ---------------------------------------------------------------------------------
 
 
+def _fresh_rope(model: STCDiT, device: torch.device | str = "cpu") -> None:
+    """Recompute the (non-persistent) RoPE tables in float32: after a meta-device build they
+    hold no data, and a half-precision cast would round them."""
+    from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
+
+    rope = model.transformer.rope
+    fresh = WanRotaryPosEmbed(rope.attention_head_dim, rope.patch_size, rope.max_seq_len)
+    model.transformer.rope = fresh.to(device=device, dtype=torch.float32)
+
+
 def _finish(
     model: STCDiT, vae: torch.nn.Module, device: torch.device, dtype: torch.dtype
 ) -> tuple[STCDiT, torch.nn.Module]:
-    from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
-
     model = model.to(device=device, dtype=dtype).eval()
-    rope = model.transformer.rope
     # RoPE tables are buffers: keep them in float32 whatever the compute dtype.
-    fresh = WanRotaryPosEmbed(rope.attention_head_dim, rope.patch_size, rope.max_seq_len)
-    model.transformer.rope = fresh.to(device=device, dtype=torch.float32)
+    _fresh_rope(model, device)
     # The Wan VAE stays in fp32 (small next to the DiT, and sensitive); tiled over space.
     vae = vae.to(device=device).eval()
     vae.enable_tiling(272, 272, 144, 128)  # the official 34×34-latent tiles, stride 18×16
@@ -128,6 +134,7 @@ def load_model(base_dir: Path, ckpt_dir: Path, dtype: torch.dtype) -> STCDiT:
     state.update({k: v.to(dtype) for k, v in load_file(weights_path).items()})
     check_state(expected, state, ckpt_dir)
     model.load_state_dict(state, assign=True)
+    _fresh_rope(model)
     return model
 
 
