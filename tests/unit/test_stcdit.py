@@ -91,6 +91,19 @@ def test_anchor_frames_steer_the_output() -> None:
     assert not torch.allclose(a, b)
 
 
+def test_full_size_synthetic_init_builds_in_the_compute_dtype() -> None:
+    from vsrup.methods.stcdit.config import PRESETS
+    from vsrup.methods.stcdit.pipeline import _random_full
+
+    model = _random_full(PRESETS["test"], torch.device("cpu"), torch.bfloat16, seed=3)
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    assert model.transformer.rope.freqs_cos.dtype == torch.float32
+    x, lq, t, text = _inputs()
+    with torch.no_grad():
+        out = model(x.bfloat16(), lq.bfloat16(), [0, 2], t.bfloat16(), text.bfloat16())
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+
+
 def test_select_anchors_keeps_every_fourth_plus_last() -> None:
     starts = list(range(0, 20, 2))  # ten segments of two latents
     assert select_anchors(starts, 0, 21) == [0, 8, 16, 18]
@@ -146,12 +159,12 @@ def synthetic_method():  # noqa: ANN201
 def test_process_returns_every_frame_at_scale_and_is_deterministic(synthetic_method) -> None:  # noqa: ANN001
     from vsrup.methods.base import Clip
 
-    frames = torch.rand(7, 3, 6, 10)  # odd sizes: padded to 16 output pixels inside
+    frames = torch.rand(4, 3, 5, 6)  # odd sizes: padded to 16 output pixels inside
     clip = Clip(frames, 0, (0, 3))
     a = synthetic_method().process(clip)
     b = synthetic_method().process(clip)
     c = synthetic_method(seed=7).process(clip)
-    assert a.shape == (7, 3, 24, 40)
+    assert a.shape == (4, 3, 20, 24)
     assert a.min() >= 0 and a.max() <= 1
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert not torch.equal(a, c)

@@ -74,6 +74,23 @@ def _finish(
     return model, vae
 
 
+def _random_full(
+    config: cfg.STCDiTConfig, device: torch.device, dtype: torch.dtype, seed: int
+) -> STCDiT:
+    """A full-size model filled with noise directly in the compute dtype on the device (the
+    14B one would not fit in fp32 default init on one GPU)."""
+    model = build(config, device="meta").to_empty(device=device).to(dtype)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.fill_(1.0 if name.endswith("weight") else 0.0)
+            else:
+                p.normal_(0.0, 0.02, generator=gen)
+    _fresh_rope(model, device)
+    return model
+
+
 def synthetic_parts(
     size: str, device: torch.device, dtype: torch.dtype, seed: int, variant: str = "tiny"
 ) -> STCDiTParts:
@@ -84,7 +101,7 @@ def synthetic_parts(
     config = cfg.PRESETS["test" if size == "tiny" else variant]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build(config, device=device if size == "full" else "cpu")
+        model = build(config) if size == "tiny" else _random_full(config, device, dtype, seed)
         vae = AutoencoderKLWan(**config.vae)
         text_dim = config.transformer["text_dim"]
         text = torch.randn(1, config.text_len, text_dim)
