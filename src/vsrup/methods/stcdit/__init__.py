@@ -71,6 +71,11 @@ class STCDiTMethod(Method):
         return name
 
     @classmethod
+    def weights_for(cls, options: MethodOptions) -> tuple[str, ...]:
+        """Registry ids this run needs (`spec.weights` lists the default tiny variant's)."""
+        return VARIANT_WEIGHTS[cls.variant(options)]
+
+    @classmethod
     def from_weights(
         cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
     ) -> Method:
