@@ -20,7 +20,12 @@ app = typer.Typer(
 )
 
 #: Modules that add commands; each defines `register(app)` and keeps its imports light.
-COMMAND_MODULES: tuple[str, ...] = ("vsrup.cli.methods_cmd", "vsrup.cli.upscale", "vsrup.cli.info")
+COMMAND_MODULES: tuple[str, ...] = (
+    "vsrup.cli.upscale",
+    "vsrup.cli.info",
+    "vsrup.cli.methods_cmd",
+    "vsrup.cli.latents",
+)
 
 
 def _version(value: bool) -> None:
