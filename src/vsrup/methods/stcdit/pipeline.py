@@ -144,9 +144,11 @@ def load_model(base_dir: Path, ckpt_dir: Path, dtype: torch.dtype) -> STCDiT:
     model = build(config, device="meta")
     expected = model.state_dict()
     wrapped = lora_modules(expected.keys())
+    # Some I2V exports carry an unused `norm_added_q`; diffusers ignores it too.
     state = {
         wrap_lora_base(f"transformer.{k}", wrapped): v.to(dtype)
         for k, v in _read_safetensors_dir(base_dir / "transformer").items()
+        if "norm_added_q" not in k
     }
     state.update({k: v.to(dtype) for k, v in load_file(weights_path).items()})
     check_state(expected, state, ckpt_dir)
