@@ -170,6 +170,17 @@ def test_process_returns_every_frame_at_scale_and_is_deterministic(synthetic_met
     assert not torch.equal(a, c)
 
 
+def test_large_variant_runs_with_cfg_and_channel_concat(synthetic_method) -> None:  # noqa: ANN001
+    from vsrup.methods.base import Clip
+
+    method = synthetic_method(variant="large")
+    parts = method.parts
+    assert parts.cfg_scale == 4.0 and parts.negative is not None
+    assert parts.model.lq_concat and not hasattr(parts.model, "lq_patch_embedding")
+    out = method.process(Clip(torch.rand(3, 3, 4, 4), 0, (0, 2)))
+    assert out.shape == (3, 3, 16, 16) and torch.isfinite(out).all()
+
+
 def test_latent_tiles_cover_and_blend(synthetic_method) -> None:  # noqa: ANN001
     from vsrup.methods.stcdit.pipeline import tiled_velocity
 

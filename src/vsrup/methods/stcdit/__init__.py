@@ -44,7 +44,7 @@ class STCDiTMethod(Method):
         weights=VARIANT_WEIGHTS["tiny"],
         uses_segments=True,
         default_steps=10,
-        speed="very slow (10-step 1.3B/14B DiT at output resolution)",
+        speed="very slow (10-step DiT at output size)",
     )
 
     def __init__(self, parts: Any, runtime: Runtime, options: MethodOptions) -> None:

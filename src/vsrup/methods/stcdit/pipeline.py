@@ -94,11 +94,13 @@ def _random_full(
 def synthetic_parts(
     size: str, device: torch.device, dtype: torch.dtype, seed: int, variant: str = "tiny"
 ) -> STCDiTParts:
-    """Random weights: `size` "tiny" is the few-KB test config, "full" the real variant's
-    architecture (output is noise either way; for tests and benchmarks)."""
+    """Random weights: `size` "tiny" is the few-KB test config of the variant's structure,
+    "full" the real variant's architecture (output is noise either way; for tests and
+    benchmarks)."""
     from diffusers import AutoencoderKLWan
 
-    config = cfg.PRESETS["test" if size == "tiny" else variant]
+    preset = {"tiny": "test", "large": "test-large"}[variant] if size == "tiny" else variant
+    config = cfg.PRESETS[preset]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build(config) if size == "tiny" else _random_full(config, device, dtype, seed)
