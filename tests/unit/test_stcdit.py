@@ -181,6 +181,16 @@ def test_large_variant_runs_with_cfg_and_channel_concat(synthetic_method) -> Non
     assert out.shape == (3, 3, 16, 16) and torch.isfinite(out).all()
 
 
+def test_cfg_option(synthetic_method) -> None:  # noqa: ANN001
+    from vsrup.errors import UsageError
+
+    method = synthetic_method(extra={"cfg": "2.5"})
+    assert method.parts.cfg_scale == 2.5 and method.parts.negative is not None
+    assert synthetic_method().parts.negative is None  # tiny: CFG 1, no negative pass
+    with pytest.raises(UsageError, match="cfg"):
+        synthetic_method(extra={"cfg": "lots"})
+
+
 def test_latent_tiles_cover_and_blend(synthetic_method) -> None:  # noqa: ANN001
     from vsrup.methods.stcdit.pipeline import tiled_velocity
 

@@ -70,6 +70,20 @@ class STCDiTMethod(Method):
             raise UsageError(f"unknown stcdit model {name!r}", hint="use --model tiny or large")
         return name
 
+    @staticmethod
+    def cfg_override(options: MethodOptions) -> float | None:
+        """`--opt cfg=X` replaces the variant's guidance scale (1 tiny, 4 large)."""
+        raw = options.extra.get("cfg")
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UsageError(f"--opt cfg={raw!r}: expected a number") from None
+        if value < 0:
+            raise UsageError(f"--opt cfg={raw}: must not be negative")
+        return value
+
     @classmethod
     def weights_for(cls, options: MethodOptions) -> tuple[str, ...]:
         """Registry ids this run needs (`spec.weights` lists the default tiny variant's)."""
@@ -82,6 +96,7 @@ class STCDiTMethod(Method):
         from vsrup.methods.stcdit import pipeline
 
         variant = cls.variant(options)
+        cfg_scale = cls.cfg_override(options)
         if options.synthetic_weights:
             parts = pipeline.synthetic_parts(
                 options.synthetic_weights,
@@ -89,6 +104,7 @@ class STCDiTMethod(Method):
                 runtime.dtype,
                 options.seed,
                 variant,
+                cfg_scale,
             )
         else:
             from vsrup.hub.registry import missing_weights
@@ -105,6 +121,7 @@ class STCDiTMethod(Method):
                 runtime.dtype,
                 options.prompt,
                 options.negative_prompt,
+                cfg_scale,
             )
         return cls(parts, runtime, options)
 

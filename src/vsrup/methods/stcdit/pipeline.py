@@ -92,7 +92,12 @@ def _random_full(
 
 
 def synthetic_parts(
-    size: str, device: torch.device, dtype: torch.dtype, seed: int, variant: str = "tiny"
+    size: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    seed: int,
+    variant: str = "tiny",
+    cfg_scale: float | None = None,
 ) -> STCDiTParts:
     """Random weights: `size` "tiny" is the few-KB test config of the variant's structure,
     "full" the real variant's architecture (output is noise either way; for tests and
@@ -101,20 +106,21 @@ def synthetic_parts(
 
     preset = {"tiny": "test", "large": "test-large"}[variant] if size == "tiny" else variant
     config = cfg.PRESETS[preset]
+    cfg_scale = config.cfg_scale if cfg_scale is None else cfg_scale
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build(config) if size == "tiny" else _random_full(config, device, dtype, seed)
         vae = AutoencoderKLWan(**config.vae)
         text_dim = config.transformer["text_dim"]
         text = torch.randn(1, config.text_len, text_dim)
-        negative = torch.randn(1, config.text_len, text_dim) if config.cfg_scale != 1 else None
+        negative = torch.randn(1, config.text_len, text_dim) if cfg_scale != 1 else None
     model, vae = _finish(model, vae, device, dtype)
     return STCDiTParts(
         model,
         vae,
         text.to(device, dtype),
         None if negative is None else negative.to(device, dtype),
-        config.cfg_scale,
+        cfg_scale,
     )
 
 
@@ -166,6 +172,7 @@ def pretrained_parts(
     dtype: torch.dtype,
     prompt: str | None,
     negative_prompt: str | None,
+    cfg_scale: float | None = None,
 ) -> STCDiTParts:
     """Real weights. Text embeddings come first (cached; the encoder is freed before the DiT
     is even read from disk)."""
@@ -174,7 +181,8 @@ def pretrained_parts(
     from vsrup.methods.stcdit.text_cache import prompt_embeddings
 
     info = json.loads((ckpt_dir / "config.json").read_text()) if ckpt_dir.is_dir() else {}
-    cfg_scale = cfg.PRESETS[info.get("preset", "tiny")].cfg_scale
+    if cfg_scale is None:
+        cfg_scale = cfg.PRESETS[info.get("preset", "tiny")].cfg_scale
     text, negative = prompt_embeddings(base_dir, prompt, negative_prompt, cfg_scale != 1, device)
     model = load_model(base_dir, ckpt_dir, dtype)
     vae = AutoencoderKLWan.from_pretrained(base_dir / "vae", torch_dtype=torch.float32)
