@@ -22,9 +22,10 @@ app = typer.Typer(
 #: Modules that add commands; each defines `register(app)` and keeps its imports light.
 COMMAND_MODULES: tuple[str, ...] = (
     "vsrup.cli.upscale",
-    "vsrup.cli.info",
-    "vsrup.cli.methods_cmd",
     "vsrup.cli.latents",
+    "vsrup.cli.info",
+    "vsrup.cli.segment",
+    "vsrup.cli.methods_cmd",
 )
 
 
