@@ -24,6 +24,7 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub import scan_cache_dir, snapshot_download
 from huggingface_hub.errors import (
     DisabledRepoError,
+    DryRunError,
     FileMetadataError,
     GatedRepoError,
     HfHubHTTPError,
@@ -43,7 +44,7 @@ from huggingface_hub.utils import (
 from vsrup.errors import UsageError, WeightsError
 from vsrup.hub import env, registry
 from vsrup.hub.importer import import_weights
-from vsrup.hub.verify import check_file, is_sha256, sha256_file
+from vsrup.hub.verify import check_file, sha256_file
 
 #: Free space kept beyond the download itself (caches, temporary files of other programs).
 DISK_MARGIN = 256 * 1024 * 1024
@@ -175,6 +176,17 @@ _ERRORS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Call
     (FileMetadataError, _msg_metadata),
     (OSError, _msg_incomplete),
 )
+
+
+#: Failures of one repo that make the next mirror worth trying.
+_TRY_NEXT = (RepositoryNotFoundError, RevisionNotFoundError, DisabledRepoError)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """A dry run wraps the real failure (not found, gated, offline ...) in a DryRunError."""
+    if isinstance(exc, DryRunError) and exc.__cause__ is not None:
+        return exc.__cause__
+    return exc
 
 
 def map_error(exc: BaseException, model_id: str, repo: str, revision: str) -> WeightsError:
@@ -321,18 +333,6 @@ def cached_snapshot(entry: registry.ModelEntry) -> Path | None:
     return None
 
 
-def snapshot_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file())
-
-
-def hub_blob_hash(path: Path) -> str | None:
-    """The sha256 the Hub gave a cached LFS file: its blob's name (an ETag); None otherwise."""
-    target = path.resolve()
-    if target.parent.name == "blobs" and is_sha256(target.name):
-        return target.name
-    return None
-
-
 # ---------------------------------------------------------------- downloads
 
 
@@ -377,13 +377,14 @@ def download(
                     endpoint=endpoint,
                     dry_run=True,
                 )
-            except (RepositoryNotFoundError, RevisionNotFoundError, DisabledRepoError) as exc:
+            except Exception as raised:
+                exc = _unwrap(raised)
+                if not isinstance(exc, _TRY_NEXT):
+                    raise map_error(exc, model_id, repo_id, rev) from exc
                 failures.append((repo_id, rev, exc))
                 if on_fallback is not None:
                     on_fallback(repo_id, map_error(exc, model_id, repo_id, rev).message)
                 continue
-            except Exception as exc:
-                raise map_error(exc, model_id, repo_id, rev) from exc
             return _fetch(entry, repo_id, rev, plan, patterns, cache_dir, endpoint)
     # Every candidate failed: report the most telling failure (gated/auth beats "not found").
     repo_id, rev, exc = next(
@@ -427,7 +428,7 @@ def _fetch(
             )
         )
     except Exception as exc:
-        raise map_error(exc, entry.id, repo_id, rev) from exc
+        raise map_error(_unwrap(exc), entry.id, repo_id, rev) from exc
     _check_known_hashes(entry, folder)
     _write_marker(
         entry.id,
