@@ -255,3 +255,30 @@ def _toml(value: object) -> str:
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
     raise TypeError(value)
+
+
+# ---------------------------------------------------------------- a toy converter for imports
+
+#: The "official" layout of the toy checkpoint: prefixed keys, as DiffSynth-style trainers save.
+TOY_PREFIX = "pipe.dit."
+TOY_SHAPES = {"blocks.0.attn.q.weight": (4, 4), "blocks.0.attn.q.bias": (4,), "head.weight": (2, 4)}
+
+
+def toy_checkpoint(path: Path, seed: int = 0) -> dict:
+    """Write a synthetic official-layout checkpoint (a torch.save pickle); return its tensors."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    state = {TOY_PREFIX + k: torch.randn(*shape, generator=gen) for k, shape in TOY_SHAPES.items()}
+    torch.save(state, path)
+    return state
+
+
+def toy_convert(src: Path, dst_dir: Path) -> Path:
+    """The converter contract: official file in, our safetensors layout out (prefix dropped)."""
+    from vsrup.hub.safe_load import check_keys, load_state_dict, save_state_dict
+
+    state = load_state_dict(src)
+    renamed = {k.removeprefix(TOY_PREFIX): v for k, v in state.items()}
+    check_keys(renamed, TOY_SHAPES, what="toy checkpoint", path=src)
+    return save_state_dict(renamed, dst_dir / "model.safetensors")
