@@ -314,3 +314,25 @@ def test_remove_deletes_the_snapshot(hub, tmp_path, monkeypatch):
     assert not path.exists() and find_installed("toy") is None
     left = [p for p in (tmp_path / "hf").rglob("*") if p.is_file() and p.read_bytes() == WEIGHTS]
     assert left == []
+
+
+def test_verify_checks_hub_files_against_their_sha256_blob_names(hub, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from vsrup.cli.app import app
+    from vsrup.hub.download import download
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "elsewhere"))
+    sha = hub.add_repo("org/toy", {"w.safetensors": WEIGHTS})
+    registry(tmp_path, monkeypatch, toy=hf_entry("org/toy", revision=sha))
+    path = download("toy", progress=False).path
+    assert (tmp_path / "elsewhere") in path.parents  # HF_HUB_CACHE honoured
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["models", "verify", "toy"])
+    assert ok.exit_code == 0 and ok.output.startswith("ok"), ok.output
+    blob = (path / "w.safetensors").resolve()
+    blob.chmod(0o644)
+    blob.write_bytes(WEIGHTS[::-1])
+    bad = runner.invoke(app, ["models", "verify", "toy"])
+    assert bad.exit_code == 2 and "mismatch  toy" in bad.output, bad.output
