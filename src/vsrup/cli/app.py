@@ -20,7 +20,13 @@ app = typer.Typer(
 )
 
 #: Modules that add commands; each defines `register(app)` and keeps its imports light.
-COMMAND_MODULES: tuple[str, ...] = ("vsrup.cli.methods_cmd", "vsrup.cli.models")
+COMMAND_MODULES: tuple[str, ...] = (
+    "vsrup.cli.upscale",
+    "vsrup.cli.info",
+    "vsrup.cli.methods_cmd",
+    "vsrup.cli.latents",
+    "vsrup.cli.models",
+)
 
 
 def _version(value: bool) -> None:

@@ -67,12 +67,4 @@ def resolve_weights(
         env.set_offline(True)
     if options.synthetic_weights:
         return None
-    weights = registry.WeightSet()
-    for model_id in ids if ids is not None else spec.weights:
-        path = find_installed(model_id)
-        if path is None:
-            if registry.entry(model_id).optional:
-                continue
-            raise registry.missing_weights(model_id)
-        weights.paths[model_id] = path
-    return weights
+    return registry.resolve_weights(list(ids if ids is not None else spec.weights))
