@@ -267,3 +267,24 @@ def test_the_shipped_registry_covers_every_method(monkeypatch):
     assert entries["dloral"].converter == "vsrup.methods.dloral.convert:convert_official"
     assert entries["stcdit-tiny"].files == ("tiny_8k.bin",)
     assert entries["dgaf"].source == "none"
+
+
+def test_every_method_weight_id_and_converter_is_registered(monkeypatch):
+    import importlib.util
+
+    from vsrup import methods
+    from vsrup.hub import registry
+
+    monkeypatch.delenv("VSRUP_MODELS_TOML", raising=False)
+    entries = registry.entries()
+    for spec in methods.specs():
+        unknown = [w for w in spec.weights if w not in entries]
+        assert not unknown, f"method {spec.id} uses ids missing from models.toml: {unknown}"
+    for e in entries.values():
+        if not e.converter:
+            continue
+        module, _, func = e.converter.partition(":")
+        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
+            continue  # the method's package is not in this build yet
+        if importlib.util.find_spec(module) is not None:
+            assert callable(getattr(importlib.import_module(module), func, None)), e.converter

@@ -142,7 +142,10 @@ def missing_weights(model_id: str) -> WeightsError:
     elif e.source == "none":
         hint = f"no public weights exist; import your own: vsrup models import {model_id} FILE"
     else:
-        hint = f"fetch the file by hand, then run: vsrup models import {model_id} FILE"
+        name = e.files[0] if e.files else "FILE"
+        where = f"https://modelscope.cn/models/{e.repo}" if e.source == "modelscope" else e.repo
+        fetch = f"download {name} from {where}" if where else "fetch the file by hand"
+        hint = f"{fetch}, then run: vsrup models import {model_id} {name}"
     return WeightsError(f"weights {model_id!r} are not installed", hint=hint)
 
 
