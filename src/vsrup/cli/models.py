@@ -173,12 +173,12 @@ def download_cmd(
         entry = registry.entry(model_id)
         if result.commit and not result.pinned and result.repo in (entry.repo, *entry.mirrors):
             key = "revision" if result.repo == entry.repo else f'mirror_revisions."{result.repo}"'
-            info(f'{model_id}: not pinned; to pin it set {key} = "{result.commit}" in models.toml')
+            print(f'{model_id}: not pinned; to pin it set {key} = "{result.commit}" in models.toml')
     for model_id in manual:
-        info(f"{model_id}: {registry.missing_weights(model_id).hint}")
+        print(f"{model_id}: {registry.missing_weights(model_id).hint}")
     optional = [e.id for e in registry.entries().values() if name in e.methods and e.optional]
     for model_id in optional:
-        info(f"{model_id}: optional; to add it: {registry.missing_weights(model_id).hint}")
+        print(f"{model_id}: optional; to add it: {registry.missing_weights(model_id).hint}")
     if not fetch and manual:
         raise registry.missing_weights(manual[0])
 
