@@ -37,7 +37,8 @@ def git_oid(data: bytes) -> str:
 class FakeRepo:
     commits: dict[str, dict[str, bytes]]  # commit sha -> {path: content}
     refs: dict[str, str]  # branch -> commit
-    status: str | None = None  # None | "gated" | "401" | "404"
+    #: None | "gated" | "401" | "404" | "gated-files" (info is public, files need accepted terms)
+    status: str | None = None
 
 
 @dataclass
@@ -140,12 +141,12 @@ class FakeHub:
         if h.command != "HEAD":
             h.wfile.write(body)
 
-    def _lookup(self, h: H, repo_id: str, rev: str) -> tuple[str, dict] | None:
+    def _lookup(self, h: H, repo_id: str, rev: str, file: bool = False) -> tuple[str, dict] | None:
         repo = self.repos.get(repo_id)
         if repo is None or repo.status == "404":
             self._error(h, 404, "RepoNotFound", "Repository not found")
             return None
-        if repo.status == "gated":
+        if repo.status == "gated" or (file and repo.status == "gated-files"):
             self._error(h, 403, "GatedRepo", "Access to this model is restricted")
             return None
         if repo.status == "401":
@@ -191,7 +192,7 @@ class FakeHub:
             self._send_json(h, listing, {})
 
     def _file(self, h: H, repo_id: str, rev: str, name: str, head: bool) -> None:
-        found = self._lookup(h, repo_id, rev)
+        found = self._lookup(h, repo_id, rev, file=True)
         if not found:
             return
         sha, files = found

@@ -336,3 +336,19 @@ def test_verify_checks_hub_files_against_their_sha256_blob_names(hub, tmp_path, 
     blob.write_bytes(WEIGHTS[::-1])
     bad = runner.invoke(app, ["models", "verify", "toy"])
     assert bad.exit_code == 2 and "mismatch  toy" in bad.output, bad.output
+
+
+def test_a_repo_gated_at_file_level_falls_back_to_a_mirror(hub, tmp_path, monkeypatch):
+    from vsrup.hub.download import download
+
+    hub.add_repo("org/base", {"w.safetensors": WEIGHTS})
+    hub.repos["org/base"].status = "gated-files"
+    hub.add_repo("mirror/base", {"w.safetensors": WEIGHTS})
+    registry(tmp_path, monkeypatch, toy=hf_entry("org/base", mirrors=["mirror/base"]))
+
+    assert download("toy", progress=False).repo == "mirror/base"
+
+    (tmp_path / "solo").mkdir()
+    registry(tmp_path / "solo", monkeypatch, solo=hf_entry("org/base"))
+    with pytest.raises(WeightsError, match="is gated"):
+        download("solo", progress=False)
