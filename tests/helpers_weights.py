@@ -46,6 +46,7 @@ class Request:
     method: str
     path: str
     range: str | None
+    auth: str | None = None
 
 
 @dataclass
@@ -116,7 +117,10 @@ class FakeHub:
 
     def _handle(self, h: H, head: bool) -> None:
         path = unquote(urlsplit(h.path).path)
-        self.requests.append(Request(h.command, path, h.headers.get("Range")))
+        headers = h.headers
+        self.requests.append(
+            Request(h.command, path, headers.get("Range"), headers.get("Authorization"))
+        )
         m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/revision/(.+)", path)
         if m:
             return self._info(h, m.group(1), m.group(2))

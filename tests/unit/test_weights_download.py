@@ -352,3 +352,13 @@ def test_a_repo_gated_at_file_level_falls_back_to_a_mirror(hub, tmp_path, monkey
     registry(tmp_path / "solo", monkeypatch, solo=hf_entry("org/base"))
     with pytest.raises(WeightsError, match="is gated"):
         download("solo", progress=False)
+
+
+def test_hf_token_is_sent(hub, tmp_path, monkeypatch):
+    from vsrup.hub.download import download
+
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    sha = hub.add_repo("org/toy", {"w.safetensors": WEIGHTS})
+    registry(tmp_path, monkeypatch, toy=hf_entry("org/toy", revision=sha))
+    download("toy", progress=False)
+    assert hub.requests and all(r.auth == "Bearer hf_test_token" for r in hub.requests)
