@@ -290,6 +290,7 @@ def open_sink(job: UpscaleJob, reader, out_w: int, out_h: int, temp: Path | None
         pts_offset=offset if getattr(reader, "window_s", None) else 0,
         warn=warn,
         label=str(job.output),
+        background=True,  # encode batch n while the method computes batch n+1
     )
 
 
