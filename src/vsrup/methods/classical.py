@@ -54,6 +54,38 @@ def _band_matrix(
     return m, idx
 
 
+def _upscale_axis_polyphase(x: torch.Tensor, dim: int, s: int, a: int = 3) -> torch.Tensor:
+    """Integer upscaling along H (dim=-2) or W (dim=-1) by polyphase filtering.
+
+    For n_out = s * n_in every output phase p uses the same 2a+1 weights at the same offsets,
+    so each phase is a weighted sum of shifted views of the edge-replicated input (no index
+    gather, no K-times-larger temporary), interleaved at the end. Same numbers as the gather
+    path (edge replication = its index clamping), several times faster.
+    """
+    centres = (torch.arange(s, dtype=torch.float64) + 0.5) / s - 0.5
+    taps = 2 * a + 1
+    first = torch.floor(centres - a + 1).long()  # per-phase offset of the first tap
+    k = first[:, None] + torch.arange(taps)[None, :]
+    w = _lanczos_kernel(k.double() - centres[:, None], a)
+    w = (w / w.sum(dim=1, keepdim=True)).tolist()
+    lo, hi = int(-first.min()), int(first.max()) + taps - 1
+    shape = x.shape
+    n = shape[dim]
+    pad = (lo, hi, 0, 0) if dim == -1 else (0, 0, lo, hi)
+    xp = F.pad(x.reshape(-1, 1, shape[-2], shape[-1]), pad, mode="replicate")
+    xp = xp.reshape(*shape[:-2], *xp.shape[-2:])
+    phases = []
+    for p in range(s):
+        acc = xp.narrow(dim, int(first[p]) + lo, n) * w[p][0]
+        for t in range(1, taps):
+            acc.add_(xp.narrow(dim, int(first[p]) + lo + t, n), alpha=w[p][t])
+        phases.append(acc)
+    y = torch.stack(phases, dim=dim)  # (..., n, s) for W, (..., n, s, W) for H
+    if dim == -1:
+        return y.reshape(*shape[:-1], n * s)
+    return y.reshape(*shape[:-2], n * s, shape[-1])
+
+
 def _resample_axis(x: torch.Tensor, dim: int, n_out: int, block: int = 128) -> torch.Tensor:
     """Resample dim -2 or -1 as banded matrix products, `block` output rows at a time.
 
@@ -62,15 +94,22 @@ def _resample_axis(x: torch.Tensor, dim: int, n_out: int, block: int = 128) -> t
     shifted copies, with the same weights (sums in the input dtype).
     """
     last = dim in (-1, x.dim() - 1)
+    n_in = x.shape[dim]
+    if last and n_out % n_in == 0 and n_out > n_in:
+        # Integer upscaling along rows: shifted views beat a wide band (measured on CPU).
+        return _upscale_axis_polyphase(x, -1, n_out // n_in)
     m, idx = _band_matrix(x.shape[dim], n_out, x.device)
     m = m.to(x.dtype)
-    xt = x.transpose(-1, -2) if last else x
-    out = torch.empty((*xt.shape[:-2], n_out, xt.shape[-1]), dtype=x.dtype, device=x.device)
+    shape = (*x.shape[:-1], n_out) if last else (*x.shape[:-2], n_out, x.shape[-1])
+    out = torch.empty(shape, dtype=x.dtype, device=x.device)
     for o0 in range(0, n_out, block):
         o1 = min(o0 + block, n_out)
         lo, hi = int(idx[o0:o1].min()), int(idx[o0:o1].max()) + 1
-        out[..., o0:o1, :] = torch.matmul(m[o0:o1, lo:hi], xt[..., lo:hi, :])
-    return out.transpose(-1, -2) if last else out
+        if last:  # rows of x times the band's columns: (..., H, L) @ (L, b)
+            out[..., o0:o1] = torch.matmul(x[..., lo:hi], m[o0:o1, lo:hi].T)
+        else:  # the band's rows times rows of x: (b, L) @ (..., L, W)
+            out[..., o0:o1, :] = torch.matmul(m[o0:o1, lo:hi], x[..., lo:hi, :])
+    return out
 
 
 def lanczos_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
