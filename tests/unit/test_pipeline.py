@@ -116,3 +116,15 @@ def test_image_sequence_in_and_out_keeps_16_bits(tmp_path: Path) -> None:
     assert img.dtype == np.uint16 and img.shape == (40, 60, 3)
     assert np.array_equal(img[::2, ::2], src)
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_interrupt_mid_job_leaves_no_partial_file(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "a.mp4", frames=6, audio_tracks=1)
+    out = tmp_path / "out.mp4"
+
+    def stop(progress) -> None:  # noqa: ANN001 - a Ctrl-C after the first batch
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_job(UpscaleJob(src, out, method="nearest", batch=2), on_progress=stop)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]

@@ -33,6 +33,19 @@ def default_method() -> str:
     return "lanczos"
 
 
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (kill, systemd, a batch scheduler) like Ctrl-C, so the temporary output
+    is removed on the way out. Only the main thread may install handlers."""
+    import signal
+    import threading
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 def register(app: typer.Typer) -> None:
     app.command("upscale")(upscale)
 
@@ -230,6 +243,7 @@ def upscale(
     from vsrup.video.writer import EncodeSettings
 
     state.quiet = quiet
+    _interrupt_on_sigterm()
     if synthetic_weights not in (None, "tiny", "full"):
         raise UsageError("--synthetic-weights must be tiny or full")
     if scale is not None and (width or height):
