@@ -321,6 +321,33 @@ class VideoWriter:
             except queue.Full:
                 self._raise_worker_error()
 
+    def write_array(self, arrays: np.ndarray, pts: Sequence[int]) -> None:
+        """Encode already-quantised frames: (T, H, W, 3) RGB, uint8 for 8-bit output and
+        uint16 (full 16-bit scale) for deeper output, at the writer's width and height.
+        Skips the float round trip when the caller quantised already (the engine does)."""
+        want = np.uint16 if self.deep else np.uint8
+        if arrays.ndim != 4 or arrays.shape[1:] != (self.height, self.width, 3):
+            raise ValueError(f"arrays are {arrays.shape}, writer expects (T, {self.height}, "
+                             f"{self.width}, 3)")  # fmt: skip
+        if arrays.shape[0] != len(pts):
+            raise ValueError(f"{arrays.shape[0]} frames but {len(pts)} timestamps")
+        if arrays.dtype != want:
+            raise ValueError(f"arrays are {arrays.dtype}, this writer needs {np.dtype(want)}")
+        pad_w, pad_h = self.enc_w - self.width, self.enc_h - self.height
+        if pad_w or pad_h:
+            arrays = np.pad(arrays, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        arrays = np.ascontiguousarray(arrays)
+        if self._queue is None:
+            self._encode(arrays, list(pts))
+            return
+        self._raise_worker_error()
+        while True:
+            try:
+                self._queue.put((arrays, list(pts)), timeout=0.2)
+                return
+            except queue.Full:
+                self._raise_worker_error()
+
     def _encode(self, arrays: np.ndarray, pts: list[int]) -> None:
         import av
 
