@@ -259,7 +259,8 @@ def run_stream(
             fixed = color_fix(out[None], ref[None].to(out.device), opts.color_fix)
             q = quantize(fixed, opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
-            pending.append((q, pts_of[index]))
+            if store is not None:
+                pending.append((q, pts_of[index]))
             writer.put(q, pts_of[index])
             done = index + 1
             if opts.on_progress is not None:
