@@ -165,3 +165,20 @@ def test_memory_is_bounded_on_a_long_stream():
     assert result.frames == 300 and result.windows_computed == len(method.calls)
     # Window 9, overlap 4, prefetch 2, one frame in the sink: a couple of windows at most.
     assert all(i <= 25 and o <= 4 for i, o in alive_during), alive_during
+
+
+def test_a_method_breaking_the_contract_gets_a_clear_error():
+    from vsrup.errors import MethodError
+
+    class Short(Bicubic):
+        def process(self, clip):
+            return super().process(clip)[:-1]
+
+    class WrongScale(Bicubic):
+        def process(self, clip):
+            return super().process(clip)[..., :-2]
+
+    with pytest.raises(MethodError, match="returned"):
+        collect(rand_source(4), Short(2), batch=2)
+    with pytest.raises(MethodError, match="expected"):
+        collect(rand_source(4), WrongScale(2), batch=2)

@@ -177,9 +177,10 @@ def process_window(
         return method.process(clip)
 
     h, w = frames.shape[-2:]
+    want = (h * method.scale, w * method.scale)
     whole = max(h, w, spec.min_size)
     if tile is None or tile >= whole:
-        return tiled_apply(
+        out = tiled_apply(
             fn,
             frames,
             whole + spec.size_multiple,
@@ -188,6 +189,9 @@ def process_window(
             multiple=spec.size_multiple,
             min_size=spec.min_size,
         )
+        if tuple(out.shape[-2:]) != want:
+            raise MethodError(f"{spec.id} returned {tuple(out.shape[-2:])}, expected {want}")
+        return out
 
     def tiled(t: int) -> torch.Tensor:
         return tiled_apply(
