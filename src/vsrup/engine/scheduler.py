@@ -24,6 +24,7 @@ method therefore produces exactly the frames an uninterrupted run would.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -335,6 +336,12 @@ def run_stream(
         if count < resumed:
             raise MethodError(f"the input has {count} frames but {resumed} were stored")
         flush_store(force=True)
+    except BaseException:
+        # Frames already blended are final: keep them for --resume (Ctrl-C, a crash in the
+        # method), unless storing is what failed.
+        with contextlib.suppress(Exception):
+            flush_store(force=True)
+        raise
     finally:
         stop.set()
         # Always drain the writer: frames already handed over reach the sink.
