@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from vsrup.errors import EncodeError, InputError, OutputError
+from vsrup.video.output import probe_writable
 from vsrup.video.probe import MediaInfo, VideoInfo
 from vsrup.video.reader import FrameBatch, FrameRange, to_float
 
@@ -172,8 +173,7 @@ class ImageSequenceWriter:
         parent = self.directory.parent
         if not parent.is_dir():
             raise OutputError("output directory does not exist", path=parent)
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise OutputError("output directory is not writable", path=parent)
+        probe_writable(parent)
         if self.directory.exists() and any(self.directory.iterdir()) and not overwrite:
             raise OutputError("output directory is not empty", path=self.directory,
                               hint="use --overwrite to replace its frames")  # fmt: skip
@@ -183,12 +183,15 @@ class ImageSequenceWriter:
         self.frames_written = 0
 
     def write(self, frames: torch.Tensor, pts: Sequence[int]) -> None:
-        import cv2
-
         peak = 65535.0 if self.deep else 255.0
         q = frames.detach().to("cpu", torch.float32).mul(peak).add_(0.5).clamp_(0, peak)
         arr = q.to(torch.int32).permute(0, 2, 3, 1).numpy()
-        arr = arr.astype(np.uint16 if self.deep else np.uint8)
+        self.write_array(arr.astype(np.uint16 if self.deep else np.uint8), pts)
+
+    def write_array(self, arr: np.ndarray, pts: Sequence[int]) -> None:
+        """(T, H, W, 3) RGB uint8, or uint16 when `deep`: one PNG per frame."""
+        import cv2
+
         for img in arr:
             path = self.temp / (self.pattern % self.number)
             if not cv2.imwrite(str(path), np.ascontiguousarray(img[:, :, ::-1])):
