@@ -121,9 +121,12 @@ def test_best_installed_method(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert defaults.best_installed_method() == "span"
     monkeypatch.setattr(offline, "wheel_files", lambda model_id: None)
     assert defaults.best_installed_method() == "lanczos"
-    # A diffusion method whose weights are all in vsrup's cache wins over span.
-    monkeypatch.setattr(defaults, "DIFFUSION_PREFERENCE", ("litevsr",))
-    monkeypatch.setattr(defaults, "weights_installed", lambda model_id: True)
+    # A diffusion method whose weights are all installed (here: local folders named through
+    # the hub's VSRUP_WEIGHTS_<ID> overrides) wins over span.
+    for model_id in methods.get("litevsr").spec.weights:
+        folder = tmp_path / model_id
+        folder.mkdir()
+        monkeypatch.setenv(f"VSRUP_WEIGHTS_{model_id.upper().replace('-', '_')}", str(folder))
     assert defaults.best_installed_method() == "litevsr"
 
 

@@ -17,20 +17,25 @@ FALLBACK = "lanczos"
 def weights_installed(model_id: str) -> bool:
     """True when `model_id`'s weights are on this machine, without touching the network.
 
-    Uses the hub's own check when it provides one (`vsrup.hub.registry.is_installed`);
-    otherwise only vsrup's cache (`cache_root()/<id>/`, where imports and conversions land)
-    is looked at, so Hub snapshots count only once the hub module can vouch for them.
+    Asks the hub (`vsrup.hub.resolve.find_installed`: local overrides, imports, wheel
+    resolvers, complete Hub snapshots); optional weights (taggers) count as present.
     """
+    from vsrup.errors import VsrupError
     from vsrup.hub import registry
 
-    check = getattr(registry, "is_installed", None)
-    if callable(check):
-        try:
-            return bool(check(model_id))
-        except Exception:  # an unknown id or an unreadable cache is simply "not installed"
-            return False
-    directory: Path = registry.cache_root() / model_id
-    return directory.is_dir() and any(directory.glob("*.safetensors"))
+    try:
+        if registry.entry(model_id).optional:
+            return True
+        from vsrup.hub.resolve import find_installed
+    except ImportError:  # a hub without the resolver: only vsrup's own cache can vouch
+        directory: Path = registry.cache_root() / model_id
+        return directory.is_dir() and any(directory.glob("*.safetensors"))
+    except VsrupError:
+        return False
+    try:
+        return find_installed(model_id) is not None
+    except VsrupError:  # e.g. an override pointing nowhere: not usable as a default
+        return False
 
 
 def _diffusion_ready(method_id: str) -> bool:
