@@ -134,17 +134,18 @@ def test_interrupt_mid_job_leaves_no_partial_file(tmp_path: Path) -> None:
 
 
 def test_memory_does_not_grow_with_length(tmp_path: Path) -> None:
-    """Resident memory stays flat while 120 more frames stream through."""
+    """Resident memory stays flat while 180 more frames stream through."""
     import psutil
 
-    src = make_clip(tmp_path / "long.mkv", frames=160, width=320, height=240)
+    src = make_clip(tmp_path / "long.mkv", frames=240, width=320, height=240)
     proc = psutil.Process()
     seen: dict[int, int] = {}
 
     def sample(progress) -> None:  # noqa: ANN001
-        if progress.done in (40, 160):
+        if progress.done in (60, 240):
             seen[progress.done] = proc.memory_info().rss
 
     run_job(UpscaleJob(src, tmp_path / "o.mkv", method="nearest", batch=4), on_progress=sample)
-    # Keeping the 120 later output frames (640x480x3 bytes each) would add > 100 MB.
-    assert seen[160] - seen[40] < 40 * 2**20, seen
+    # Keeping the 180 later output frames (640x480x3 bytes each) would add > 160 MB; the
+    # allocator's own slack stays well under 80 MB.
+    assert seen[240] - seen[60] < 80 * 2**20, seen
