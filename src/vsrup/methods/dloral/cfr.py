@@ -61,11 +61,9 @@ class CrossFrameAttention(nn.Module):
         # Rows are independent (no softmax), so chunking the queries bounds memory exactly.
         for s in range(0, hw, self.query_chunk):
             qc = q[:, :, s : s + self.query_chunk]
-            sim = torch.matmul(qc, k) / math.sqrt(d)
-            threshold = F.linear(qc, fc_w, fc_b)
-            out[:, :, s : s + self.query_chunk] = torch.matmul(
-                F.relu((sim - threshold) / TEMPERATURE), v
-            )
+            sim = torch.matmul(qc, k).div_(math.sqrt(d))
+            weights = sim.sub_(F.linear(qc, fc_w, fc_b)).div_(TEMPERATURE).relu_()
+            out[:, :, s : s + self.query_chunk] = torch.matmul(weights, v)
         attn = out.transpose(2, 3).reshape(b, self.heads * d, h, w).to(current.dtype)
         return current + self.proj_out(attn)
 
