@@ -31,8 +31,8 @@ _TILE_OPTIONS = {
     "latent_overlap": "latent_overlap",
     "min_side": "min_short_side",
 }
-#: Tiny synthetic models run on CPU in tests: enlarge small inputs only to 32 px, not 128.
-_TINY_MIN_SIDE = 32
+#: Tiny synthetic models run on CPU in tests: enlarge small inputs only to 16 px, not 128.
+_TINY_MIN_SIDE = 16
 
 
 @register
