@@ -20,7 +20,13 @@ app = typer.Typer(
 )
 
 #: Modules that add commands; each defines `register(app)` and keeps its imports light.
-COMMAND_MODULES: tuple[str, ...] = ("vsrup.cli.methods_cmd",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "vsrup.cli.upscale",
+    "vsrup.cli.latents",
+    "vsrup.cli.info",
+    "vsrup.cli.segment",
+    "vsrup.cli.methods_cmd",
+)
 
 
 def _version(value: bool) -> None:
