@@ -7,6 +7,8 @@ Pairing (our choice; the official script drops frame 0): frame k > 0 is restored
 the frame with itself. The previous frame of a clip's first frame is kept from the last call
 (its latent too, so each frame is encoded once), so clips of any length give the same result
 as long as they arrive in order; a clip that does not continue the last one starts afresh.
+If clips repeat a start (the engine cutting frames into spatial tiles), carrying is switched
+off for the rest of the video, since the kept frame could come from another tile.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class DLoRAL(Method):
     def __init__(self, runner: PairRunner) -> None:
         self.runner = runner
         self._last: tuple[int, Prepared] | None = None
+        self._last_start: int | None = None
+        # Off once a clip repeats or goes back: the engine is then cutting frames into spatial
+        # tiles (--tile, OOM fallback), and a kept frame may belong to another tile.
+        self._carry = True
 
     @classmethod
     def from_weights(
@@ -93,13 +99,16 @@ class DLoRAL(Method):
         import torch
 
         frames = clip.frames
+        if self._last_start is not None and clip.start <= self._last_start:
+            self._carry = False
+        self._last_start = clip.start
         prepared = [self.runner.prepare(f) for f in frames]
         outputs = []
         for i, cur in enumerate(prepared):
             index = clip.start + i
             if i > 0:
                 prev = prepared[i - 1]
-            elif self._last is not None and self._last[0] == index - 1:
+            elif self._carry and self._last is not None and self._last[0] == index - 1:
                 prev = self._last[1]
             elif len(prepared) > 1:
                 prev = prepared[1]  # the first frame: its successor stands in (pair (1, 0))
@@ -110,5 +119,5 @@ class DLoRAL(Method):
         return torch.stack(outputs).to(frames.device)
 
     def flush(self) -> torch.Tensor | None:
-        self._last = None
+        self._last, self._last_start, self._carry = None, None, True
         return None
