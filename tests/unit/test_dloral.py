@@ -285,3 +285,53 @@ def test_tiny_network_runs_tiled(method) -> None:  # noqa: ANN001
     out = tiled.run(tiled.prepare(frames[0]), tiled.prepare(frames[1]))
     assert out.shape == (3, 64, 96)
     assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+def test_repeated_clip_start_stops_carrying_frames(method) -> None:  # noqa: ANN001
+    """The engine cutting a window into spatial tiles calls process() with the same start
+    again: the kept frame may come from another tile, so it must not be used."""
+    frames = _frames(4)
+    method.process(Clip(frames[:2]))
+    method.process(Clip(frames[:2]))  # a second tile of the same window
+    fresh = method.process(Clip(frames[2:], start=2))
+    method.flush()
+    alone = method.process(Clip(frames[2:], start=2))  # no history at all
+    method.flush()
+    torch.testing.assert_close(fresh, alone, rtol=0, atol=0)
+
+
+def test_pretrained_layout_loads_base_and_converted_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sd21-base in diffusers layout + our converted file → the same network as built here."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from vsrup.methods.dloral import model as M
+    from vsrup.methods.dloral import pipeline as P
+    from vsrup.methods.dloral.convert import convert_official
+
+    torch.manual_seed(5)
+    base = UNet2DConditionModel(**M.UNET_TINY)
+    base.save_pretrained(tmp_path / "sd" / "unet")
+    AutoencoderKL(**P.VAE_TINY).save_pretrained(tmp_path / "sd" / "vae")
+    trained = M.build_net(
+        UNet2DConditionModel.from_pretrained(tmp_path / "sd" / "unet"), cfr_mid_channels=8
+    )
+    with torch.no_grad():
+        for name, p in trained.named_parameters():
+            if ".lora_B." in name or "conv_in" in name:
+                p.normal_(0, 0.02)
+    torch.save(official_checkpoint(trained), tmp_path / "model.pkl")
+    convert_official(tmp_path / "model.pkl", tmp_path / "dl")
+    embeds = torch.randn(1, 4, M.UNET_TINY["cross_attention_dim"])
+    monkeypatch.setattr(P, "encode_prompt", lambda base_dir, prompt: embeds)
+    parts = P.pretrained_components(
+        tmp_path / "sd", tmp_path / "dl", torch.device("cpu"), torch.float32, "a prompt"
+    )
+    g = torch.Generator().manual_seed(0)
+    zp, zc = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
+    ip, ic = torch.rand(1, 3, 8, 8, generator=g), torch.rand(1, 3, 8, 8, generator=g)
+    with torch.no_grad():
+        want = trained.eval()(zp, zc, ip, ic, embeds)
+        got = parts.net(zp, zc, ip, ic, parts.prompt_embeds)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

@@ -164,7 +164,9 @@ def pretrained_components(
     unet = _from_pretrained(UNet2DConditionModel, Path(base_dir) / "unet")
     vae = _from_pretrained(AutoencoderKL, Path(base_dir) / "vae")
     embeds = encode_prompt(Path(base_dir), prompt)
-    net = M.build_net(unet, ranks=ranks, targets=targets)
+    # The official width is 64; reading it from the file lets tiny test checkpoints load too.
+    mid = state.get("cfr.feat_extract.main.0.weight", torch.empty(64)).shape[0]
+    net = M.build_net(unet, ranks=ranks, targets=targets, cfr_mid_channels=mid)
     M.load_stored_state(net, state, str(Path(dloral_dir) / FILENAME))
     return _finish(net, vae, embeds, device, dtype)
 
