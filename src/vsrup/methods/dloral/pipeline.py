@@ -114,7 +114,8 @@ def synthetic_components(
     """Random weights at the tiny or full config (tests, `vsrup bench`); output is noise."""
     if size not in ("tiny", "full"):
         raise ValueError(f"unknown synthetic size {size!r}")
-    with torch.random.fork_rng(devices=[]):
+    # Built on the target device: random init of the full UNet (866 M) is slow on a CPU.
+    with torch.random.fork_rng(devices=[]), torch.device(device):
         torch.manual_seed(seed)
         unet = UNet2DConditionModel(**(M.UNET_TINY if size == "tiny" else M.UNET_FULL))
         net = M.build_net(unet, cfr_mid_channels=8 if size == "tiny" else 64)
@@ -124,7 +125,7 @@ def synthetic_components(
                 if ".lora_B." in name:
                     p.normal_(0.0, 0.02)
         vae = AutoencoderKL(**(VAE_TINY if size == "tiny" else VAE_FULL))
-        embeds = torch.randn(PROMPT_SHAPE[size])
+        embeds = torch.randn(PROMPT_SHAPE[size], device="cpu")
     return _finish(net, vae, embeds, device, dtype)
 
 
