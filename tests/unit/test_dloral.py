@@ -90,6 +90,23 @@ def test_full_official_key_set_is_accepted() -> None:
         )
     M.load_stored_state(net, state, "model.pkl")  # raises on any missing/unexpected/shape
     assert net.unet.conv_in.base_layer.weight.shape == (320, 8, 3, 3)
+    counts = json.loads(MANIFEST.read_text())["counts"]
+    base = sum(p.numel() for n, p in net.unet.named_parameters() if ".lora_" not in n)
+    assert base == counts["unet_non_lora_params"]
+    assert (
+        sum(v.numel() for v in net.cfr.state_dict().values()) == counts["params_bpp_incl_buffers"]
+    )
+
+
+def test_full_synthetic_vae_is_the_sd_vae() -> None:
+    """`--synthetic-weights full` uses the SD 2.x VAE config: 83,653,863 parameters."""
+    from diffusers import AutoencoderKL
+
+    from vsrup.methods.dloral.pipeline import VAE_FULL
+
+    with torch.device("meta"):
+        vae = AutoencoderKL(**VAE_FULL)
+    assert sum(p.numel() for p in vae.parameters()) == 83_653_863
 
 
 def test_converter_names_missing_lora_tensor(tmp_path: Path) -> None:
@@ -112,7 +129,7 @@ class _Evil:
 def test_converter_refuses_unsafe_pickles_and_foreign_files(tmp_path: Path) -> None:
     from vsrup.methods.dloral.convert import convert_official
 
-    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"x": _Evil()}))
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"x": _Evil()}, protocol=2))
     with pytest.raises(WeightsError, match="cannot be loaded safely"):
         convert_official(tmp_path / "evil.pkl", tmp_path / "out")
     torch.save({"state_dict": {}}, tmp_path / "other.pkl")
