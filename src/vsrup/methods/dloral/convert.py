@@ -25,9 +25,10 @@ from vsrup.errors import WeightsError
 
 FORMAT = "vsrup-dloral/1"
 FILENAME = "model.safetensors"
-_GROUPS = ("encoder", "decoder", "others")
-_KINDS = ("quality", "consistency")
-ADAPTERS = tuple(f"default_{g}_{k}" for k in _KINDS for g in _GROUPS)
+GROUPS = ("encoder", "decoder", "others")
+KINDS = ("quality", "consistency")
+#: Official adapter names, in the order the official code adds them.
+ADAPTERS = tuple(f"default_{g}_{k}" for k in KINDS for g in GROUPS)
 
 
 def _list_key(adapter: str) -> str:
@@ -49,12 +50,12 @@ def map_official(
 
     if not isinstance(ckpt, dict):
         raise fail(f"top level is {type(ckpt).__name__}, not a dict")
-    needed = [_list_key(a) for a in ADAPTERS] + [f"lora_rank_unet_{k}" for k in _KINDS]
+    needed = [_list_key(a) for a in ADAPTERS] + [f"lora_rank_unet_{k}" for k in KINDS]
     needed += ["state_dict_unet", "state_dict_bpp"]
     absent = [k for k in needed if k not in ckpt]
     if absent:
         raise fail("missing " + ", ".join(absent))
-    ranks = {k: int(ckpt[f"lora_rank_unet_{k}"]) for k in _KINDS}
+    ranks = {k: int(ckpt[f"lora_rank_unet_{k}"]) for k in KINDS}
     targets = {a: [str(m) for m in ckpt[_list_key(a)]] for a in ADAPTERS}
     unet_sd, cfr_sd = ckpt["state_dict_unet"], ckpt["state_dict_bpp"]
 

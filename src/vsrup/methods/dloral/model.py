@@ -20,11 +20,8 @@ from torch import nn
 
 from vsrup.errors import WeightsError
 from vsrup.methods.dloral.cfr import CFRModule
+from vsrup.methods.dloral.convert import ADAPTERS, GROUPS, KINDS  # official names and order
 
-GROUPS = ("encoder", "decoder", "others")
-KINDS = ("quality", "consistency")
-#: Official adapter names, in the order the official code adds them.
-ADAPTERS = tuple(f"default_{g}_{k}" for k in KINDS for g in GROUPS)
 #: Substrings that select LoRA targets among weight names (official grep list).
 _GREP = (
     "to_k", "to_q", "to_v", "to_out.0", "conv", "conv1", "conv2", "conv_in",

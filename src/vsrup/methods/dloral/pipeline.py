@@ -98,8 +98,12 @@ class Prepared:
 
 
 def _finish(
-    net: M.DLoRALNet, vae: AutoencoderKL, embeds: torch.Tensor, device, dtype
-) -> Components:  # noqa: ANN001
+    net: M.DLoRALNet,
+    vae: AutoencoderKL,
+    embeds: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> Components:
     M.merge_adapters(net.unet)
     net = net.to(device=device, dtype=dtype).eval().requires_grad_(False)
     vae = vae.to(device=device).eval().requires_grad_(False)
