@@ -1,6 +1,6 @@
 """Parity fixtures for `dloral`: run the OFFICIAL DLoRAL code at a tiny config on CPU.
 
-    python tools/parity/dloral.py PATH/TO/DLoRAL [--out tests/fixtures/dloral]
+    PYTHONPATH=src python tools/parity/dloral.py PATH/TO/DLoRAL [--out tests/fixtures/dloral]
 
 PATH is a checkout of github.com/yjsunnn/DLoRAL (tested at 40c13086) or a bare git directory
 of it (then HEAD is exported to a temporary folder). The official code is imported, never
