@@ -20,6 +20,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "vsrup.methods.litevsr",
     "vsrup.methods.simplegvr",
     "vsrup.methods.stcdit",
+    "vsrup.methods.dloral",
     "vsrup.methods.span",
     "vsrup.methods.realesrgan",
     "vsrup.methods.waifu2x",

@@ -14,6 +14,7 @@ size (at most one pixel each way) and a warning says so; 4:4:4, RGB and FFV1 tak
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -79,6 +80,8 @@ def container_format(path: Path) -> str:
 def resolve_encoder(codec: str | None, fmt: str) -> str:
     name = codec or DEFAULT_CODEC.get(fmt, "h264")
     encoder = CODECS.get(name, name)
+    if encoder == "libsvtav1":
+        os.environ.setdefault("SVT_LOG", "1")  # errors only: no banner on stderr
     import av
 
     try:
@@ -186,6 +189,7 @@ class VideoWriter:
 
         self.path = Path(path)
         self.label = label or self.path.name  # the name users know (not the temp file's)
+        self.shown = Path(label) if label else self.path  # the path named in errors
         self.settings = settings or EncodeSettings()
         self.warn = warn or (lambda _msg: None)
         self.fmt = container_format(self.path)
@@ -219,7 +223,7 @@ class VideoWriter:
                 str(self.path), "w", format=self.fmt, options={"avoid_negative_ts": "disabled"}
             )
         except (av.error.FFmpegError, OSError) as exc:
-            raise EncodeError(f"cannot create the output: {exc}", path=self.path) from None
+            raise EncodeError(f"cannot create the output: {exc}", path=self.shown) from None
         try:
             self._setup(fps, container_metadata, copy_from, window)
         except BaseException:
@@ -239,7 +243,7 @@ class VideoWriter:
         if probe_name not in supported:
             raise UsageError(
                 f"{probe_name} video cannot be stored in a {self.path.suffix} file",
-                path=self.path,
+                path=self.shown,
                 hint="choose another --codec or output extension",
             )
         rate = fps.limit_denominator(1_000_000) if fps else None
@@ -368,7 +372,7 @@ class VideoWriter:
         except av.error.FFmpegError as exc:
             raise self._encode_error(exc) from None
         except OSError as exc:
-            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.path) from None
+            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
         if self.passthrough is not None and pts:
             # Let the other tracks catch up to just past this batch (input seconds).
             self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
@@ -406,7 +410,7 @@ class VideoWriter:
             reason = "no space left on the device"
         elif self.encoder.endswith("_nvenc"):
             reason = f"{self.encoder} could not start (needs an NVIDIA GPU and driver): {reason}"
-        return EncodeError(f"encoding failed ({self.encoder}): {reason}", path=self.path)
+        return EncodeError(f"encoding failed ({self.encoder}): {reason}", path=self.shown)
 
     def close(self) -> None:
         """Flush the encoder and the remaining tracks and finish the file."""
@@ -426,12 +430,12 @@ class VideoWriter:
             raise self._encode_error(exc) from None
         except OSError as exc:
             self.abort()
-            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.path) from None
+            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
 
     def abort(self) -> None:
         """Stop without finishing (the caller removes the temporary file)."""
         if self._worker is not None:
-            self._error = self._error or EncodeError("aborted", path=self.path)
+            self._error = self._error or EncodeError("aborted", path=self.shown)
             self._stop_worker()
         if self.passthrough is not None:
             with contextlib.suppress(Exception):  # after a failure: nothing more to report

@@ -1,0 +1,362 @@
+"""dloral: converter and strict loader, pairing, tiling, determinism (tiny models, CPU)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.helpers_dloral import MANIFEST, manifest_checkpoint, official_checkpoint
+from vsrup.errors import WeightsError
+from vsrup.methods.base import Clip, MethodOptions
+
+
+@functools.cache
+def _tiny_net_template(seed: int):  # noqa: ANN202
+    from diffusers import UNet2DConditionModel
+
+    from vsrup.methods.dloral import model as M
+
+    torch.manual_seed(seed)
+    net = M.build_net(UNet2DConditionModel(**M.UNET_TINY), cfr_mid_channels=8)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if ".lora_B." in name:
+                p.normal_(0, 0.02)
+    return net
+
+
+def _tiny_net(seed: int = 0):  # noqa: ANN202
+    """A fresh unmerged tiny net (a copy: building peft wrappers is the slow part)."""
+    return copy.deepcopy(_tiny_net_template(seed))
+
+
+@pytest.fixture(scope="module")
+def method():  # noqa: ANN201
+    from vsrup.engine.runtime import Runtime
+    from vsrup.methods import get
+
+    return get("dloral").from_weights(None, Runtime(), MethodOptions(synthetic_weights="tiny"))
+
+
+def _frames(t: int = 3, h: int = 8, w: int = 12, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(t, 3, h, w, generator=g)
+
+
+# -- converter and loader --------------------------------------------------------------------
+
+
+def test_official_checkpoint_round_trips_through_the_converter(tmp_path: Path) -> None:
+    from vsrup.methods.dloral import model as M
+    from vsrup.methods.dloral.convert import convert_official, read_converted
+
+    net = _tiny_net()
+    torch.save(official_checkpoint(net), tmp_path / "model.pkl")
+    out = convert_official(tmp_path / "model.pkl", tmp_path / "dloral")
+    assert out == tmp_path / "dloral" / "model.safetensors" and out.is_file()
+    assert not list((tmp_path / "dloral").glob("*.partial"))
+    state, ranks, targets = read_converted(out)
+    assert ranks == {"quality": 4, "consistency": 4}
+    assert set(targets) == set(M.ADAPTERS)
+    # Only what differs from the SD base is stored.
+    assert not any(".base_layer." in k and "conv_in" not in k for k in state)
+    assert len(state) == 2 + 4 * sum(len(v) for v in targets.values()) // 2 + len(
+        net.cfr.state_dict()
+    )
+
+    fresh = _tiny_net(seed=1)
+    M.load_stored_state(fresh, state, str(out))
+    loaded = M.stored_state(fresh)
+    for key, value in M.stored_state(net).items():
+        torch.testing.assert_close(loaded[key], value, rtol=0, atol=0)
+
+
+def test_full_official_key_set_is_accepted() -> None:
+    """The manifest's 1718 + 148 tensors map onto a full-size net (meta device, no memory)."""
+    from diffusers import UNet2DConditionModel
+
+    from vsrup.methods.dloral import model as M
+    from vsrup.methods.dloral.convert import map_official
+
+    if not MANIFEST.is_file():
+        pytest.skip("reference manifest not available")
+    ckpt = manifest_checkpoint()
+    state, meta = map_official(ckpt)
+    assert len(state) == 2 + 1032 + 148
+    import json
+
+    with torch.device("meta"):
+        net = M.build_net(
+            UNet2DConditionModel(**M.UNET_FULL),
+            ranks=json.loads(meta["dloral.ranks"]),
+            targets=json.loads(meta["dloral.targets"]),
+        )
+    M.load_stored_state(net, state, "model.pkl")  # raises on any missing/unexpected/shape
+    assert net.unet.conv_in.base_layer.weight.shape == (320, 8, 3, 3)
+    counts = json.loads(MANIFEST.read_text())["counts"]
+    base = sum(p.numel() for n, p in net.unet.named_parameters() if ".lora_" not in n)
+    assert base == counts["unet_non_lora_params"]
+    assert (
+        sum(v.numel() for v in net.cfr.state_dict().values()) == counts["params_bpp_incl_buffers"]
+    )
+
+
+def test_full_synthetic_vae_is_the_sd_vae() -> None:
+    """`--synthetic-weights full` uses the SD 2.x VAE config: 83,653,863 parameters."""
+    from diffusers import AutoencoderKL
+
+    from vsrup.methods.dloral.pipeline import VAE_FULL
+
+    with torch.device("meta"):
+        vae = AutoencoderKL(**VAE_FULL)
+    assert sum(p.numel() for p in vae.parameters()) == 83_653_863
+
+
+def test_converter_names_missing_lora_tensor(tmp_path: Path) -> None:
+    from vsrup.methods.dloral.convert import convert_official
+
+    ckpt = official_checkpoint(_tiny_net())
+    victim = next(k for k in ckpt["state_dict_unet"] if ".lora_B.default_others_consistency" in k)
+    del ckpt["state_dict_unet"][victim]
+    torch.save(ckpt, tmp_path / "model.pkl")
+    with pytest.raises(WeightsError, match=victim.replace(".", r"\.")):
+        convert_official(tmp_path / "model.pkl", tmp_path / "out")
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+class _Evil:
+    def __reduce__(self):  # noqa: ANN204
+        return (print, ("executed",))
+
+
+def test_converter_refuses_unsafe_pickles_and_foreign_files(tmp_path: Path) -> None:
+    from vsrup.methods.dloral.convert import convert_official
+
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"x": _Evil()}, protocol=2))
+    with pytest.raises(WeightsError, match="cannot be loaded safely"):
+        convert_official(tmp_path / "evil.pkl", tmp_path / "out")
+    torch.save({"state_dict": {}}, tmp_path / "other.pkl")
+    with pytest.raises(WeightsError, match="not a DLoRAL model.pkl: missing"):
+        convert_official(tmp_path / "other.pkl", tmp_path / "out")
+
+
+def test_loader_names_unexpected_and_misshapen_keys() -> None:
+    from vsrup.methods.dloral import model as M
+
+    net = _tiny_net()
+    state = M.stored_state(net)
+    state["cfr.extra.weight"] = torch.zeros(1)
+    state["cfr.conv_last.bias"] = torch.zeros(5)
+    with pytest.raises(WeightsError) as err:
+        M.load_stored_state(_tiny_net(), state, "x.safetensors")
+    assert "1 unexpected: cfr.extra.weight" in err.value.message
+    assert "cfr.conv_last.bias (5,) (want (4,))" in err.value.message
+
+
+def test_missing_weights_is_a_clear_error(tmp_path: Path) -> None:
+    from vsrup.engine.runtime import Runtime
+    from vsrup.hub.registry import WeightSet
+    from vsrup.methods import get
+
+    weights = WeightSet({"sd21-base": tmp_path / "sd", "dloral": tmp_path / "dl"})
+    with pytest.raises(WeightsError, match=r"model\.safetensors: not found"):
+        get("dloral").from_weights(weights, Runtime(), MethodOptions())
+    (tmp_path / "dl").mkdir()
+    torch.save(official_checkpoint(_tiny_net()), tmp_path / "model.pkl")
+    from vsrup.methods.dloral.convert import convert_official
+
+    convert_official(tmp_path / "model.pkl", tmp_path / "dl")
+    with pytest.raises(WeightsError, match="UNet2DConditionModel"):
+        get("dloral").from_weights(weights, Runtime(), MethodOptions())
+
+
+# -- merged network ---------------------------------------------------------------------------
+
+
+def test_merging_the_six_adapters_keeps_the_output() -> None:
+    from vsrup.methods.dloral import model as M
+
+    net = _tiny_net().eval()
+    g = torch.Generator().manual_seed(3)
+    zp, zc = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
+    ip, ic = torch.rand(1, 3, 8, 8, generator=g) * 2 - 1, torch.rand(1, 3, 8, 8, generator=g)
+    emb = torch.randn(1, 5, M.UNET_TINY["cross_attention_dim"], generator=g)
+    with torch.no_grad():
+        before = net(zp, zc, ip, ic, emb)
+        net.unet.set_adapter(["default_encoder_quality"])
+        partial = net(zp, zc, ip, ic, emb)
+        net.unet.set_adapter(list(M.ADAPTERS))
+        M.merge_adapters(net.unet)
+        after = net(zp, zc, ip, ic, emb)
+    assert not any(".lora_" in k for k in net.state_dict())
+    assert (partial - before).abs().max() > 1e-4  # every adapter contributes
+    torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-5)
+
+
+# -- the method -----------------------------------------------------------------------------
+
+
+def test_every_frame_gets_an_output_at_x4(method) -> None:  # noqa: ANN001
+    out = method.process(Clip(_frames(3, 9, 13)))
+    method.flush()
+    assert out.shape == (3, 3, 36, 52)
+    assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+def test_frame_zero_is_paired_with_frame_one(method) -> None:  # noqa: ANN001
+    frames = _frames(2)
+    out = method.process(Clip(frames))
+    method.flush()
+    runner = method.runner
+    p0, p1 = runner.prepare(frames[0]), runner.prepare(frames[1])
+    torch.testing.assert_close(out[0], runner.run(p1, p0))
+    torch.testing.assert_close(out[1], runner.run(p0, p1))
+
+
+def test_clips_in_order_equal_one_clip(method) -> None:  # noqa: ANN001
+    frames = _frames(3)
+    whole = method.process(Clip(frames))
+    method.flush()
+    parts = [method.process(Clip(frames[a:b], start=a)) for a, b in ((0, 2), (2, 3))]
+    method.flush()
+    torch.testing.assert_close(torch.cat(parts), whole)
+
+
+def test_deterministic_for_a_seed(method) -> None:  # noqa: ANN001
+    from vsrup.engine.runtime import Runtime
+    from vsrup.methods import get
+
+    frames = _frames(1)
+    options = MethodOptions(synthetic_weights="tiny", seed=7)
+    first = get("dloral").from_weights(None, Runtime(), options).process(Clip(frames))
+    again = get("dloral").from_weights(None, Runtime(), options).process(Clip(frames))
+    other = method.process(Clip(frames))  # seed 42
+    method.flush()
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    assert (first - other).abs().max() > 1e-3
+
+
+class _Pointwise(torch.nn.Module):
+    """Stands in for the DLoRAL step: pointwise, so tiling it must change nothing."""
+
+    def forward(self, zp, zc, ip, ic, emb):  # noqa: ANN001, ANN201
+        return zc - 0.5 * zp + ic.mean(1, keepdim=True) * ip[:, :1]
+
+
+class _LocalVAE(torch.nn.Module):
+    """A VAE stand-in with a short reach (8×8 blocks in, one 3×3 conv out)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from types import SimpleNamespace
+
+        self.config = SimpleNamespace(scaling_factor=0.5)
+        self.enc = torch.nn.Conv2d(3, 4, 1)
+        self.dec = torch.nn.Conv2d(4, 3, 3, padding=1, padding_mode="replicate")
+
+    def encode(self, x):  # noqa: ANN001, ANN201
+        from types import SimpleNamespace
+
+        z = self.enc(torch.nn.functional.avg_pool2d(x, 8))
+        return SimpleNamespace(latent_dist=SimpleNamespace(mode=lambda: z))
+
+    def decode(self, z):  # noqa: ANN001, ANN201
+        from types import SimpleNamespace
+
+        up = torch.nn.functional.interpolate(z, scale_factor=8, mode="nearest")
+        return SimpleNamespace(sample=torch.tanh(self.dec(up)))
+
+
+def test_tiles_equal_untiled_for_local_operators() -> None:
+    """Encoder, latent and decoder tiles all at once: with local stand-ins for the VAE and
+    the step, the tiled pipeline equals the untiled one; so every tile got the matching
+    crops of both latents and both 1/8-scale images, and the scales line up."""
+    from vsrup.methods.dloral.pipeline import Components, PairRunner, Tiling
+
+    torch.manual_seed(0)
+    parts = Components(_Pointwise(), _LocalVAE(), torch.zeros(1, 1, 1), torch.float32)
+    frames = _frames(2, 16, 24)
+    whole = PairRunner(parts, Tiling(min_short_side=16))
+    tiled = PairRunner(
+        parts,
+        Tiling(
+            encoder=32, encoder_overlap=16, decoder=5, decoder_overlap=4, latent=5,
+            latent_overlap=2, min_short_side=16,
+        ),
+    )  # fmt: skip
+    a, b = whole.prepare(frames[0]), whole.prepare(frames[1])
+    ta, tb = tiled.prepare(frames[0]), tiled.prepare(frames[1])
+    assert a.latent.shape[-2:] == (8, 12)  # several tiles in both directions
+    torch.testing.assert_close(ta.latent, a.latent, atol=1e-6, rtol=0)
+    torch.testing.assert_close(tiled.denoise(a, b), whole.denoise(a, b), atol=1e-6, rtol=0)
+    torch.testing.assert_close(tiled.run(ta, tb), whole.run(a, b), atol=1e-5, rtol=0)
+
+
+def test_tiny_network_runs_tiled(method) -> None:  # noqa: ANN001
+    """The real (tiny, random) network through VAE and latent tiles: complete, in range."""
+    from vsrup.methods.dloral.pipeline import PairRunner, Tiling
+
+    frames = _frames(2, 16, 24)
+    tiled = PairRunner(
+        method.runner.parts,
+        Tiling(encoder=64, encoder_overlap=16, decoder=8, decoder_overlap=4, latent=6,
+               latent_overlap=2, min_short_side=16),
+    )  # fmt: skip
+    out = tiled.run(tiled.prepare(frames[0]), tiled.prepare(frames[1]))
+    assert out.shape == (3, 64, 96)
+    assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+def test_repeated_clip_start_stops_carrying_frames(method) -> None:  # noqa: ANN001
+    """The engine cutting a window into spatial tiles calls process() with the same start
+    again: the kept frame may come from another tile, so it must not be used."""
+    frames = _frames(3)
+    method.process(Clip(frames[:2]))
+    method.process(Clip(frames[:2]))  # a second tile of the same window
+    fresh = method.process(Clip(frames[2:], start=2))
+    method.flush()
+    alone = method.process(Clip(frames[2:], start=2))  # no history at all
+    method.flush()
+    torch.testing.assert_close(fresh, alone, rtol=0, atol=0)
+
+
+def test_pretrained_layout_loads_base_and_converted_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sd21-base in diffusers layout + our converted file → the same network as built here."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from vsrup.methods.dloral import model as M
+    from vsrup.methods.dloral import pipeline as P
+    from vsrup.methods.dloral.convert import convert_official
+
+    torch.manual_seed(5)
+    base = UNet2DConditionModel(**M.UNET_TINY)
+    base.save_pretrained(tmp_path / "sd" / "unet")
+    AutoencoderKL(**P.VAE_TINY).save_pretrained(tmp_path / "sd" / "vae")
+    trained = M.build_net(
+        UNet2DConditionModel.from_pretrained(tmp_path / "sd" / "unet"), cfr_mid_channels=8
+    )
+    with torch.no_grad():
+        for name, p in trained.named_parameters():
+            if ".lora_B." in name or "conv_in" in name:
+                p.normal_(0, 0.02)
+    torch.save(official_checkpoint(trained), tmp_path / "model.pkl")
+    convert_official(tmp_path / "model.pkl", tmp_path / "dl")
+    embeds = torch.randn(1, 4, M.UNET_TINY["cross_attention_dim"])
+    monkeypatch.setattr(P, "encode_prompt", lambda base_dir, prompt: embeds)
+    parts = P.pretrained_components(
+        tmp_path / "sd", tmp_path / "dl", torch.device("cpu"), torch.float32, "a prompt"
+    )
+    g = torch.Generator().manual_seed(0)
+    zp, zc = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
+    ip, ic = torch.rand(1, 3, 8, 8, generator=g), torch.rand(1, 3, 8, 8, generator=g)
+    with torch.no_grad():
+        want = trained.eval()(zp, zc, ip, ic, embeds)
+        got = parts.net(zp, zc, ip, ic, parts.prompt_embeds)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
