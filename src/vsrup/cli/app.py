@@ -20,7 +20,11 @@ app = typer.Typer(
 )
 
 #: Modules that add commands; each defines `register(app)` and keeps its imports light.
-COMMAND_MODULES: tuple[str, ...] = ("vsrup.cli.methods_cmd", "vsrup.cli.metrics")
+COMMAND_MODULES: tuple[str, ...] = (
+    "vsrup.cli.methods_cmd",
+    "vsrup.cli.metrics",
+    "vsrup.cli.degrade",
+)
 
 
 def _version(value: bool) -> None:
