@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vsrup.cli.methods_cmd",
     "vsrup.cli.metrics",
     "vsrup.cli.degrade",
+    "vsrup.cli.compare",
 )
 
 
