@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vsrup.cli.metrics",
     "vsrup.cli.degrade",
     "vsrup.cli.compare",
+    "vsrup.cli.bench",
 )
 
 

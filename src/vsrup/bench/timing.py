@@ -1,0 +1,150 @@
+"""Stage timing: a cheap API the pipeline and methods call, recorded only while benchmarking.
+
+    from vsrup.bench.timing import StageTimer
+
+    with StageTimer("decode"):
+        frames = next(reader)
+
+Outside a benchmark (`recording()` not active) a `StageTimer` costs one global lookup on entry
+and exit: nothing is measured, no device is synchronised. While recording, each stage's wall
+time is added to its total, and CUDA work is synchronised at the stage's entry and exit (when
+the recorder was told to) so asynchronous kernels are charged to the stage that launched them.
+
+Stages nest: a stage entered inside another records that parent (e.g. `denoise` inside
+`method`), so reports can show sub-stages under their stage rather than adding them twice.
+Stage names the reports know, in pipeline order, are listed in `STAGES`; others are allowed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TypeVar
+
+T = TypeVar("T")
+
+#: Known stages in pipeline order; `method` is a method's whole process/flush call and the
+#: finer diffusion stages (vae_encode, denoise, vae_decode) are recorded inside it.
+STAGES: tuple[str, ...] = (
+    "load",
+    "decode",
+    "segmentation",
+    "method",
+    "vae_encode",
+    "denoise",
+    "vae_decode",
+    "blend",
+    "colour",
+    "encode",
+)
+
+
+@dataclass
+class StageTotal:
+    seconds: float = 0.0
+    calls: int = 0
+    parent: str | None = None
+
+
+@dataclass
+class StageTimes:
+    """Wall time per stage for one run. Thread-safe: a decoder thread may record too."""
+
+    sync_cuda: bool = False
+    totals: dict[str, StageTotal] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def sync(self) -> None:
+        if self.sync_cuda:
+            import torch
+
+            torch.cuda.synchronize()
+
+    def _stack(self) -> list[str]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def add(self, name: str, seconds: float, parent: str | None) -> None:
+        with self._lock:
+            total = self.totals.setdefault(name, StageTotal(parent=parent))
+            total.seconds += seconds
+            total.calls += 1
+
+    def ordered(self) -> list[tuple[str, StageTotal]]:
+        """Stages in pipeline order (known ones first), unknown ones after, by name."""
+        known = [(n, self.totals[n]) for n in STAGES if n in self.totals]
+        extra = sorted((n, t) for n, t in self.totals.items() if n not in STAGES)
+        return known + extra
+
+
+_recorder: StageTimes | None = None
+
+
+class StageTimer:
+    """Context manager timing one stage into the active recorder, if any."""
+
+    __slots__ = ("name", "_rec", "_t0", "_parent")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._rec: StageTimes | None = None
+        self._t0 = 0.0
+        self._parent: str | None = None
+
+    def __enter__(self) -> StageTimer:
+        rec = self._rec = _recorder
+        if rec is not None:
+            stack = rec._stack()
+            self._parent = stack[-1] if stack else None
+            stack.append(self.name)
+            rec.sync()
+            self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        rec = self._rec
+        if rec is None:
+            return
+        rec.sync()
+        rec.add(self.name, time.perf_counter() - self._t0, self._parent)
+        rec._stack().pop()
+
+
+def timed_iter(name: str, items: Iterable[T]) -> Iterator[T]:
+    """Yield from `items`, charging the time spent producing each item to stage `name`
+    (for decoders and other generators, whose work happens inside `next`)."""
+    it = iter(items)
+    while True:
+        with StageTimer(name):
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+        yield item
+
+
+@contextmanager
+def recording(sync_cuda: bool = False) -> Iterator[StageTimes]:
+    """Record every StageTimer entered (in any thread) until the block ends."""
+    global _recorder
+    previous, _recorder = _recorder, StageTimes(sync_cuda=sync_cuda)
+    try:
+        yield _recorder
+    finally:
+        _recorder = previous
+
+
+def is_recording() -> bool:
+    return _recorder is not None
