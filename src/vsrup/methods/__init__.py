@@ -18,6 +18,7 @@ __all__ = ["Clip", "Method", "MethodOptions", "MethodSpec", "get", "ids", "regis
 BUILTIN_MODULES: tuple[str, ...] = (
     "vsrup.methods.classical",
     "vsrup.methods.litevsr",
+    "vsrup.methods.simplegvr",
 )
 
 _REGISTRY: dict[str, type[Method]] = {}

@@ -7,8 +7,6 @@ the velocity v, x̂0 = x_t − σ_t·v feeds the next step, and UniPC advances x
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +15,11 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
 
 from vsrup.engine.tiles import pad_to
-from vsrup.errors import WeightsError
-from vsrup.hub.registry import cache_root
 from vsrup.methods.litevsr import config as cfg
 from vsrup.methods.litevsr.adapter import StateAwareAdapter
 from vsrup.methods.litevsr.model import LiteVSRModel
+from vsrup.methods.ourlayout import load_checked
+from vsrup.nn.wan.text import encode_prompt
 
 SCALE = 4
 
@@ -73,74 +71,10 @@ def _assemble(
 
 
 def load_adapter(directory: Path) -> StateAwareAdapter:
-    """Adapter weights in our layout: config.json + model.safetensors (see convert.py)."""
-    from safetensors.torch import load_file
+    """Adapter weights in our layout: config.json + model.safetensors, strictly checked."""
+    from vsrup.methods.litevsr.convert import build
 
-    config_path, weights_path = directory / "config.json", directory / "model.safetensors"
-    if not config_path.is_file() or not weights_path.is_file():
-        raise WeightsError("config.json or model.safetensors is missing", path=directory)
-    config = json.loads(config_path.read_text())
-    adapter = StateAwareAdapter(**{k: v for k, v in config.items() if not k.startswith("_")})
-    state = load_file(weights_path)
-    expected = adapter.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
-    if missing or unexpected or wrong:
-        parts = [
-            f"{n} {label}: {', '.join(keys[:5])}"
-            for label, keys, n in (
-                ("missing", missing, len(missing)),
-                ("unexpected", unexpected, len(unexpected)),
-                ("with wrong shapes", wrong, len(wrong)),
-            )
-            if keys
-        ]
-        raise WeightsError("adapter weights do not match: " + "; ".join(parts), path=weights_path)
-    adapter.load_state_dict(state)
-    return adapter
-
-
-def empty_prompt_embeds(base_dir: Path, device: torch.device) -> torch.Tensor:
-    """UMT5 embedding of the empty prompt, computed once and cached on disk (the paper
-    pre-encodes it). The encoder is loaded in bf16, used, and freed before the DiT runs."""
-    from safetensors.torch import load_file, save_file
-
-    key = hashlib.sha256(f"{base_dir.resolve()}|empty|{cfg.TEXT_LEN['full']}".encode()).hexdigest()
-    cache = cache_root() / "text" / f"litevsr-{key[:16]}.safetensors"
-    if cache.is_file():
-        return load_file(cache)["prompt_embeds"]
-    from transformers import AutoTokenizer, UMT5EncoderModel
-
-    tokenizer = AutoTokenizer.from_pretrained(base_dir / "tokenizer")
-    encoder = UMT5EncoderModel.from_pretrained(
-        base_dir / "text_encoder", torch_dtype=torch.bfloat16
-    )
-    encoder.to(device)
-    tokens = tokenizer(
-        [""],
-        padding="max_length",
-        max_length=cfg.TEXT_LEN["full"],
-        truncation=True,
-        add_special_tokens=True,
-        return_attention_mask=True,
-        return_tensors="pt",
-    )
-    with torch.no_grad():
-        out = encoder(
-            tokens.input_ids.to(device), tokens.attention_mask.to(device)
-        ).last_hidden_state
-    length = int(tokens.attention_mask.sum())
-    embeds = torch.zeros_like(out[:, :, :]).float().cpu()
-    embeds[:, :length] = out[:, :length].float().cpu()  # Wan pads past the prompt with zeros
-    del encoder
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    save_file({"prompt_embeds": embeds.contiguous()}, tmp)
-    tmp.replace(cache)
-    return embeds
+    return load_checked(Path(directory), build)
 
 
 def pretrained_components(
@@ -155,7 +89,7 @@ def pretrained_components(
     except (OSError, ValueError):
         scheduler = UniPCMultistepScheduler(**cfg.SCHEDULER)
     adapter = load_adapter(adapter_dir)
-    prompt = empty_prompt_embeds(base_dir, device)
+    prompt = encode_prompt(base_dir, "", device, cfg.TEXT_LEN["full"])  # the paper pre-encodes ""
     return _assemble(transformer, vae, adapter, scheduler, prompt, device, dtype)
 
 
