@@ -71,7 +71,12 @@ def test_classical_methods_on_a_generated_clip() -> None:
         assert r.frames == 4 and r.output_size == (128, 96)
         assert len(r.runs) == 2 and all(run.fps > 0 for run in r.runs)
         stages = [name for name, *_ in r.stage_means()]
-        assert stages == ["load", "decode", "method", "encode"]
+        assert stages in (
+            ["load", "decode", "method", "encode"],
+            ["load", "decode", "method", "encode", "other"],
+        )
+        total = sum(sec for _, sec, _, parent in r.stage_means() if parent is None)
+        assert total == pytest.approx(r.mean("seconds"), rel=1e-6)
         assert r.peak("peak_rss") > 10 * 1024 * 1024
         assert r.device == "cpu" and r.dtype == "fp32"
         assert r.quality is not None and r.quality["psnr_y"] is None  # no reference
@@ -167,7 +172,7 @@ def test_cli_json_schema_and_markdown(tmp_path) -> None:
         "error",
     }
     assert row["frames"] == 3 and row["output_size"] == [64, 48] and row["fps"] > 0
-    assert [s["name"] for s in row["stages"]] == ["load", "decode", "method", "encode"]
+    assert [s["name"] for s in row["stages"]][:4] == ["load", "decode", "method", "encode"]
     assert row["peak_vram_mb"] is None  # CPU
     assert set(row["quality"]) == {"psnr_y", "ssim_y", "warp_error", "luma_flicker", "tdiff"}
     if shutil.which("ffmpeg"):

@@ -82,9 +82,8 @@ def local_runner(job: Job) -> int:
         s = y.shape[-1] // x.shape[-1]
         encode(y[:n, :, : h * s, : w * s], writer)
 
-    info = probe(job.input)
-    count = 0
-    with RgbWriter(job.output, fps=info.fps) as writer, torch.inference_mode():
+    def stream(writer: RgbWriter) -> int:
+        count = 0
         chunk: list[Any] = []
         for frame in timed_iter("decode", read_rgb(job.input, job.start, job.stop)):
             chunk.append(frame)
@@ -99,4 +98,15 @@ def local_runner(job: Job) -> int:
         tail = method.flush()
         if tail is not None:
             encode(tail, writer)
+        return count
+
+    writer = RgbWriter(job.output, fps=probe(job.input).fps)
+    try:
+        with torch.inference_mode():
+            count = stream(writer)
+    except BaseException:
+        writer.close(ok=False)
+        raise
+    with StageTimer("encode"):  # the encoder's look-ahead frames are encoded here
+        writer.close()
     return count

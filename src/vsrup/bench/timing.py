@@ -13,6 +13,7 @@ the recorder was told to) so asynchronous kernels are charged to the stage that 
 Stages nest: a stage entered inside another records that parent (e.g. `denoise` inside
 `method`), so reports can show sub-stages under their stage rather than adding them twice.
 Stage names the reports know, in pipeline order, are listed in `STAGES`; others are allowed.
+Reports add `other`: run time outside every top-level stage.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ STAGES: tuple[str, ...] = (
     "blend",
     "colour",
     "encode",
+    "other",
 )
 
 
