@@ -5,7 +5,7 @@
 
 The input is a given clip, a generated one (`size`, `length`), or, with `degrade`, an LR clip
 made from either (then its ground truth is the reference). Every method runs through the same
-`Runner` (the engine pipeline when present), warm-up runs first and untimed.
+`Runner` (by default the engine pipeline `vsrup upscale` runs), warm-up runs first, untimed.
 """
 
 from __future__ import annotations
@@ -75,9 +75,9 @@ class BenchReport:
 
 
 def _default_runner() -> Runner:
-    from vsrup.bench.runner import local_runner
+    from vsrup.bench.runner import pipeline_runner
 
-    return local_runner
+    return pipeline_runner
 
 
 def run_bench(

@@ -40,6 +40,7 @@ STAGES: tuple[str, ...] = (
     "vae_decode",
     "blend",
     "colour",
+    "resize",
     "encode",
     "other",
 )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from vsrup.bench.timing import StageTimer, timed_iter
 from vsrup.errors import MethodError, UsageError
 from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
 
@@ -339,14 +340,18 @@ def run_job(
         )  # fmt: skip
         sink = open_sink(job, reader, out_w, out_h, temp, warn)
         try:
-            for frames, pts in process_frames(iter(reader), method, spec, scale, runtime.device):
+            decoded = timed_iter("decode", reader)  # stage timers: no-ops unless benchmarking
+            for frames, pts in process_frames(decoded, method, spec, scale, runtime.device):
                 if frames.shape[-2:] != (out_h, out_w):
-                    frames = resize_to(frames, out_w, out_h)
-                sink.write(frames, pts)
+                    with StageTimer("resize"):
+                        frames = resize_to(frames, out_w, out_h)
+                with StageTimer("encode"):
+                    sink.write(frames, pts)
                 done += len(pts)
                 if on_progress is not None:
                     on_progress(Progress(done, reader.total, time.perf_counter() - t0))
-            sink.close()
+            with StageTimer("encode"):
+                sink.close()
         except BaseException:
             sink.abort()
             raise
