@@ -33,7 +33,7 @@ def panning_clip(n: int, h: int, w: int, step: int = 1, seed: int = 0) -> list[n
 
 def write_lossless(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
     """Write uint8 RGB frames losslessly (FFV1 in Matroska), so decoding gives them back."""
-    with RgbWriter(path, fps=fps, codec="ffv1", options={}, pix_fmt="bgr0") as writer:
+    with RgbWriter(path, fps=fps, lossless=True) as writer:
         for f in frames:
             writer.write(f)
     return path

@@ -85,9 +85,9 @@ def test_classical_methods_on_a_generated_clip() -> None:
 
 def test_degrade_scores_against_the_original_and_frames_range(tmp_path) -> None:
     src = tmp_path / "clip.mkv"
-    from vsrup.bench.source import make_bench_clip
+    from vsrup.video.synth import make_clip
 
-    make_bench_clip(src, 64, 48, 6)
+    make_clip(src, width=64, height=48, frames=6)
     report = run_bench(
         _settings(
             methods=["lanczos", "nearest"],

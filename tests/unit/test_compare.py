@@ -76,5 +76,9 @@ def test_cli_and_bad_usage(tmp_path, clips) -> None:
     assert same.exit_code == 2
     with pytest.raises(UsageError, match="labels"):
         compare_videos([lr, hr], out, labels=["only one"])
-    missing = runner.invoke(app, ["compare", str(lr), str(tmp_path / "x.mp4"), "-o", str(out)])
+    exists = runner.invoke(app, ["compare", str(lr), str(hr), "-o", str(out)])
+    assert exists.exit_code == 2 and "already exists" in exists.stderr
+    missing = runner.invoke(
+        app, ["compare", str(lr), str(tmp_path / "x.mp4"), "-o", str(out), "--overwrite"]
+    )
     assert missing.exit_code == 2 and "x.mp4: no such file" in missing.stderr

@@ -55,10 +55,9 @@ def test_lossless_mp4_gives_the_frames_back(tmp_path) -> None:
     frames = panning_clip(3, 17, 23)  # odd sizes on purpose
     path = write_lossless(tmp_path / "a.mkv", frames)
     assert all(np.array_equal(a, b) for a, b in zip(read_rgb(path), frames, strict=True))
-    from vsrup.bench.degrade import lossless_writer_args
     from vsrup.metrics.frames import RgbWriter
 
-    with RgbWriter(tmp_path / "a.mp4", **lossless_writer_args(tmp_path / "a.mp4")) as w:
+    with RgbWriter(tmp_path / "a.mp4", lossless=True) as w:
         for f in frames:
             w.write(f)
     assert all(
@@ -99,4 +98,13 @@ def test_cli_writes_lr_and_gt(tmp_path) -> None:
     assert (lr_info.width, lr_info.height, gt_info.width, gt_info.height) == (12, 8, 48, 32)
     assert len(list(read_rgb(lr))) == 4 and len(list(read_rgb(gt))) == 4
     same = runner.invoke(app, ["degrade", str(src), "-o", str(src)])
-    assert same.exit_code == 2
+    assert same.exit_code == 2 and "same file as the input" in same.stderr
+    again = runner.invoke(
+        app, ["degrade", str(src), "-o", str(lr), "--gt", str(gt), "--scale", "4"]
+    )
+    assert again.exit_code == 2 and "already exists" in again.stderr
+    forced = runner.invoke(
+        app, ["degrade", str(src), "-o", str(lr), "--gt", str(gt), "-s", "4", "--overwrite"]
+    )
+    assert forced.exit_code == 0, forced.stderr
+    assert len(list(read_rgb(lr))) == 6

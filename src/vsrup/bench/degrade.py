@@ -115,14 +115,6 @@ def degrade_frames(
         yield gt, degrade_frame(gt, deg, rng)
 
 
-def lossless_writer_args(path: Path) -> dict[str, object]:
-    """Encoder settings that give the RGB frames back exactly (FFV1 in Matroska/AVI, else
-    x264's RGB mode at QP 0)."""
-    if path.suffix.lower() in (".mkv", ".avi", ".nut"):
-        return {"codec": "ffv1", "options": {}, "pix_fmt": "bgr0"}
-    return {"codec": "libx264rgb", "options": {"qp": "0", "preset": "medium"}, "pix_fmt": "rgb24"}
-
-
 def degrade_video(
     src: str | Path,
     lr_path: str | Path,
@@ -154,18 +146,11 @@ def degrade_video(
             f"{src} is {info.width}x{info.height}, not a multiple of the scale {deg.scale}",
             hint=f"pass --gt GT.mkv to also write the {w}x{h} ground truth",
         )
-    lr_args = (
-        {"codec": "libx264", "options": {"crf": str(deg.crf), "preset": "medium"}}
-        if deg.crf is not None
-        else lossless_writer_args(lr_path)
-    )
     count = 0
-    with RgbWriter(lr_path, fps=info.fps, **lr_args) as lr_writer:  # type: ignore[arg-type]
-        gt_writer = (
-            RgbWriter(gt_path, fps=info.fps, **lossless_writer_args(Path(gt_path)))  # type: ignore[arg-type]
-            if gt_path is not None
-            else None
-        )
+    lossless = deg.crf is None
+    crf = deg.crf if deg.crf is not None else 0
+    with RgbWriter(lr_path, fps=info.fps, lossless=lossless, crf=crf) as lr_writer:
+        gt_writer = RgbWriter(gt_path, fps=info.fps, lossless=True) if gt_path is not None else None
         try:
             for gt, lr in degrade_frames(read_rgb(src, start, stop), deg):
                 lr_writer.write(lr)

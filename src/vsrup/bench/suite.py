@@ -162,7 +162,7 @@ def _prepare_input(
 ) -> tuple[Path, Path | None, int, int | None, str | None]:
     """(clip the methods read, reference or None, start, stop, degradation description)."""
     from vsrup.bench.degrade import degrade_video
-    from vsrup.bench.source import make_bench_clip
+    from vsrup.video.synth import make_clip
 
     start, stop = settings.start, settings.stop
     src = settings.input
@@ -174,7 +174,10 @@ def _prepare_input(
             w, h = w * settings.degrade.scale, h * settings.degrade.scale
         if w < 2 or h < 2:
             raise UsageError(f"--size {w}x{h} is too small")
-        src = make_bench_clip(work / "generated.mkv", w, h, settings.length)
+        # 4:2:0 needs even sizes; 4:4:4 keeps an odd --size exact.
+        pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
+        src = make_clip(work / "generated.mp4", width=w, height=h, frames=settings.length,
+                        pix_fmt=pix_fmt)  # fmt: skip
     elif not src.exists():
         raise InputError("no such file", path=src)
     if settings.degrade is None:

@@ -33,14 +33,13 @@ def compare(
     profile_dir: Path | None = typer.Option(
         None, "--profile-dir", help="Folder for the profile PNGs (default: next to -o)."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
 ) -> None:
     """Show methods next to each other (labelled, one common height), or as a split wipe."""
     from vsrup.bench.compare import compare_videos
     from vsrup.cli.degrade import check_outputs
 
-    if output is not None:
-        for src in inputs:
-            check_outputs(src, output)
+    check_outputs(inputs, [output], overwrite)
     result = compare_videos(
         inputs,
         output,

@@ -14,14 +14,17 @@ def register(app: typer.Typer) -> None:
     app.command("degrade")(degrade)
 
 
-def check_outputs(src: Path, *paths: Path | None) -> None:
-    """Refuse to overwrite the input or write two outputs to one file."""
-    seen: set[Path] = {src.resolve()}
-    for p in paths:
+def check_outputs(inputs: list[Path], outputs: list[Path | None], overwrite: bool) -> None:
+    """Each output: not an input, not an existing file (unless --overwrite), not named twice."""
+    from vsrup.video.output import check_output
+
+    seen: set[Path] = set()
+    for p in outputs:
         if p is None:
             continue
+        check_output(p, overwrite=overwrite, inputs=tuple(inputs))
         if p.resolve() in seen:
-            raise OutputError("is the input or another output of this command", path=p)
+            raise OutputError("is named as two outputs of this command", path=p)
         seen.add(p.resolve())
 
 
@@ -42,13 +45,14 @@ def degrade(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise."),
     frames: str | None = typer.Option(None, "--frames", help="Frame range A:B (end exclusive)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
 ) -> None:
     """Make an LR/GT pair: blur, downscale, noise, JPEG, H.264, in the literature's order."""
     from vsrup.bench.degrade import Degradation, degrade_video
     from vsrup.cli.metrics import parse_frames
 
     start, stop = parse_frames(frames)
-    check_outputs(source, output, gt)
+    check_outputs([source], [output, gt], overwrite)
     deg = Degradation(scale, kernel, blur, noise, jpeg, crf, seed)
     count = degrade_video(source, output, deg, gt_path=gt, start=start, stop=stop)
     info(f"wrote {count} frames to {output} ({deg.describe()})" + (f" and {gt}" if gt else ""))

@@ -1,13 +1,20 @@
-"""Thin PyAV helpers for the metrics, degrade, compare and bench tools: RGB frames in and out.
+"""RGB frames in and out for the metrics, degrade, compare and bench tools.
 
-These tools only need decoded 8-bit RGB frames (one at a time) and a simple encoder, not the
-full-fidelity path `vsrup upscale` uses (audio, subtitles, timestamps, 10-bit), so they keep
-their own small reader and writer.
+Reading goes through `vsrup.video` (the same reader `vsrup upscale` uses: colour matrix and
+range from the file's tags, 10-bit as uint16, frame ranges, damage reporting), one
+(H, W, 3) array at a time. Writing has two paths:
+
+- lossy (`lossless=False`): `vsrup.video`'s VideoWriter (x264 at a CRF, tagged colour so the
+  reader converts back with the same matrix), inside an AtomicOutput;
+- lossless (`lossless=True`): RGB stored exactly, with no YUV matrix involved: FFV1 (bgr0) in
+  Matroska/AVI/NUT, x264's RGB mode at QP 0 otherwise. Used for generated clips, LR/GT pairs.
+
+Either way the file appears only when everything was written: a failure leaves nothing.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from vsrup.errors import EncodeError, InputError, OutputError
+from vsrup.errors import EncodeError
 
 
 @dataclass(frozen=True)
@@ -29,146 +36,144 @@ class VideoInfo:
     frames: int | None
 
 
-def _open(path: Path) -> Any:
-    import av
-
-    if not path.exists():
-        raise InputError("no such file", path=path)
-    if path.is_dir():
-        raise InputError("is a directory, not a video", path=path)
-    try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as exc:
-        raise InputError(f"cannot open as a video ({exc.strerror or exc})", path=path) from None
-    if not container.streams.video:
-        container.close()
-        raise InputError("has no video stream", path=path)
-    return container
-
-
 def probe(path: str | Path) -> VideoInfo:
-    path = Path(path)
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        return VideoInfo(
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
-            fps=Fraction(rate),
-            frames=stream.frames or None,
-        )
-    finally:
-        container.close()
+    """Size and rate of the first video stream (InputError for missing/unreadable files)."""
+    from vsrup.video.probe import probe as probe_media
+
+    video = probe_media(path, exact=False).video
+    assert video is not None  # probe raises InputError when there is no video stream
+    return VideoInfo(
+        width=video.width,
+        height=video.height,
+        fps=Fraction(video.fps or 25),
+        frames=video.frames_header or None,
+    )
 
 
 def read_rgb(path: str | Path, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-    """Yield frames [start, stop) of the first video stream as (H, W, 3) uint8 RGB arrays."""
-    import av
+    """Yield frames [start, stop) as (H, W, 3) RGB arrays (uint8, or uint16 when deep)."""
+    from vsrup.video.reader import FrameRange, VideoReader
 
-    path = Path(path)
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        index = 0
-        try:
-            for frame in container.decode(stream):
-                if stop is not None and index >= stop:
-                    break
-                if index >= start:
-                    yield frame.to_ndarray(format="rgb24")
-                index += 1
-        except av.error.FFmpegError as exc:
-            raise InputError(f"decoding failed at frame {index} ({exc})", path=path) from None
-    finally:
-        container.close()
+    reader = VideoReader(path, frame_range=FrameRange(start=start, stop=stop))
+    for array, _pts in reader.frames():
+        yield array
+
+
+def _lossless_args(path: Path) -> tuple[str, dict[str, str], str]:
+    if path.suffix.lower() in (".mkv", ".avi", ".nut"):
+        return "ffv1", {}, "bgr0"
+    return "libx264rgb", {"qp": "0", "preset": "medium"}, "rgb24"
 
 
 class RgbWriter:
-    """Encode (H, W, 3) uint8 RGB frames into a video, atomically.
-
-    Frames go to a temporary file next to `path`, renamed onto `path` only when the writer is
-    closed without an exception, so a failed run never leaves a half-written file behind.
-    """
+    """Encode (H, W, 3) uint8 RGB frames into `path`, atomically (see the module docstring)."""
 
     def __init__(
-        self,
-        path: str | Path,
-        fps: Fraction | float = 25,
-        codec: str = "libx264",
-        options: dict[str, str] | None = None,
-        pix_fmt: str | None = None,
+        self, path: str | Path, fps: Fraction | float = 25, *, lossless: bool = False, crf: int = 16
     ) -> None:
+        from vsrup.video.output import AtomicOutput
+
         self.path = Path(path)
-        if self.path.is_dir():
-            raise OutputError("is a directory", path=self.path)
-        if not self.path.parent.exists():
-            raise OutputError("the folder does not exist", path=self.path)
-        self._tmp = self.path.with_name(f".{self.path.name}.part{self.path.suffix}")
+        self._atomic = AtomicOutput(self.path, overwrite=True)
         self._fps = Fraction(fps).limit_denominator(100000)
-        self._codec = codec
-        self._options = options if options is not None else {"crf": "16", "preset": "medium"}
-        self._pix_fmt = pix_fmt
-        self._container: Any = None
+        self._lossless = lossless
+        self._crf = crf
+        self._sink: Any = None  # VideoWriter (lossy) or a PyAV container (lossless)
         self._stream: Any = None
+        self._size: tuple[int, int] | None = None
         self.count = 0
 
-    def write(self, rgb: np.ndarray) -> None:
-        import av
+    # -- opening ---------------------------------------------------------------------------
+    def _start(self, width: int, height: int) -> None:
+        self._size = (width, height)
+        if self._lossless:
+            import av
 
-        if self._container is None:
+            codec, options, pix_fmt = _lossless_args(self.path)
+            try:
+                self._sink = av.open(str(self._atomic.temp), "w")
+                self._stream = self._sink.add_stream(codec, rate=self._fps)
+            except av.error.FFmpegError as exc:
+                raise EncodeError(
+                    f"cannot start the {codec} encoder ({exc})", path=self.path
+                ) from None
+            self._stream.width, self._stream.height = width, height
+            self._stream.pix_fmt = pix_fmt
+            self._stream.options = options
+            return
+        from vsrup.video.writer import EncodeSettings, VideoWriter
+
+        # 4:2:0 needs even sizes (the writer would pad); 4:4:4 keeps odd sizes exact.
+        pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        self._sink = VideoWriter(
+            self._atomic.temp,
+            width=width,
+            height=height,
+            time_base=1 / self._fps,
+            fps=self._fps,
+            settings=EncodeSettings(codec="libx264", crf=self._crf, pix_fmt=pix_fmt),
+            label=str(self.path),
+        )
+
+    # -- frames ----------------------------------------------------------------------------
+    def write(self, rgb: np.ndarray) -> None:
+        if self._sink is None:
             self._start(rgb.shape[1], rgb.shape[0])
-        if rgb.shape[:2] != (self._stream.height, self._stream.width):
+        if (rgb.shape[1], rgb.shape[0]) != self._size:
             raise ValueError("all frames of a video must have the same size")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        try:
-            for packet in self._stream.encode(frame):
-                self._container.mux(packet)
-        except av.error.FFmpegError as exc:
-            raise EncodeError(f"encoding failed ({exc})", path=self.path) from None
+        if self._lossless:
+            import av
+
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = self.count
+            try:
+                self._sink.mux(self._stream.encode(frame))
+            except av.error.FFmpegError as exc:
+                raise EncodeError(f"encoding failed ({exc})", path=self.path) from None
+        else:
+            import torch
+
+            x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+            self._sink.write(x.float() / 255.0, [self.count])
         self.count += 1
 
-    def _start(self, width: int, height: int) -> None:
-        import av
-
-        pix_fmt = self._pix_fmt or ("yuv420p" if self._codec in ("libx264", "h264") else None)
-        if pix_fmt == "yuv420p" and (width % 2 or height % 2):
-            pix_fmt = "yuv444p"  # 4:2:0 needs even sizes; 4:4:4 keeps odd sizes exact
-        try:
-            self._container = av.open(str(self._tmp), "w")
-            self._stream = self._container.add_stream(self._codec, rate=self._fps)
-        except av.error.FFmpegError as exc:
-            raise EncodeError(
-                f"cannot start the {self._codec} encoder ({exc})", path=self.path
-            ) from None
-        self._stream.width, self._stream.height = width, height
-        if pix_fmt:
-            self._stream.pix_fmt = pix_fmt
-        self._stream.options = dict(self._options)
-
+    # -- closing ---------------------------------------------------------------------------
     def close(self, ok: bool = True) -> None:
-        import av
-
-        if self._container is None:
+        """Finish the file and move it into place (`ok`), or discard everything."""
+        if self._sink is None:
             if ok:
                 raise EncodeError("no frames to write", path=self.path)
             return
+        sink, self._sink = self._sink, None
+        if not ok:
+            self._discard(sink)
+            return
         try:
-            if ok:
-                for packet in self._stream.encode(None):
-                    self._container.mux(packet)
+            self._finish(sink)
+        except BaseException:
+            self._discard(sink)
+            raise
+        self._atomic.__exit__(None, None, None)  # the atomic rename
+
+    def _finish(self, sink: Any) -> None:
+        if not self._lossless:
+            sink.close()  # VideoWriter: flushes, raises EncodeError on failure
+            return
+        import av
+
+        try:
+            sink.mux(self._stream.encode(None))
+            sink.close()
         except av.error.FFmpegError as exc:
-            ok = False
             raise EncodeError(f"encoding failed ({exc})", path=self.path) from None
-        finally:
-            try:
-                self._container.close()
-            finally:
-                self._container = None
-                if not ok:
-                    self._tmp.unlink(missing_ok=True)
-        os.replace(self._tmp, self.path)
+
+    def _discard(self, sink: Any) -> None:
+        with contextlib.suppress(Exception):  # already failing: just release the file
+            if self._lossless:
+                sink.close()
+            else:
+                sink.abort()
+        self._atomic.cleanup()
 
     def __enter__(self) -> RgbWriter:
         return self
