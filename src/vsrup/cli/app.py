@@ -21,9 +21,10 @@ app = typer.Typer(
 
 #: Modules that add commands; each defines `register(app)` and keeps its imports light.
 COMMAND_MODULES: tuple[str, ...] = (
-    "vsrup.cli.methods_cmd",
     "vsrup.cli.upscale",
     "vsrup.cli.info",
+    "vsrup.cli.methods_cmd",
+    "vsrup.cli.latents",
     "vsrup.cli.metrics",
     "vsrup.cli.degrade",
     "vsrup.cli.compare",
