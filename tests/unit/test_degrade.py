@@ -131,3 +131,12 @@ def test_bicubic_matches_torch_antialiased_bicubic_away_from_borders() -> None:
         )
         # Same kernel (Keys a = -0.5, stretched); only the edge handling differs (we clamp).
         assert np.abs(ours - ref)[2:-2, 2:-2].max() < 1e-5
+
+
+def test_deep_frames_are_rounded_to_8_bit() -> None:
+    from vsrup.metrics.frames import as_u8
+
+    deep = np.array([[[0, 257, 65535]]], dtype=np.uint16)
+    assert as_u8(deep).tolist() == [[[0, 1, 255]]]
+    gt, lr = next(degrade_frames(iter([np.full((8, 8, 3), 257 * 100, np.uint16)]), Degradation(2)))
+    assert gt.dtype == np.uint8 and int(gt[0, 0, 0]) == 100 and int(lr[0, 0, 0]) == 100

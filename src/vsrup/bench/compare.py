@@ -100,7 +100,7 @@ def compare_videos(
     on_frame: Callable[[int], None] | None = None,
 ) -> CompareResult:
     """Write a comparison video of `inputs` (when `output` is set) and/or temporal profiles."""
-    from vsrup.metrics.frames import RgbWriter, probe, read_rgb
+    from vsrup.metrics.frames import RgbWriter, as_u8, probe, read_rgb
 
     if len(inputs) < 1 or (len(inputs) < 2 and output is not None):
         raise UsageError("compare needs at least two inputs")
@@ -138,7 +138,7 @@ def compare_videos(
                 f = next(r, None)
                 if f is not None:
                     counts[i] += 1
-                    frames.append(f)
+                    frames.append(as_u8(f))
             if len(frames) < len(readers):
                 for i, r in enumerate(readers):  # finish counting, to report unequal lengths
                     counts[i] += sum(1 for _ in r)

@@ -139,9 +139,11 @@ def degrade_frames(
     frames: Iterator[np.ndarray], deg: Degradation
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (gt, lr) uint8 frame pairs, the GT cropped to a multiple of the scale."""
+    from vsrup.metrics.frames import as_u8
+
     deg.check()
     rng = np.random.default_rng(deg.seed)
-    for frame in frames:
+    for frame in map(as_u8, frames):  # pairs are 8-bit: 10-bit sources are rounded
         w, h = gt_size(frame.shape[1], frame.shape[0], deg.scale)
         gt = np.ascontiguousarray(frame[:h, :w])
         yield gt, degrade_frame(gt, deg, rng)

@@ -59,6 +59,13 @@ def read_rgb(path: str | Path, start: int = 0, stop: int | None = None) -> Itera
         yield array
 
 
+def as_u8(frame: np.ndarray) -> np.ndarray:
+    """8-bit view of a frame from `read_rgb` (deep sources come as uint16)."""
+    if frame.dtype == np.uint8:
+        return frame
+    return np.clip(np.rint(frame.astype(np.float32) / 257.0), 0, 255).astype(np.uint8)
+
+
 def _lossless_args(path: Path) -> tuple[str, dict[str, str], str]:
     if path.suffix.lower() in (".mkv", ".avi", ".nut"):
         return "ffv1", {}, "bgr0"
