@@ -177,7 +177,9 @@ def ffmpeg_runner(job: Job) -> None:
     if exe is None:
         raise EncodeError("ffmpeg is not on PATH")
     s = job.options.scale
-    chain = [f"scale=iw*{s}:ih*{s}:flags=lanczos"]
+    # BT.709 limited range, tagged: what the bench's own outputs carry, so the reader decodes
+    # both with the same matrix (an untagged HD file would be read as BT.709 anyway).
+    chain = [f"scale=iw*{s}:ih*{s}:flags=lanczos:out_color_matrix=bt709:out_range=tv"]
     if job.start or job.stop is not None:
         end = f":end_frame={job.stop}" if job.stop is not None else ""
         chain.insert(0, f"trim=start_frame={job.start}{end},setpts=PTS-STARTPTS")
@@ -186,7 +188,9 @@ def ffmpeg_runner(job: Job) -> None:
     # The same pixel format the bench runner's encoder picks, so quality rows compare fairly.
     info = probe(job.input)
     even = (info.width * s) % 2 == 0 and (info.height * s) % 2 == 0
-    cmd += ["-pix_fmt", "yuv420p" if even else "yuv444p", str(job.output)]
+    cmd += ["-pix_fmt", "yuv420p" if even else "yuv444p", "-colorspace", "bt709"]
+    cmd += ["-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
+    cmd += [str(job.output)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise EncodeError(f"ffmpeg failed: {proc.stderr.strip().splitlines()[-1:]}")
