@@ -38,18 +38,21 @@ def compare(
     """Show methods next to each other (labelled, one common height), or as a split wipe."""
     from vsrup.bench.compare import compare_videos
     from vsrup.cli.degrade import check_outputs
+    from vsrup.cli.metrics import frame_progress
 
     check_outputs(inputs, [output], overwrite)
-    result = compare_videos(
-        inputs,
-        output,
-        labels=label,
-        height=height,
-        wipe=wipe,
-        resize=resize,
-        profile_row=profile,
-        profile_dir=profile_dir,
-    )
+    with frame_progress("comparing", None) as advance:
+        result = compare_videos(
+            inputs,
+            output,
+            labels=label,
+            height=height,
+            wipe=wipe,
+            resize=resize,
+            profile_row=profile,
+            profile_dir=profile_dir,
+            on_frame=advance,
+        )
     if len(set(result.input_frames)) > 1:
         counts = ", ".join(
             f"{p.name}: {n}" for p, n in zip(inputs, result.input_frames, strict=True)

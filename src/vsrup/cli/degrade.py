@@ -49,10 +49,13 @@ def degrade(
 ) -> None:
     """Make an LR/GT pair: blur, downscale, noise, JPEG, H.264, in the literature's order."""
     from vsrup.bench.degrade import Degradation, degrade_video
-    from vsrup.cli.metrics import parse_frames
+    from vsrup.cli.metrics import frame_progress, parse_frames
 
     start, stop = parse_frames(frames)
     check_outputs([source], [output, gt], overwrite)
     deg = Degradation(scale, kernel, blur, noise, jpeg, crf, seed)
-    count = degrade_video(source, output, deg, gt_path=gt, start=start, stop=stop)
+    with frame_progress(f"degrading {source.name}", None) as advance:
+        count = degrade_video(
+            source, output, deg, gt_path=gt, start=start, stop=stop, on_frame=advance
+        )
     info(f"wrote {count} frames to {output} ({deg.describe()})" + (f" and {gt}" if gt else ""))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -34,6 +37,27 @@ def parse_frames(text: str | None) -> tuple[int, int | None]:
             f"bad frame range {text!r}", hint="use A:B with 0 <= A < B, e.g. 0:100 or 50:"
         )
     return start, stop
+
+
+@contextmanager
+def frame_progress(label: str, total: int | None) -> Iterator[Callable[[Any], None]]:
+    """A transient rich bar on stderr when it is a terminal; the callback ignores its argument
+    and advances one frame. Off a terminal nothing is drawn."""
+    if not sys.stderr.isatty():
+        yield lambda _item: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda _item: bar.advance(task)
 
 
 def fmt(value: float | None, name: str) -> str:
@@ -95,12 +119,23 @@ def metrics(
     frames: str | None = typer.Option(None, "--frames", help="Frame range A:B (end exclusive)."),
 ) -> None:
     """Score a video: PSNR and SSIM on BT.601 luma against GT, DIS warping error, flicker."""
+    from vsrup.metrics.frames import probe
     from vsrup.metrics.report import evaluate_videos
 
     start, stop = parse_frames(frames)
-    report = evaluate_videos(
-        output, reference, crop_border=crop, temporal=temporal, start=start, stop=stop
-    )
+    total = probe(output).frames
+    if total is not None:
+        total = max(0, (min(total, stop) if stop is not None else total) - start)
+    with frame_progress(f"scoring {output.name}", total) as advance:
+        report = evaluate_videos(
+            output,
+            reference,
+            crop_border=crop,
+            temporal=temporal,
+            start=start,
+            stop=stop,
+            on_frame=advance,
+        )
     if as_json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     else:
