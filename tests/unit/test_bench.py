@@ -240,3 +240,25 @@ def test_ffmpeg_row_matches_our_lanczos_quality(tmp_path) -> None:
     ours, ref = report.results
     assert ref.method == "ffmpeg-lanczos" and ref.error is None
     assert abs(ours.quality["psnr_y"] - ref.quality["psnr_y"]) < 1.0
+
+
+def test_cuda_paths_synchronise_and_read_the_allocator_peak(monkeypatch) -> None:
+    """No GPU here: the CUDA calls are patched to check they are made where they must be."""
+    import torch
+
+    from vsrup.bench.memory import PeakMemory
+
+    calls: list[str] = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append("sync"))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda: calls.append("reset"))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda: 123 * 2**20)
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda: 200 * 2**20)
+    with recording(sync_device="cuda"), StageTimer("denoise"):
+        pass
+    assert calls == ["sync", "sync"]  # entry and exit of the stage
+    calls.clear()
+    with PeakMemory("cuda") as mem:
+        pass
+    assert calls[:2] == ["sync", "reset"] and calls[-1] == "sync"
+    assert mem.peak_vram == 123 * 2**20 and mem.peak_vram_reserved == 200 * 2**20
+    assert mem.peak_rss > 0

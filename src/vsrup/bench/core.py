@@ -12,7 +12,7 @@ from typing import Any
 
 from vsrup.bench.memory import PeakMemory
 from vsrup.bench.runner import Job, Runner
-from vsrup.bench.timing import StageTotal, recording
+from vsrup.bench.timing import StageTotal, recording, synchronize
 
 
 @dataclass
@@ -100,14 +100,12 @@ def count_frames(path: Path) -> int:
 
 
 def timed_run(job: Job, runner: Runner, device: str) -> RunTiming:
-    sync = device.startswith("cuda")
-    with recording(sync_cuda=sync) as rec, PeakMemory(device) as mem:
+    sync = device if device.startswith("cuda") or device == "mps" else None
+    with recording(sync_device=sync) as rec, PeakMemory(device) as mem:
         t0 = time.perf_counter()
         frames = runner(job)
-        if sync:
-            import torch
-
-            torch.cuda.synchronize()
+        if sync is not None:
+            synchronize(sync)
         seconds = time.perf_counter() - t0
     if frames is None:  # the runner could not say: count what it wrote (not timed)
         frames = count_frames(job.output)

@@ -7,8 +7,9 @@
 
 Outside a benchmark (`recording()` not active) a `StageTimer` costs one global lookup on entry
 and exit: nothing is measured, no device is synchronised. While recording, each stage's wall
-time is added to its total, and CUDA work is synchronised at the stage's entry and exit (when
-the recorder was told to) so asynchronous kernels are charged to the stage that launched them.
+time is added to its total, and the device (CUDA or MPS, when the recorder was given one) is
+synchronised at the stage's entry and exit so asynchronous kernels are charged to the stage
+that launched them.
 
 Stages nest: a stage entered inside another records that parent (e.g. `denoise` inside
 `method`), so reports can show sub-stages under their stage rather than adding them twice.
@@ -57,16 +58,15 @@ class StageTotal:
 class StageTimes:
     """Wall time per stage for one run. Thread-safe: a decoder thread may record too."""
 
-    sync_cuda: bool = False
+    #: "cuda..." or "mps" to synchronise that device at stage boundaries; None for CPU.
+    sync_device: str | None = None
     totals: dict[str, StageTotal] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def sync(self) -> None:
-        if self.sync_cuda:
-            import torch
-
-            torch.cuda.synchronize()
+        if self.sync_device is not None:
+            synchronize(self.sync_device)
 
     def _stack(self) -> list[str]:
         stack = getattr(self._local, "stack", None)
@@ -139,14 +139,24 @@ def timed_iter(name: str, items: Iterable[T]) -> Iterator[T]:
 
 
 @contextmanager
-def recording(sync_cuda: bool = False) -> Iterator[StageTimes]:
+def recording(sync_device: str | None = None) -> Iterator[StageTimes]:
     """Record every StageTimer entered (in any thread) until the block ends."""
     global _recorder
-    previous, _recorder = _recorder, StageTimes(sync_cuda=sync_cuda)
+    previous, _recorder = _recorder, StageTimes(sync_device=sync_device)
     try:
         yield _recorder
     finally:
         _recorder = previous
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued kernels on an asynchronous device (no-op for the CPU)."""
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+    elif device == "mps":
+        torch.mps.synchronize()
 
 
 def is_recording() -> bool:
