@@ -90,9 +90,11 @@ def test_failure_after_window_k_resumes_to_identical_frames(tmp_path):
             failing,
             lambda f, p: partial.append(p),
             None,
-            StreamOptions(store=store, store_every=1),
+            StreamOptions(store=store, store_every=100),
         )
-    assert 0 < store.frames_done < 40
+    # Nothing reached the 100-frame chunk size: the frames finished before the failure were
+    # stored on the way out.
+    assert 0 < store.frames_done == len(partial) < 40
 
     store = ResumeStore.open(
         video, "test-temporal", settings, work_root=tmp_path / "w", resume=True
@@ -138,13 +140,47 @@ def test_sink_errors_and_decoder_errors_surface():
 
 
 def test_memory_is_bounded_on_a_long_stream():
-    seen = []
+    """Nothing keeps old frames alive: input tensors and output arrays are released as the
+    stream moves on (an early version kept every output frame for the resume store even
+    without one; RSS grew by a frame per frame)."""
+    import gc
+    import weakref
+
+    inputs, outputs, alive_during = [], [], []
     method = temporal_method()
 
     def source():
         for i in range(300):
-            seen.append(i)
-            yield torch.rand(3, 8, 8), i
+            x = torch.rand(3, 8, 8)
+            inputs.append(weakref.ref(x))
+            yield x, i
 
-    out, result = collect(source(), method, prefetch=2, encode_queue=2)
-    assert len(out) == 300 and result.windows_computed == len(method.calls)
+    def sink(frame, pts):
+        outputs.append(weakref.ref(frame))
+        if pts % 50 == 49:
+            gc.collect()
+            alive_during.append(
+                (sum(r() is not None for r in inputs), sum(r() is not None for r in outputs))
+            )
+
+    result = run_stream(source(), method, sink, None, StreamOptions(prefetch=2, encode_queue=2))
+    assert result.frames == 300 and result.windows_computed == len(method.calls)
+    # Window 9, overlap 4, prefetch 2, one frame in the sink: a couple of windows at most.
+    assert all(i <= 25 and o <= 4 for i, o in alive_during), alive_during
+
+
+def test_a_method_breaking_the_contract_gets_a_clear_error():
+    from vsrup.errors import MethodError
+
+    class Short(Bicubic):
+        def process(self, clip):
+            return super().process(clip)[:-1]
+
+    class WrongScale(Bicubic):
+        def process(self, clip):
+            return super().process(clip)[..., :-2]
+
+    with pytest.raises(MethodError, match="returned"):
+        collect(rand_source(4), Short(2), batch=2)
+    with pytest.raises(MethodError, match="expected"):
+        collect(rand_source(4), WrongScale(2), batch=2)

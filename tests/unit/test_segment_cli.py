@@ -51,6 +51,9 @@ def test_segment_max_len_option(tmp_path):
     data = json.loads(res.stdout[res.stdout.index("{") :])
     assert all(e - s <= 3 for s, e in data["segments"])
     assert data["segments"][-1][1] == 15
+    res = CliRunner().invoke(app, ["segment", str(path), "--json", "--frames", "3:13"])
+    data = json.loads(res.stdout[res.stdout.index("{") :])
+    assert data["frames"] == 10 and data["segments"] == [[0, 2], [2, 8], [8, 10]]
 
 
 def test_segment_bad_input_is_one_line_exit_2(tmp_path):

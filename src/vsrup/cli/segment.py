@@ -15,31 +15,17 @@ def register(app: typer.Typer) -> None:
     app.command("segment")(segment)
 
 
-def iter_gray_frames(path: Path) -> Iterator[object]:
-    """Decode the first video stream frame by frame as grey uint8 arrays (what the segmenter
-    needs; full-colour frames are never kept)."""
-    import av
+def iter_frames(path: Path, frames: str | None = None) -> Iterator[object]:
+    """Decode the selected frames one by one (RGB arrays from vsrup's reader; the segmenter
+    keeps only a grey copy of the previous one)."""
+    from vsrup.cli.common import warn
+    from vsrup.video.probe import check_input
+    from vsrup.video.reader import FrameRange, VideoReader
 
-    from vsrup.errors import DecodeError, InputError
-
-    if not path.exists():
-        raise InputError("no such file", path=path)
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        raise InputError(f"not a readable video ({exc})", path=path) from None
-    with container:
-        if not container.streams.video:
-            raise InputError("has no video stream", path=path)
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        index = 0
-        try:
-            for frame in container.decode(stream):
-                yield frame.to_ndarray(format="gray")
-                index += 1
-        except av.FFmpegError as exc:
-            raise DecodeError(f"decoding failed after frame {index} ({exc})", path=path) from None
+    check_input(path)
+    reader = VideoReader(path, batch=1, frame_range=FrameRange.parse(frames), on_warning=warn)
+    for array, _pts in reader.frames():
+        yield array
 
 
 @handle_errors
@@ -50,6 +36,7 @@ def segment(
         None, "--plot", help="Write a PNG of translation/rotation/scale with the cuts marked."
     ),
     max_len: int = typer.Option(9, "--max-len", min=1, help="Most frames in one segment."),
+    frames: str | None = typer.Option(None, "--frames", help="Frame range A:B (B exclusive)."),
     translation: float = typer.Option(
         5.0, "--translation", help="Cut above this translation (input pixels per frame)."
     ),
@@ -73,8 +60,8 @@ def segment(
         reference_height=reference_height,
     )
     segmenter = MotionSegmenter(config)
-    for gray in iter_gray_frames(input):
-        segmenter.push(gray)
+    for frame in iter_frames(input, frames):
+        segmenter.push(frame)
     segmenter.finish()
     result = segmenter.result()
     if plot is not None:

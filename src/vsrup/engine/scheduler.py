@@ -24,6 +24,7 @@ method therefore produces exactly the frames an uninterrupted run would.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -177,9 +178,10 @@ def process_window(
         return method.process(clip)
 
     h, w = frames.shape[-2:]
+    want = (h * method.scale, w * method.scale)
     whole = max(h, w, spec.min_size)
     if tile is None or tile >= whole:
-        return tiled_apply(
+        out = tiled_apply(
             fn,
             frames,
             whole + spec.size_multiple,
@@ -188,6 +190,9 @@ def process_window(
             multiple=spec.size_multiple,
             min_size=spec.min_size,
         )
+        if tuple(out.shape[-2:]) != want:
+            raise MethodError(f"{spec.id} returned {tuple(out.shape[-2:])}, expected {want}")
+        return out
 
     def tiled(t: int) -> torch.Tensor:
         return tiled_apply(
@@ -259,7 +264,8 @@ def run_stream(
             fixed = color_fix(out[None], ref[None].to(out.device), opts.color_fix)
             q = quantize(fixed, opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
-            pending.append((q, pts_of[index]))
+            if store is not None:  # without a store, nothing may accumulate here
+                pending.append((q, pts_of[index]))
             writer.put(q, pts_of[index])
             done = index + 1
             if opts.on_progress is not None:
@@ -330,6 +336,12 @@ def run_stream(
         if count < resumed:
             raise MethodError(f"the input has {count} frames but {resumed} were stored")
         flush_store(force=True)
+    except BaseException:
+        # Frames already blended are final: keep them for --resume (Ctrl-C, a crash in the
+        # method), unless storing is what failed.
+        with contextlib.suppress(Exception):
+            flush_store(force=True)
+        raise
     finally:
         stop.set()
         # Always drain the writer: frames already handed over reach the sink.
