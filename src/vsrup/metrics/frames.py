@@ -138,10 +138,7 @@ class RgbWriter:
             except av.error.FFmpegError as exc:
                 raise EncodeError(f"encoding failed ({exc})", path=self.path) from None
         else:
-            import torch
-
-            x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
-            self._sink.write(x.float() / 255.0, [self.count])
+            self._sink.write_array(np.ascontiguousarray(rgb)[None], [self.count])
         self.count += 1
 
     # -- closing ---------------------------------------------------------------------------
