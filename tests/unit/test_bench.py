@@ -14,7 +14,7 @@ from vsrup import methods
 from vsrup.bench.degrade import Degradation
 from vsrup.bench.instrument import instrumented
 from vsrup.bench.suite import BenchSettings, run_bench
-from vsrup.bench.timing import StageTimer, is_recording, recording, timed_iter
+from vsrup.bench.timing import STAGES, StageTimer, is_recording, recording, timed_iter
 from vsrup.cli.app import app
 
 
@@ -71,10 +71,10 @@ def test_classical_methods_on_a_generated_clip() -> None:
         assert r.frames == 4 and r.output_size == (128, 96)
         assert len(r.runs) == 2 and all(run.fps > 0 for run in r.runs)
         stages = [name for name, *_ in r.stage_means()]
-        assert stages in (
-            ["load", "decode", "method", "encode"],
-            ["load", "decode", "method", "encode", "other"],
-        )
+        # "blend" comes from the engine's own counters (JobResult.timings).
+        assert {"load", "decode", "method", "blend", "encode"} <= set(stages)
+        assert stages == [n for n in STAGES if n in stages]  # pipeline order
+        assert "vae_encode" not in stages  # stages a method does not have are omitted
         # Top-level stages cover the run: exactly with "other"; more without it, because the
         # pipeline decodes and encodes in background threads that overlap the method.
         total = sum(sec for _, sec, _, parent in r.stage_means() if parent is None)
@@ -174,7 +174,9 @@ def test_cli_json_schema_and_markdown(tmp_path) -> None:
         "error",
     }
     assert row["frames"] == 3 and row["output_size"] == [64, 48] and row["fps"] > 0
-    assert [s["name"] for s in row["stages"]][:4] == ["load", "decode", "method", "encode"]
+    names = [s["name"] for s in row["stages"]]
+    assert {"load", "decode", "method", "encode"} <= set(names)
+    assert all(s["parent"] is None and s["seconds"] >= 0 for s in row["stages"])
     assert row["peak_vram_mb"] is None  # CPU
     assert set(row["quality"]) == {"psnr_y", "ssim_y", "warp_error", "luma_flicker", "tdiff"}
     if shutil.which("ffmpeg"):

@@ -34,6 +34,7 @@ T = TypeVar("T")
 STAGES: tuple[str, ...] = (
     "load",
     "decode",
+    "decode_wait",
     "segmentation",
     "method",
     "vae_encode",
@@ -42,6 +43,7 @@ STAGES: tuple[str, ...] = (
     "blend",
     "colour",
     "resize",
+    "store",
     "encode",
     "other",
 )
@@ -147,6 +149,17 @@ def recording(sync_device: str | None = None) -> Iterator[StageTimes]:
         yield _recorder
     finally:
         _recorder = previous
+
+
+def record(name: str, seconds: float, calls: int = 1, parent: str | None = None) -> None:
+    """Add time measured elsewhere (e.g. an engine's own counters) to the active recorder."""
+    rec = _recorder
+    if rec is None:
+        return
+    rec.add(name, seconds, parent)
+    if calls != 1:
+        with rec._lock:
+            rec.totals[name].calls += calls - 1
 
 
 def synchronize(device: str) -> None:
