@@ -144,9 +144,7 @@ def tiled_apply(
             if y.shape[-2:] != (oh, ow):
                 raise RuntimeError(f"tile function returned {tuple(y.shape[-2:])}, want {(oh, ow)}")
             if out is None:
-                out = torch.zeros(
-                    *y.shape[:-2], out_h, out_w, dtype=torch.float32, device=y.device
-                )
+                out = torch.zeros(*y.shape[:-2], out_h, out_w, dtype=torch.float32, device=y.device)
             wy = _window(oh, y0, th_i, hp, ys, overlap, scale, margin, blend)
             wx = _window(ow, x0, tw_i, wp, xs, overlap, scale, margin, blend)
             w2 = (wy[:, None] * wx[None, :]).to(y.device)

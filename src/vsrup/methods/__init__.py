@@ -15,7 +15,11 @@ from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
 __all__ = ["Clip", "Method", "MethodOptions", "MethodSpec", "get", "ids", "register", "specs"]
 
 #: Modules that define the built-in methods, in the order `vsrup methods` lists them.
-BUILTIN_MODULES: tuple[str, ...] = ("vsrup.methods.classical",)
+BUILTIN_MODULES: tuple[str, ...] = (
+    "vsrup.methods.classical",
+    "vsrup.methods.stablevsr.method",
+    "vsrup.methods.dgaf.method",
+)
 
 _REGISTRY: dict[str, type[Method]] = {}
 _loaded = False
