@@ -99,9 +99,7 @@ class FakeRaft:
         return [flow.permute(0, 3, 1, 2).to(target.dtype)]
 
 
-def randomise(
-    module: torch.nn.Module, names: tuple[str, ...], seed: int, std: float = 0.5
-) -> None:
+def randomise(module: torch.nn.Module, names: tuple[str, ...], seed: int, std: float = 0.5) -> None:
     """Give zero-initialised output convs random weights so the guidance path is exercised."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():

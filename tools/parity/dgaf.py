@@ -99,8 +99,13 @@ def main() -> None:
     with torch.no_grad():
         d, m, u = dgafnet(x, t, encoder_hidden_states=emb, dgafnet_cond=cond, return_dict=False)
         injected = unet(
-            x, t, encoder_hidden_states=emb, down_block_add_samples=list(d),
-            mid_block_add_sample=m, up_block_add_samples=list(u), return_dict=False,
+            x,
+            t,
+            encoder_hidden_states=emb,
+            down_block_add_samples=list(d),
+            mid_block_add_sample=m,
+            up_block_add_samples=list(u),
+            return_dict=False,
         )[0]
 
     meta = {**cfg, "steps": STEPS, "seed": common.SEED, "diffusers": diffusers.__version__}
@@ -109,7 +114,8 @@ def main() -> None:
     folder = OUT / "dgafnet"
     shutil.rmtree(folder, ignore_errors=True)
     dgafnet.save_pretrained(folder, safe_serialization=True)
-    print("wrote", folder.relative_to(common.REPO), json.loads((folder / "config.json").read_text())["_class_name"])
+    saved = json.loads((folder / "config.json").read_text())
+    print("wrote", folder.relative_to(common.REPO), saved["_class_name"])
     tensors = {
         "lr_uint8": torch.from_numpy(frames),
         "forward_flows": fwd,

@@ -64,7 +64,8 @@ def main() -> None:
         3,
     )
     scheduler = DDPMScheduler.from_config(cfg["scheduler"])
-    emb = torch.randn((1, 4, cfg["unet"]["cross_attention_dim"]), generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    emb = torch.randn((1, 4, cfg["unet"]["cross_attention_dim"]), generator=g)
 
     frames = common.lr_frames()
     fwd, bwd = common.smooth_flows(11), common.smooth_flows(12)
