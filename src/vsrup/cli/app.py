@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 
 #: Modules that add commands; each defines `register(app)` and keeps its imports light.
-COMMAND_MODULES: tuple[str, ...] = ("vsrup.cli.methods_cmd",)
+COMMAND_MODULES: tuple[str, ...] = ("vsrup.cli.methods_cmd", "vsrup.cli.upscale", "vsrup.cli.info")
 
 
 def _version(value: bool) -> None:

@@ -17,6 +17,8 @@ __all__ = ["Clip", "Method", "MethodOptions", "MethodSpec", "get", "ids", "regis
 #: Modules that define the built-in methods, in the order `vsrup methods` lists them.
 BUILTIN_MODULES: tuple[str, ...] = (
     "vsrup.methods.classical",
+    "vsrup.methods.litevsr",
+    "vsrup.methods.simplegvr",
     "vsrup.methods.stablevsr.method",
     "vsrup.methods.dgaf.method",
 )

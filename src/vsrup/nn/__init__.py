@@ -1,1 +1,1 @@
-"""Neural-network blocks shared by several methods (optical flow, warping, ...)."""
+"""Network blocks shared by several methods."""

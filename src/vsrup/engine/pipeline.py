@@ -1,0 +1,378 @@
+"""One upscaling job: probe → decode in batches → method → resize → encode → mux.
+
+The stages are separate functions so that each can grow on its own (chunk blending, resume,
+colour fix, background threads):
+
+1. `open_source`   a VideoReader or ImageSequenceReader over the selected frames
+2. `plan_output`   native method scale and exact output size
+3. `load_method`   the method instance on its runtime
+4. `process_frames` temporal windows of `spec.window` frames, spatial tiles when `spec.tile`
+5. `open_sink`     a VideoWriter (inside an AtomicOutput) or an ImageSequenceWriter
+
+Only one decoded batch plus one method window is in memory at a time; every output frame is
+written with its input frame's pts. Progress and warnings are reported through callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from vsrup.errors import MethodError, UsageError
+from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
+
+#: Memory for one batch of output frames (float32); sets the batch size for window-1 methods.
+BATCH_BYTES = 192 * 1024 * 1024
+MAX_BATCH = 16
+
+
+@dataclass
+class UpscaleJob:
+    """Everything one run needs; the CLI maps its options onto these fields one to one."""
+
+    input: Path
+    output: Path
+    method: str = "lanczos"
+    scale: float | None = 2
+    width: int | None = None
+    height: int | None = None
+    options: MethodOptions = field(default_factory=MethodOptions)
+    encode: object | None = None  # vsrup.video.writer.EncodeSettings
+    frames: str | None = None  # "A:B"
+    start: float | None = None
+    duration: float | None = None
+    ignore_errors: bool = False
+    overwrite: bool = False
+    device: str = "auto"
+    dtype: str = "auto"
+    batch: int | None = None
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    elapsed_s: float
+
+    @property
+    def fps(self) -> float:
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.done or not self.total:
+            return None
+        return (self.total - self.done) / self.fps if self.fps else None
+
+
+@dataclass
+class JobResult:
+    input: Path
+    output: Path
+    frames: int
+    width: int
+    height: int
+    seconds: float
+    decode_errors: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+ProgressFn = Callable[[Progress], None]
+WarnFn = Callable[[str], None]
+
+
+# -- 1. source --------------------------------------------------------------------------------
+def open_source(job: UpscaleJob, batch: int, warn: WarnFn):  # noqa: ANN201
+    """A reader for a video file or an image sequence, restricted to the chosen frames."""
+    from vsrup.video.imageseq import ImageSequenceReader, is_image_sequence
+    from vsrup.video.reader import FrameRange, VideoReader
+
+    frange = FrameRange.parse(job.frames, job.start, job.duration)
+    kwargs = dict(batch=batch, frame_range=frange, ignore_errors=job.ignore_errors)
+    if is_image_sequence(job.input):
+        return ImageSequenceReader(job.input, **kwargs)
+    return VideoReader(job.input, on_warning=warn, **kwargs)
+
+
+# -- 2. plan ----------------------------------------------------------------------------------
+def target_size(w: int, h: int, scale: float | None, width: int | None, height: int | None):
+    """Output (width, height): from a scale, or from --width/--height keeping the aspect.
+
+    A side derived from the other is rounded to an even number (like ffmpeg's `-2`), so
+    4:2:0 output needs no padding."""
+    if width and height:
+        return width, height
+    if width:
+        return width, max(round(h * width / w / 2) * 2, 2)
+    if height:
+        return max(round(w * height / h / 2) * 2, 2), height
+    if not scale or scale <= 0:
+        raise UsageError("--scale must be positive")
+    return max(round(w * scale), 1), max(round(h * scale), 1)
+
+
+def native_scale(spec: MethodSpec, ratio: float) -> int:
+    """The method scale to run: the requested one when native, else the smallest native
+    scale at least as large (downscaling afterwards keeps detail), else the largest."""
+    want = max(math.ceil(ratio - 1e-9), 1)
+    if spec.any_scale:
+        return want
+    bigger = [s for s in sorted(spec.scales) if s >= ratio - 1e-9]
+    return bigger[0] if bigger else max(spec.scales)
+
+
+def plan_output(spec: MethodSpec, w: int, h: int, job: UpscaleJob) -> tuple[int, int, int]:
+    """(native scale, output width, output height)."""
+    out_w, out_h = target_size(w, h, job.scale, job.width, job.height)
+    ratio = max(out_w / w, out_h / h)
+    return native_scale(spec, ratio), out_w, out_h
+
+
+def batch_size(spec: MethodSpec, out_w: int, out_h: int, requested: int | None) -> int:
+    if requested:
+        return requested
+    del spec  # temporal methods buffer their own window; the decode batch is independent
+    per_frame = out_w * out_h * 3 * 4
+    return max(1, min(MAX_BATCH, BATCH_BYTES // max(per_frame, 1)))
+
+
+# -- 3. method --------------------------------------------------------------------------------
+def resolve_weights(spec: MethodSpec, options: MethodOptions):  # noqa: ANN201
+    """Local weights for the method, or None for synthetic weights / weightless methods."""
+    if options.synthetic_weights or not spec.weights:
+        return None
+    from vsrup.hub import registry
+
+    resolver = getattr(registry, "resolve_weights", None)
+    if resolver is not None:  # the weights layer knows Hub snapshots and imported files
+        return resolver(spec.weights)
+    paths = {}
+    for model_id in spec.weights:
+        local = registry.cache_root() / model_id
+        if not local.is_dir():
+            raise registry.missing_weights(model_id)
+        paths[model_id] = local
+    return registry.WeightSet(paths)
+
+
+def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object]:
+    from vsrup import methods
+    from vsrup.engine.runtime import resolve_runtime
+
+    cls = methods.get(job.method)
+    spec = cls.spec
+    runtime = resolve_runtime(job.device, job.dtype, spec.dtypes, seed=job.options.seed)
+    job.options.scale = scale
+    weights = resolve_weights(spec, job.options)
+    return cls.from_weights(weights, runtime, job.options), spec, runtime
+
+
+# -- 4. process -------------------------------------------------------------------------------
+def _run_method(method: Method, spec: MethodSpec, frames: torch.Tensor, start: int, scale: int):
+    """One window through the method, with spatial tiles or size padding as the spec asks."""
+    from vsrup.engine.tiles import pad_to, tiled_apply
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        return method.process(Clip(frames=x, start=start))
+
+    h, w = frames.shape[-2:]
+    if spec.tile:
+        out = tiled_apply(fn, frames, spec.tile, spec.tile_overlap, scale=scale,
+                          multiple=spec.size_multiple, min_size=spec.min_size)  # fmt: skip
+    else:
+        padded, _ = pad_to(frames, spec.size_multiple, spec.min_size)
+        out = fn(padded)[..., : h * scale, : w * scale]
+    if out.shape[0] != frames.shape[0] or out.shape[-2:] != (h * scale, w * scale):
+        raise MethodError(
+            f"method {spec.id} returned {tuple(out.shape)} for {tuple(frames.shape)} at ×{scale}"
+        )
+    return out
+
+
+def _window_length(spec: MethodSpec, n: int) -> int:
+    """Valid window length >= n: alignment*k + 1 when the method needs it."""
+    if spec.alignment > 1 and n > 1:
+        return ((n - 1 + spec.alignment - 1) // spec.alignment) * spec.alignment + 1
+    return n
+
+
+def process_frames(
+    batches: Iterator,
+    method: Method,
+    spec: MethodSpec,
+    scale: int,
+    device: str,
+) -> Iterator[tuple[torch.Tensor, list[int]]]:
+    """Yield (HR frames on the CPU, their pts) in order, one method window at a time.
+
+    Window-1 methods see each decoded batch at once. Temporal methods get `spec.window`
+    consecutive frames (the last window is padded by repeating its final frame up to a valid
+    length, and the padding is cut from the result).
+    """
+    window = max(spec.window, 1)
+    pending_pts: deque[int] = deque()
+    buf: list[torch.Tensor] = []
+    buf_start = 0
+    seen = 0
+
+    def run(frames: torch.Tensor, start: int) -> torch.Tensor:
+        n = frames.shape[0]
+        length = _window_length(spec, n) if window > 1 else n
+        if length > n:
+            frames = torch.cat([frames, frames[-1:].expand(length - n, *frames.shape[1:])])
+        out = _run_method(method, spec, frames.to(device), start, scale)
+        return out[:n].to("cpu", torch.float32)
+
+    def emit(out: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+        return out, [pending_pts.popleft() for _ in range(out.shape[0])]
+
+    for batch in batches:
+        pending_pts.extend(batch.pts)
+        if window == 1:
+            yield emit(run(batch.frames, batch.index))
+            continue
+        for i in range(batch.frames.shape[0]):
+            if not buf:
+                buf_start = seen
+            buf.append(batch.frames[i])
+            seen += 1
+            if len(buf) == window:
+                yield emit(run(torch.stack(buf), buf_start))
+                buf = []
+    if buf:
+        yield emit(run(torch.stack(buf), buf_start))
+    tail = method.flush()
+    if tail is not None and tail.shape[0]:
+        yield emit(tail.to("cpu", torch.float32))
+
+
+def resize_to(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """Exact output size when the method's native scale does not give it (Lanczos)."""
+    from vsrup.methods.classical import resize
+
+    return resize(frames, height, width, "lanczos")
+
+
+# -- 5. sink ----------------------------------------------------------------------------------
+def is_sequence_output(path: Path) -> bool:
+    return path.suffix.lower() == ".png" or (path.suffix == "" and not path.is_file())
+
+
+def open_sink(job: UpscaleJob, reader, out_w: int, out_h: int, temp: Path | None, warn: WarnFn):  # noqa: ANN001, ANN201
+    from vsrup.video.imageseq import ImageSequenceWriter
+    from vsrup.video.writer import EncodeSettings, VideoWriter
+
+    if temp is None:
+        return ImageSequenceWriter(job.output, deep=reader.deep, overwrite=job.overwrite)
+    video = reader.video
+    offset = reader.first_pts if reader.first_pts is not None else 0
+    from vsrup.video.imageseq import ImageSequenceReader
+
+    copy_from = None if isinstance(reader, ImageSequenceReader) else job.input
+    return VideoWriter(
+        temp,
+        width=out_w,
+        height=out_h,
+        time_base=reader.time_base,
+        fps=video.fps,
+        source=video,
+        settings=job.encode or EncodeSettings(),
+        copy_from=copy_from,
+        container_metadata=reader.info.metadata,
+        window=getattr(reader, "window_s", None),
+        pts_offset=offset if getattr(reader, "window_s", None) else 0,
+        warn=warn,
+        label=str(job.output),
+    )
+
+
+# -- the job ----------------------------------------------------------------------------------
+def run_job(
+    job: UpscaleJob,
+    *,
+    on_progress: ProgressFn | None = None,
+    on_warning: WarnFn | None = None,
+) -> JobResult:
+    """Upscale one input into one output; the output appears only if everything succeeded."""
+    from vsrup.video.output import AtomicOutput, check_output
+    from vsrup.video.probe import check_input
+
+    warnings: list[str] = []
+
+    def warn(text: str) -> None:
+        warnings.append(text)
+        if on_warning is not None:
+            on_warning(text)
+
+    t0 = time.perf_counter()
+    job.input = Path(job.input)
+    job.output = Path(job.output)
+    from vsrup.video.imageseq import is_image_sequence
+
+    if not is_image_sequence(job.input):
+        check_input(job.input)
+    sequence_out = is_sequence_output(job.output)
+    if not sequence_out:
+        check_output(job.output, overwrite=job.overwrite, inputs=(job.input,))
+    from vsrup import methods
+
+    spec0 = methods.get(job.method).spec
+    reader = open_source(job, 1, warn)
+    video = reader.video
+    scale, out_w, out_h = plan_output(spec0, video.width, video.height, job)
+    reader.batch = batch_size(spec0, out_w, out_h, job.batch)
+    if video.hdr:
+        warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "
+             "methods assume SDR; no tone-mapping is done")  # fmt: skip
+    method, spec, runtime = load_method(job, scale)
+    done = 0
+    with ExitStack() as stack:
+        temp = None if sequence_out else stack.enter_context(
+            AtomicOutput(job.output, overwrite=job.overwrite, inputs=(job.input,))
+        )  # fmt: skip
+        sink = open_sink(job, reader, out_w, out_h, temp, warn)
+        try:
+            for frames, pts in process_frames(iter(reader), method, spec, scale, runtime.device):
+                if frames.shape[-2:] != (out_h, out_w):
+                    frames = resize_to(frames, out_w, out_h)
+                sink.write(frames, pts)
+                done += len(pts)
+                if on_progress is not None:
+                    on_progress(Progress(done, reader.total, time.perf_counter() - t0))
+            sink.close()
+        except BaseException:
+            sink.abort()
+            raise
+    return JobResult(
+        input=job.input,
+        output=job.output,
+        frames=done,
+        width=out_w,
+        height=out_h,
+        seconds=time.perf_counter() - t0,
+        decode_errors=reader.errors,
+        warnings=warnings,
+    )
+
+
+__all__ = [
+    "JobResult",
+    "Progress",
+    "UpscaleJob",
+    "batch_size",
+    "load_method",
+    "native_scale",
+    "open_sink",
+    "open_source",
+    "plan_output",
+    "process_frames",
+    "run_job",
+    "target_size",
+]

@@ -1,0 +1,1 @@
+"""Plumbing shared by the Wan-based methods (stcdit, simplegvr, litevsr)."""

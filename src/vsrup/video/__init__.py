@@ -1,0 +1,1 @@
+"""Streaming video I/O on PyAV: probe, read, write, remux, image sequences, test clips."""

@@ -1,0 +1,206 @@
+"""Image sequences: a directory or glob of PNG/JPG/TIFF in, numbered PNGs out.
+
+Input frames are read in natural name order (frame2 before frame10) with OpenCV, keeping
+16-bit PNG/TIFF at 16 bits. They get the timestamps of a constant rate (`fps`, 24 by default)
+so they can be encoded to video too. Output PNGs are 16-bit when the source is deeper than
+8 bits. Output is atomic like video: files are written to a hidden directory beside the
+target and moved into place only when every frame has been written.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vsrup.errors import EncodeError, InputError, OutputError
+from vsrup.video.probe import MediaInfo, VideoInfo
+from vsrup.video.reader import FrameBatch, FrameRange, to_float
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+def is_image_sequence(spec: str | Path) -> bool:
+    """A directory, a glob pattern, or a single image file."""
+    text = str(spec)
+    if any(ch in text for ch in "*?["):
+        return True
+    p = Path(text)
+    return p.is_dir() or p.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _natural_key(path: Path) -> list[object]:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def list_images(spec: str | Path) -> list[Path]:
+    text = str(spec)
+    if any(ch in text for ch in "*?["):
+        files = [Path(p) for p in glob.glob(text)]
+    elif Path(text).is_dir():
+        files = list(Path(text).iterdir())
+    elif Path(text).exists():
+        files = [Path(text)]
+    else:
+        raise InputError("no such file or directory", path=text)
+    images = sorted((f for f in files if f.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
+    if not images:
+        raise InputError("no PNG/JPG/TIFF images found", path=text)
+    return images
+
+
+def read_image(path: Path) -> np.ndarray:
+    """(H, W, 3) RGB uint8 or uint16."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    if img is None:
+        raise InputError("cannot read this image (corrupt or unsupported)", path=path)
+    if img.dtype not in (np.uint8, np.uint16):
+        img = np.clip(img.astype(np.float32), 0, 1) * 65535
+        img = img.astype(np.uint16)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    elif img.shape[2] == 4:
+        img = img[:, :, :3]  # alpha is not upscaled: drop it
+    return np.ascontiguousarray(img[:, :, ::-1])  # BGR → RGB
+
+
+class ImageSequenceReader:
+    """Same interface as VideoReader: iterate FrameBatch; `info`, `video`, `total`, ..."""
+
+    def __init__(
+        self,
+        spec: str | Path,
+        *,
+        batch: int = 8,
+        fps: Fraction | int = 24,
+        frame_range: FrameRange | None = None,
+        ignore_errors: bool = False,
+        on_warning=None,  # noqa: ANN001 - accepted for interface parity
+    ) -> None:
+        self.path = Path(str(spec))
+        files = list_images(spec)
+        r = frame_range or FrameRange()
+        fps = Fraction(fps)
+        if r.start_s is not None or r.duration_s is not None:
+            lo = round((r.start_s or 0) * fps)
+            hi = None if r.duration_s is None else lo + round(r.duration_s * fps)
+        else:
+            lo, hi = r.start, r.stop
+        self.files = files[lo:hi]
+        if not self.files:
+            raise InputError("the frame range selects no images", path=self.path)
+        self.first_index = lo
+        first = read_image(self.files[0])
+        self.deep = first.dtype == np.uint16
+        h, w = first.shape[:2]
+        self.batch = max(batch, 1)
+        self.ignore_errors = ignore_errors
+        self.errors = 0
+        self.time_base = 1 / fps
+        self.first_pts = None
+        self.total = len(self.files)
+        self.video = VideoInfo(
+            index=0, codec="image", profile=None, pix_fmt="rgb48le" if self.deep else "rgb24",
+            bit_depth=16 if self.deep else 8, width=w, height=h, sar=None,
+            dar=Fraction(w, h), fps=fps, time_base=self.time_base, frames=len(files),
+            frames_header=len(files), start_pts=0, duration_s=float(len(files) / fps),
+            vfr=False, missing_frames=0, color_primaries=1, color_trc=13, colorspace=1,
+            color_range=0, rotation=0, language=None,
+        )  # fmt: skip
+        self.info = MediaInfo(
+            path=self.path, container="image2", duration_s=self.video.duration_s,
+            bit_rate=None, size_bytes=sum(f.stat().st_size for f in files), metadata={},
+            video=self.video, streams=[],
+        )  # fmt: skip
+
+    def __iter__(self) -> Iterator[FrameBatch]:
+        h, w = self.video.height, self.video.width
+        for start in range(0, len(self.files), self.batch):
+            chunk = self.files[start : start + self.batch]
+            arrays = [read_image(f) for f in chunk]
+            for f, a in zip(chunk, arrays, strict=True):
+                if a.shape[:2] != (h, w):
+                    raise InputError(
+                        f"image is {a.shape[1]}x{a.shape[0]}, the sequence is {w}x{h}", path=f
+                    )
+            stacked = torch.from_numpy(np.stack(arrays).astype(arrays[0].dtype, copy=False))
+            if self.deep and stacked.dtype != torch.uint16:
+                stacked = stacked.to(torch.uint16)
+            pts = [self.first_index + start + i for i in range(len(chunk))]
+            yield FrameBatch(to_float(stacked, self.deep), pts, start)
+
+
+def sequence_pattern(target: Path) -> tuple[Path, str]:
+    """`out/frame_%06d.png` → (out, 'frame_%06d.png'); a directory → (dir, '%06d.png')."""
+    if target.suffix.lower() == ".png":
+        if "%" not in target.name:
+            raise OutputError("image sequence output needs a %d pattern, e.g. out/%06d.png",
+                              path=target)  # fmt: skip
+        return target.parent, target.name
+    return target, "%06d.png"
+
+
+class ImageSequenceWriter:
+    """Write numbered PNGs; `write(frames, pts)`, `close()`, `abort()` like VideoWriter.
+
+    `target` is a directory or a pattern such as `out/frame_%06d.png`. Files are numbered
+    from 0 (or `start_number`). 16-bit PNG when `deep`.
+    """
+
+    def __init__(
+        self,
+        target: str | Path,
+        *,
+        deep: bool,
+        overwrite: bool = False,
+        start_number: int = 0,
+    ) -> None:
+        self.directory, self.pattern = sequence_pattern(Path(target))
+        self.deep = deep
+        self.number = start_number
+        self.overwrite = overwrite
+        parent = self.directory.parent
+        if not parent.is_dir():
+            raise OutputError("output directory does not exist", path=parent)
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError("output directory is not writable", path=parent)
+        if self.directory.exists() and any(self.directory.iterdir()) and not overwrite:
+            raise OutputError("output directory is not empty", path=self.directory,
+                              hint="use --overwrite to replace its frames")  # fmt: skip
+        name = f".{self.directory.name}.vsrup-{os.getpid()}-{secrets.token_hex(4)}.partial"
+        self.temp = parent / name
+        self.temp.mkdir()
+        self.frames_written = 0
+
+    def write(self, frames: torch.Tensor, pts: Sequence[int]) -> None:
+        import cv2
+
+        peak = 65535.0 if self.deep else 255.0
+        q = frames.detach().to("cpu", torch.float32).mul(peak).add_(0.5).clamp_(0, peak)
+        arr = q.to(torch.int32).permute(0, 2, 3, 1).numpy()
+        arr = arr.astype(np.uint16 if self.deep else np.uint8)
+        for img in arr:
+            path = self.temp / (self.pattern % self.number)
+            if not cv2.imwrite(str(path), np.ascontiguousarray(img[:, :, ::-1])):
+                raise EncodeError("cannot write PNG (disk full?)", path=path)
+            self.number += 1
+            self.frames_written += 1
+
+    def close(self) -> None:
+        self.directory.mkdir(exist_ok=True)
+        for f in sorted(self.temp.iterdir()):
+            os.replace(f, self.directory / f.name)
+        self.temp.rmdir()
+
+    def abort(self) -> None:
+        shutil.rmtree(self.temp, ignore_errors=True)

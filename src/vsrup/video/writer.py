@@ -1,0 +1,352 @@
+"""Encode (T, C, H, W) float frames with PyAV, keeping every frame's input timestamp.
+
+The writer owns the output container: the video stream (codec, CRF, preset, pixel format),
+the colour tags, SAR, rotation and container metadata copied from the source, and a
+`PassThrough` that interleaves the source's audio/subtitle tracks. Frames are given with
+their input pts in the input stream's time base and are encoded with exactly those pts, so
+VFR stays VFR and no frame is duplicated or dropped.
+
+Odd sizes: encoders of chroma-subsampled formats (4:2:0, 4:2:2) need even dimensions, so
+frames are padded on the right/bottom by repeating the last column/row up to the next even
+size (at most one pixel each way) and a warning says so; 4:4:4, RGB and FFV1 take odd sizes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vsrup.errors import EncodeError, UsageError
+from vsrup.video.probe import VideoInfo
+from vsrup.video.reader import assumed_matrix, sws_matrix
+from vsrup.video.remux import PassThrough
+
+#: User-facing codec names → FFmpeg encoders.
+CODECS = {
+    "h264": "libx264",
+    "hevc": "libx265",
+    "h265": "libx265",
+    "av1": "libsvtav1",
+    "vp9": "libvpx-vp9",
+    "ffv1": "ffv1",
+    "prores": "prores_ks",
+    "h264_nvenc": "h264_nvenc",
+    "hevc_nvenc": "hevc_nvenc",
+    "av1_nvenc": "av1_nvenc",
+}
+CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
+#: Codec chosen when the user gives none, per container.
+DEFAULT_CODEC = {"webm": "vp9"}
+_DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 28, "libvpx-vp9": 28}
+_DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "libsvtav1": "8"}
+#: Encoder name → the codec (format) name that containers list as supported.
+_FORMAT_OF = {"libx264": "h264", "libx265": "hevc", "libsvtav1": "av1", "libvpx-vp9": "vp9",
+              "prores_ks": "prores", "h264_nvenc": "h264", "hevc_nvenc": "hevc",
+              "av1_nvenc": "av1"}  # fmt: skip
+_METADATA_SKIP = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration"}
+
+
+@dataclass
+class EncodeSettings:
+    """What the user chose; None means "follow the input / the codec's default"."""
+
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    audio: bool = True
+    subtitles: bool = True
+    threads: int = 0
+
+
+def container_format(path: Path) -> str:
+    fmt = CONTAINERS.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(CONTAINERS))
+        raise UsageError(f"unsupported output extension {path.suffix!r}", path=path,
+                         hint=f"use one of {known}")  # fmt: skip
+    return fmt
+
+
+def resolve_encoder(codec: str | None, fmt: str) -> str:
+    name = codec or DEFAULT_CODEC.get(fmt, "h264")
+    encoder = CODECS.get(name, name)
+    import av
+
+    try:
+        av.codec.Codec(encoder, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        known = ", ".join(CODECS)
+        raise UsageError(
+            f"unknown or unavailable codec {name!r}", hint=f"use one of {known}"
+        ) from None
+    return encoder
+
+
+def choose_pix_fmt(encoder: str, source: VideoInfo | None, requested: str | None) -> str:
+    """Keep the source's bit depth and chroma layout where the encoder allows it."""
+    import av
+
+    formats = [f.name for f in av.codec.Codec(encoder, "w").video_formats or []]
+    if requested:
+        if formats and requested not in formats:
+            raise UsageError(f"{encoder} cannot encode pix_fmt {requested!r}",
+                             hint="choose one of: " + ", ".join(formats))  # fmt: skip
+        return requested
+    deep = source is not None and source.bit_depth > 8
+    chroma = "420"
+    if source is not None:
+        for layout in ("444", "422"):
+            if layout in source.pix_fmt:
+                chroma = layout
+    if encoder.startswith("prores"):
+        chroma = "444" if chroma == "444" else "422"
+    candidates = []
+    if deep:
+        candidates += [f"yuv{chroma}p10le", "yuv420p10le", "p010le", "yuv422p10le"]
+    candidates += [f"yuv{chroma}p", "yuv420p", "nv12"]
+    for name in candidates:
+        if not formats or name in formats:
+            return name
+    return formats[0]
+
+
+def needs_even(pix_fmt: str) -> tuple[bool, bool]:
+    """Whether width and height must be even: chroma planes of half width/height."""
+    import av
+
+    fmt = av.VideoFormat(pix_fmt)
+    if fmt.is_rgb or len(fmt.components) < 3:
+        return False, False
+    return fmt.chroma_width(3) != 3, fmt.chroma_height(3) != 3
+
+
+def encoder_options(encoder: str, settings: EncodeSettings, warn: Callable[[str], None]) -> dict:
+    opts: dict[str, str] = {}
+    crf = settings.crf if settings.crf is not None else _DEFAULT_CRF.get(encoder)
+    preset = settings.preset or _DEFAULT_PRESET.get(encoder)
+    if encoder in ("libx264", "libx265", "libsvtav1"):
+        opts["crf"] = str(crf)
+        if preset:
+            opts["preset"] = preset
+        if encoder == "libx265":
+            opts["x265-params"] = "log-level=error"
+    elif encoder == "libvpx-vp9":
+        opts.update({"crf": str(crf), "b": "0", "row-mt": "1"})
+        opts["cpu-used"] = settings.preset or "4"
+    elif encoder.endswith("_nvenc"):
+        opts["rc"] = "vbr"
+        opts["cq"] = str(settings.crf if settings.crf is not None else 21)
+        opts["preset"] = settings.preset or "p5"
+    else:
+        if settings.crf is not None:
+            warn(f"{encoder} has no CRF setting (it is lossless or fixed-quality); --crf ignored")
+        if settings.preset:
+            warn(f"{encoder} has no presets; --preset ignored")
+        if encoder.startswith("prores"):
+            opts["profile"] = "3"  # HQ
+    return opts
+
+
+class VideoWriter:
+    """Write frames to `path` (the temporary file of an `AtomicOutput`).
+
+    width/height: the frames' size. source: the input's VideoInfo (colour tags, SAR, rotation,
+    bit depth). time_base: the input stream's; pts given to `write` are in it. pts_offset is
+    subtracted from every pts (previews that start mid-file start at 0).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        width: int,
+        height: int,
+        time_base: Fraction,
+        fps: Fraction | None,
+        source: VideoInfo | None = None,
+        settings: EncodeSettings | None = None,
+        copy_from: str | Path | None = None,
+        container_metadata: dict[str, str] | None = None,
+        window: tuple[float, float | None] | None = None,
+        pts_offset: int = 0,
+        warn: Callable[[str], None] | None = None,
+        label: str | None = None,
+    ) -> None:
+        import av
+
+        self.path = Path(path)
+        self.label = label or self.path.name  # the name users know (not the temp file's)
+        self.settings = settings or EncodeSettings()
+        self.warn = warn or (lambda _msg: None)
+        self.fmt = container_format(self.path)
+        self.encoder = resolve_encoder(self.settings.codec, self.fmt)
+        self.pix_fmt = choose_pix_fmt(self.encoder, source, self.settings.pix_fmt)
+        self.width, self.height = width, height
+        even_w, even_h = needs_even(self.pix_fmt)
+        self.enc_w = width + (width % 2 if even_w else 0)
+        self.enc_h = height + (height % 2 if even_h else 0)
+        if (self.enc_w, self.enc_h) != (width, height):
+            self.warn(
+                f"{self.label}: {width}x{height} cannot be stored in {self.pix_fmt}; padded "
+                f"to {self.enc_w}x{self.enc_h} by repeating the edge (use --pix-fmt yuv444p "
+                "for the exact size)"
+            )
+        self.time_base = Fraction(time_base)
+        self.pts_offset = pts_offset
+        self.deep = "10" in self.pix_fmt or "12" in self.pix_fmt or "16" in self.pix_fmt
+        self.frames_written = 0
+        self._last_end_s = 0.0
+        self.source = source
+        self.matrix = assumed_matrix(source.colorspace, source.height) if source else 1
+        self.range = "JPEG" if source is not None and source.color_range == 2 else "MPEG"
+
+        try:
+            # Keep pts as given: the default shifts Matroska timestamps by the B-frame delay.
+            self.out = av.open(
+                str(self.path), "w", format=self.fmt, options={"avoid_negative_ts": "disabled"}
+            )
+        except (av.error.FFmpegError, OSError) as exc:
+            raise EncodeError(f"cannot create the output: {exc}", path=self.path) from None
+        try:
+            self._setup(fps, container_metadata, copy_from, window)
+        except BaseException:
+            self.out.close()
+            raise
+
+    def _setup(self, fps, container_metadata, copy_from, window) -> None:  # noqa: ANN001
+        if container_metadata:
+            for key, value in container_metadata.items():
+                if key.lower() not in _METADATA_SKIP:
+                    self.out.metadata[key] = value
+        supported = self.out.supported_codecs
+        probe_name = _FORMAT_OF.get(self.encoder, self.encoder)
+        if probe_name not in supported:
+            raise UsageError(
+                f"{probe_name} video cannot be stored in a {self.path.suffix} file",
+                path=self.path,
+                hint="choose another --codec or output extension",
+            )
+        rate = fps.limit_denominator(1_000_000) if fps else None
+        vs = self.out.add_stream(self.encoder, rate=rate)
+        vs.width, vs.height, vs.pix_fmt = self.enc_w, self.enc_h, self.pix_fmt
+        vs.time_base = self.time_base
+        cc = vs.codec_context
+        cc.time_base = self.time_base
+        cc.thread_count = self.settings.threads
+        cc.options = encoder_options(self.encoder, self.settings, self.warn)
+        src = self.source
+        cc.colorspace = self.matrix
+        cc.color_range = 2 if self.range == "JPEG" else 1
+        if src is not None:
+            if src.color_primaries != 2:
+                cc.color_primaries = src.color_primaries
+            if src.color_trc != 2:
+                cc.color_trc = src.color_trc
+            if src.sar is not None:
+                cc.sample_aspect_ratio = src.sar
+            if src.rotation:
+                vs.set_display_rotation(src.rotation)
+            for key in ("language", "title", "handler_name"):
+                if key in src.metadata:
+                    vs.metadata[key] = src.metadata[key]
+        self.stream = vs
+        self.passthrough = (
+            PassThrough(
+                copy_from,
+                self.out,
+                audio=self.settings.audio,
+                subtitles=self.settings.subtitles,
+                window=window,
+                offset_s=float(self.pts_offset * self.time_base),
+                warn=self.warn,
+            )
+            if copy_from is not None
+            else None
+        )
+
+    # -- frames --------------------------------------------------------------------------------
+    def _to_array(self, frames: torch.Tensor) -> np.ndarray:
+        """(T, C, H, W) float → (T, H, W, 3) uint8/uint16, padded to the encoded size."""
+        peak = 65535.0 if self.deep else 255.0
+        x = frames.detach().to("cpu", torch.float32)
+        q = x.mul(peak).add_(0.5).clamp_(0, peak)
+        q = q.to(torch.int32 if self.deep else torch.uint8)
+        pad_w, pad_h = self.enc_w - self.width, self.enc_h - self.height
+        if pad_w or pad_h:
+            q = torch.nn.functional.pad(q.float(), (0, pad_w, 0, pad_h), mode="replicate").to(
+                q.dtype
+            )
+        hwc = q.permute(0, 2, 3, 1).contiguous()
+        if self.deep:
+            return hwc.numpy().astype(np.uint16)
+        return hwc.numpy()
+
+    def write(self, frames: torch.Tensor, pts: Sequence[int]) -> None:
+        """Encode frames with the given input pts (one per frame, increasing)."""
+        import av
+
+        if frames.shape[0] != len(pts):
+            raise ValueError(f"{frames.shape[0]} frames but {len(pts)} timestamps")
+        if frames.shape[-2:] != (self.height, self.width):
+            raise ValueError(f"frames are {tuple(frames.shape[-2:])}, writer expects "
+                             f"{(self.height, self.width)}")  # fmt: skip
+        arrays = self._to_array(frames)
+        fmt = "rgb48le" if self.deep else "rgb24"
+        try:
+            for array, p in zip(arrays, pts, strict=True):
+                frame = av.VideoFrame.from_ndarray(array, format=fmt)
+                frame = frame.reformat(
+                    format=self.pix_fmt,
+                    dst_colorspace=sws_matrix(self.matrix),
+                    dst_color_range=self.range,
+                )
+                frame.pts = int(p) - self.pts_offset
+                frame.time_base = self.time_base
+                self.out.mux(self.stream.encode(frame))
+                self.frames_written += 1
+        except av.error.FFmpegError as exc:
+            raise self._encode_error(exc) from None
+        except OSError as exc:
+            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.path) from None
+        if self.passthrough is not None and pts:
+            # Let the other tracks catch up to just past this batch (input seconds).
+            self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
+
+    def _encode_error(self, exc: Exception) -> EncodeError:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        if "No space" in reason:
+            reason = "no space left on the device"
+        elif self.encoder.endswith("_nvenc"):
+            reason = f"{self.encoder} could not start (needs an NVIDIA GPU and driver): {reason}"
+        return EncodeError(f"encoding failed ({self.encoder}): {reason}", path=self.path)
+
+    def close(self) -> None:
+        """Flush the encoder and the remaining tracks and finish the file."""
+        import av
+
+        try:
+            self.out.mux(self.stream.encode(None))
+            if self.passthrough is not None:
+                self.passthrough.finish()
+            self.out.close()
+        except av.error.FFmpegError as exc:
+            self.abort()
+            raise self._encode_error(exc) from None
+        except OSError as exc:
+            self.abort()
+            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.path) from None
+
+    def abort(self) -> None:
+        """Stop without finishing (the caller removes the temporary file)."""
+        if self.passthrough is not None:
+            with contextlib.suppress(Exception):  # after a failure: nothing more to report
+                self.passthrough.close()
+        with contextlib.suppress(Exception):
+            self.out.close()
