@@ -258,8 +258,10 @@ class RAFT(nn.Module):
         self, image1: torch.Tensor, image2: torch.Tensor, num_flow_updates: int = 12
     ) -> torch.Tensor:
         b, _, h, w = image1.shape
-        if h % 8 or w % 8:
-            raise ValueError(f"RAFT needs sides divisible by 8, got {h}x{w}")
+        if h % 8 or w % 8 or min(h, w) < 128:
+            # Below 128 px the coarsest correlation level is 1 px wide and its lookup divides
+            # by zero (torchvision documents the same minimum size).
+            raise ValueError(f"RAFT needs sides divisible by 8 and at least 128, got {h}x{w}")
         f1, f2 = torch.chunk(self.feature_encoder(torch.cat([image1, image2], dim=0)), 2, dim=0)
         corr = CorrPyramid(f1, f2, self.levels, self.radius)
         ctx = self.context_encoder(image1)

@@ -9,6 +9,7 @@ key and shape is checked against a model built from that config before anything 
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from pathlib import Path
@@ -78,6 +79,10 @@ def load_dgafnet(weights: Path, config: dict[str, Any]) -> Any:
     from vsrup.methods.dgaf.model import DGAFNet
     from vsrup.nn.raft import load_strict
 
+    # Official configs also carry the attention keys of the UNet they were copied from; they
+    # do not change DGAFNet (it has no attention), so only our constructor's keys are passed.
+    known = set(inspect.signature(DGAFNet.__init__).parameters) - {"self"}
+    config = {k: v for k, v in config.items() if k in known}
     try:
         model = DGAFNet.from_config(config)
     except (ValueError, TypeError) as exc:

@@ -77,6 +77,7 @@ class DGAF(FlowGuidedMethod):
             warp=choices.warp,
             conditioning_scale=choices.conditioning_scale,
             flow_batch=choices.flow_batch,
+            flow_updates=choices.flow_updates,
             dgafnet=comp.place(dgafnet, runtime),
         )
         return cls(pipe, options.steps or cls.spec.default_steps or 50, options.seed)

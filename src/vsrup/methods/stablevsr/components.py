@@ -42,6 +42,7 @@ class Choices:
     warp: str = "official"
     raft_norm: str = "per_sample"
     flow_batch: int = 2
+    flow_updates: int = 12
     conditioning_scale: float = 1.0
 
     @classmethod
@@ -59,13 +60,13 @@ class Choices:
                         f"--opt {key}={raw} is not valid", hint=f"use one of {allowed[key]}"
                     )
                 values[key] = str(raw)
-            elif key in ("flow_batch", "conditioning_scale"):
+            elif key in ("flow_batch", "flow_updates", "conditioning_scale"):
                 try:
-                    values[key] = int(raw) if key == "flow_batch" else float(raw)
+                    values[key] = float(raw) if key == "conditioning_scale" else int(raw)
                 except ValueError:
                     raise UsageError(f"--opt {key}={raw} is not a number") from None
             else:
-                known = ", ".join([*allowed, "flow_batch", "conditioning_scale"])
+                known = ", ".join([*allowed, "flow_batch", "flow_updates", "conditioning_scale"])
                 raise UsageError(f"unknown option --opt {key}", hint=f"known: {known}")
         return cls(**values)
 

@@ -13,7 +13,9 @@ import torch.nn.functional as F
 
 
 class FlowModel(Protocol):
-    def __call__(self, image1: torch.Tensor, image2: torch.Tensor) -> torch.Tensor: ...
+    def __call__(
+        self, image1: torch.Tensor, image2: torch.Tensor, num_flow_updates: int = 12
+    ) -> torch.Tensor: ...
 
 
 def upscale_for_flow(lr: torch.Tensor) -> torch.Tensor:
@@ -22,20 +24,20 @@ def upscale_for_flow(lr: torch.Tensor) -> torch.Tensor:
 
 
 def compute_flows(
-    model: FlowModel, frames: torch.Tensor, batch: int = 2
+    model: FlowModel, frames: torch.Tensor, batch: int = 2, updates: int = 12
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Forward [f_1 … f_{N−1}] and backward [b_1 … b_{N−1}] flows, each (1, H, W, 2).
 
     f_i = flow(target=frame i, source=frame i−1); b_i = flow(target=i−1, source=i). Pairs are
     run `batch` at a time (our RAFT normalises its context per sample, so batching does not
-    change the result).
+    change the result). `updates` is RAFT's number of refinement iterations (12 officially).
     """
     n = frames.shape[0]
     targets = torch.cat([frames[1:], frames[:-1]], dim=0)
     sources = torch.cat([frames[:-1], frames[1:]], dim=0)
     out = []
     for s in range(0, targets.shape[0], max(batch, 1)):
-        flow = model(targets[s : s + batch], sources[s : s + batch])
+        flow = model(targets[s : s + batch], sources[s : s + batch], updates)
         out.append(flow.permute(0, 2, 3, 1).float())
     flows = torch.cat(out, dim=0) if out else frames.new_zeros((0, *frames.shape[-2:], 2))
     fwd = [flows[i : i + 1] for i in range(n - 1)]

@@ -96,6 +96,7 @@ class StableVSR(FlowGuidedMethod):
             warp=choices.warp,
             conditioning_scale=choices.conditioning_scale,
             flow_batch=choices.flow_batch,
+            flow_updates=choices.flow_updates,
             controlnet=comp.place(controlnet, runtime),
         )
         return cls(pipe, options.steps or cls.spec.default_steps or 50, options.seed)

@@ -48,6 +48,7 @@ class FlowGuidedPipeline:
         warp: str = "official",
         conditioning_scale: float = 1.0,
         flow_batch: int = 2,
+        flow_updates: int = 12,
     ) -> None:
         self.unet, self.vae, self.scheduler = unet, vae, scheduler
         self.prompt_embeds = prompt_embeds
@@ -55,6 +56,7 @@ class FlowGuidedPipeline:
         self.warp = warp
         self.conditioning_scale = conditioning_scale
         self.flow_batch = flow_batch
+        self.flow_updates = flow_updates
 
     @property
     def dtype(self) -> torch.dtype:
@@ -78,7 +80,7 @@ class FlowGuidedPipeline:
             raise RuntimeError("no flow model was given and no flows were passed")
         up = upscale_for_flow(lr)
         with torch.autocast(up.device.type, enabled=False):
-            return compute_flows(self.flow_model, up.float(), self.flow_batch)
+            return compute_flows(self.flow_model, up.float(), self.flow_batch, self.flow_updates)
 
     def plain(self, inp: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         emb = self.prompt_embeds.to(inp.dtype)
