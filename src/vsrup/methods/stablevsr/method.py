@@ -29,8 +29,10 @@ SPEC_COMMON: dict[str, Any] = {
     "scales": (4,),
     "window": WINDOW,
     "overlap": OVERLAP,
-    # The UNet works on the LR grid and downsamples ×8; RAFT needs HR sides ≥ 128.
-    "size_multiple": 8,
+    # The official pre-processing rounds LR sides down to a multiple of 4 (so HR sides are
+    # multiples of 16, as RAFT needs); the UNets handle sides that are not multiples of 8.
+    # We pad up to the multiple instead of cropping. RAFT also needs HR sides ≥ 128.
+    "size_multiple": 4,
     "min_size": 32,
     "dtypes": ("fp16", "bf16", "fp32"),
     # REDS-size inputs (320×180) run whole, as in the papers; larger inputs are tiled.
