@@ -200,13 +200,28 @@ def test_dgafnet_from_unet_initialisation() -> None:
     assert not any("attn" in k or "attentions" in k for k in own)  # no attention anywhere
 
 
-def test_dgafnet_output_counts_for_the_real_layout() -> None:
+def test_full_configs_on_meta_match_the_checkpoint_sizes() -> None:
+    """Full sizes, on the meta device only: the ×4 upscaler UNet (~472 M parameters without
+    its class embedding), StableVSR's ControlNet (~0.83 GB in fp32, as published) and the
+    official DGAFNet layout (12 down, 1 mid, 15 up additions)."""
     from accelerate import init_empty_weights
+    from diffusers import UNet2DConditionModel
 
     from vsrup.methods.dgaf.model import DGAFNet
+    from vsrup.methods.stablevsr import configs
+    from vsrup.methods.stablevsr.method import build_controlnet
 
     with init_empty_weights():
-        net = DGAFNet()  # 4 blocks, layers_per_block 2: the official real config
+        unet = UNet2DConditionModel(**configs.unet_config("full"))
+        controlnet = build_controlnet(unet, "full")
+        net = DGAFNet.from_unet(unet, conditioning_channels=4)
+
+    def count(m: torch.nn.Module) -> float:
+        return sum(p.numel() for p in m.parameters()) / 1e6
+
+    assert 470 < count(unet) < 475
+    assert 205 < count(controlnet) < 210
+    assert net.conv_in_condition.in_channels == 11
     assert len(net.dgafnet_down_blocks) == 12
     assert len(net.dgafnet_up_blocks) == 15
     prefixes = {k.split(".")[0] for k in net.state_dict()}
