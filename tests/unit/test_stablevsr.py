@@ -139,7 +139,8 @@ def _tiny_parts():  # noqa: ANN202
 
 
 def _run(pipe, frames: torch.Tensor, flows) -> torch.Tensor:  # noqa: ANN001
-    return pipe(frames, steps=2, generator=torch.Generator().manual_seed(3), flows=flows)
+    # One step is enough: frame 1 of the first pass is already guided.
+    return pipe(frames, steps=1, generator=torch.Generator().manual_seed(3), flows=flows)
 
 
 def _flows(n: int, h: int, w: int):  # noqa: ANN202
@@ -370,10 +371,11 @@ def test_process_returns_every_frame_at_4x(method: str, frames: int) -> None:
     from vsrup.methods.base import Clip, MethodOptions
 
     extra = {"scheduler": "ddim", "flow_updates": "1"}  # one RAFT refinement keeps CPU time low
-    opts = MethodOptions(synthetic_weights="tiny", steps=2, extra=extra)
+    opts = MethodOptions(synthetic_weights="tiny", steps=1, extra=extra)
     m = get(method).from_weights(None, Runtime(), opts)
-    x = torch.rand(frames, 3, 20, 36)  # padded to the size multiple and cropped back
+    x = torch.rand(frames, 3, 30, 34)  # padded to the size multiple and cropped back
     y = m.process(Clip(frames=x))
-    assert y.shape == (frames, 3, 80, 144)
+    assert y.shape == (frames, 3, 120, 136)
     assert float(y.min()) >= 0 and float(y.max()) <= 1
-    torch.testing.assert_close(m.process(Clip(frames=x)), y)  # deterministic per seed
+    if method == "dgaf":  # cheap enough to run twice: the same seed gives the same frames
+        torch.testing.assert_close(m.process(Clip(frames=x)), y)

@@ -66,7 +66,7 @@ class DGAF(FlowGuidedMethod):
         else:
             root = weights.get("stablevsr") if weights is not None else None
             dgafnet = load_imported(weights.get("dgaf") if weights is not None else None)
-            base = comp.load_base(root, "stablevsr", runtime)
+            base = comp.load_base(root, "stablevsr", runtime, options.prompt or "")
         flow = comp.load_flow(weights, size is not None, runtime, choices.raft_norm)
         pipe = DGAFPipeline(
             base.unet,

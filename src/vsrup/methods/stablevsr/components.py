@@ -88,15 +88,15 @@ def _check_dir(root: Path, model_id: str, subfolders: tuple[str, ...]) -> None:
             )
 
 
-def encode_empty_prompt(root: Path, device: str) -> torch.Tensor:
-    """CLIP embedding of '' (the official prompt), computed once and the encoder dropped."""
+def encode_prompt(root: Path, device: str, prompt: str = "") -> torch.Tensor:
+    """CLIP embedding of the prompt ('' officially), computed once; the encoder is dropped."""
     import torch
     from transformers import CLIPTextModel, CLIPTokenizer
 
     tok = CLIPTokenizer.from_pretrained(root / "tokenizer")
     enc = CLIPTextModel.from_pretrained(root / "text_encoder").to(device)
     ids = tok(
-        "",
+        prompt,
         padding="max_length",
         max_length=tok.model_max_length,
         truncation=True,
@@ -108,7 +108,7 @@ def encode_empty_prompt(root: Path, device: str) -> torch.Tensor:
     return emb
 
 
-def load_base(root: Path | None, model_id: str, runtime: Runtime) -> Base:
+def load_base(root: Path | None, model_id: str, runtime: Runtime, prompt: str = "") -> Base:
     """UNet, VAE, scheduler config and prompt embedding from a diffusers-layout snapshot."""
     import json
 
@@ -119,9 +119,9 @@ def load_base(root: Path | None, model_id: str, runtime: Runtime) -> Base:
     _check_dir(root, model_id, SUBFOLDERS)
     dtype = runtime.dtype
     unet = UNet2DConditionModel.from_pretrained(root / "unet", torch_dtype=dtype)
-    vae = AutoencoderKL.from_pretrained(root / "vae", torch_dtype=dtype)
+    vae = AutoencoderKL.from_pretrained(root / "vae", torch_dtype=vae_dtype(runtime))
     sched = json.loads((root / "scheduler" / "scheduler_config.json").read_text())
-    emb = encode_empty_prompt(root, runtime.device)
+    emb = encode_prompt(root, runtime.device, prompt)
     return Base(
         unet.to(runtime.device).eval(),
         vae.to(runtime.device).eval(),
@@ -130,11 +130,19 @@ def load_base(root: Path | None, model_id: str, runtime: Runtime) -> Base:
     )
 
 
-def place(model: Any, runtime: Runtime) -> Any:
+def vae_dtype(runtime: Runtime) -> torch.dtype:
+    """SD VAEs overflow in fp16 (diffusers' `force_upcast`), so fp16 runs decode in fp32."""
+    import torch
+
+    return torch.float32 if runtime.dtype == torch.float16 else runtime.dtype
+
+
+def place(model: Any, runtime: Runtime, dtype: torch.dtype | None = None) -> Any:
     """Move to the runtime device; cast only when the dtype differs (avoids diffusers' noise)."""
+    dtype = dtype or runtime.dtype
     model = model.to(runtime.device)
-    if model.dtype != runtime.dtype:
-        model = model.to(dtype=runtime.dtype)
+    if model.dtype != dtype:
+        model = model.to(dtype=dtype)
     return model.eval()
 
 
@@ -151,7 +159,7 @@ def synthetic_base(size: str, runtime: Runtime, seed: int) -> Base:
     emb = torch.randn((1, tokens, unet.config.cross_attention_dim), generator=gen)
     return Base(
         place(unet, runtime),
-        place(vae, runtime),
+        place(vae, runtime, vae_dtype(runtime)),
         dict(configs.SCHEDULER),
         emb.to(runtime.device, runtime.dtype),
     )
