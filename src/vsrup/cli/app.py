@@ -20,7 +20,14 @@ app = typer.Typer(
 )
 
 #: Modules that add commands; each defines `register(app)` and keeps its imports light.
-COMMAND_MODULES: tuple[str, ...] = ("vsrup.cli.methods_cmd", "vsrup.cli.upscale", "vsrup.cli.info")
+COMMAND_MODULES: tuple[str, ...] = (
+    "vsrup.cli.upscale",
+    "vsrup.cli.latents",
+    "vsrup.cli.info",
+    "vsrup.cli.segment",
+    "vsrup.cli.models",
+    "vsrup.cli.methods_cmd",
+)
 
 
 def _version(value: bool) -> None:
@@ -35,10 +42,17 @@ def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
+    offline: bool = typer.Option(
+        False, "--offline", help="Never touch the network (same as HF_HUB_OFFLINE=1)."
+    ),
 ) -> None:
     """vsrup: video super-resolution from the command line."""
     if debug:
         state.debug = True
+    if offline:
+        from vsrup.hub.env import set_offline
+
+        set_offline(True)
 
 
 for _module in COMMAND_MODULES:

@@ -223,6 +223,28 @@ def upscale(
     batch: int | None = typer.Option(
         None, "--batch", help="Frames decoded per batch (default: by memory)."
     ),  # noqa: E501
+    color_fix: str = typer.Option(
+        "none", "--color-fix", help="Pull colours back to the input: none, adain or wavelet."
+    ),
+    offload: str = typer.Option(
+        "none", "--offload", help="none, model or sequential CPU offload (GPU memory saver)."
+    ),
+    vram: float | None = typer.Option(
+        None, "--vram", help="GPU memory budget in GB; chooses the spatial tile size."
+    ),
+    tile: int | None = typer.Option(None, "--tile", help="Spatial tile size in input pixels."),
+    compile: bool = typer.Option(False, "--compile", help="Use torch.compile (slow start)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted run from its last finished chunk."
+    ),
+    work_dir: Path | None = typer.Option(
+        None, "--work-dir", help="Where finished chunks are kept until the output is complete."
+    ),
+    checkpoint: bool | None = typer.Option(
+        None,
+        "--checkpoint/--no-checkpoint",
+        help="Keep finished chunks so --resume can continue (default: diffusion methods).",
+    ),
 ) -> None:
     """Upscale videos or image sequences, keeping every frame, timestamp, audio and subtitle."""
     from vsrup.engine.pipeline import UpscaleJob, run_job
@@ -236,6 +258,8 @@ def upscale(
         raise UsageError("use either --scale or --width/--height")
     if scale is None and not (width or height):
         scale = 2.0
+    if color_fix not in ("none", "adain", "wavelet"):
+        raise UsageError(f"unknown --color-fix {color_fix!r}", hint="use none, adain or wavelet")
     method = method or default_method()
     extra = parse_opts(opt)
     if synthetic_weights:
@@ -258,6 +282,8 @@ def upscale(
                                   audio=not no_audio),
             frames=frames, start=start, duration=duration, ignore_errors=ignore_errors,
             overwrite=overwrite, device=device, dtype=dtype, batch=batch,
+            color_fix=color_fix, offload=offload, vram=vram, tile=tile, compile=compile,
+            resume=resume, work_dir=work_dir, checkpoint=checkpoint,
         )  # fmt: skip
         view.start(src.name)
         try:

@@ -1,32 +1,33 @@
-"""One upscaling job: probe → decode in batches → method → resize → encode → mux.
+"""One upscaling job: probe → decode → plan → method → blend → colour fix → encode → mux.
 
-The stages are separate functions so that each can grow on its own (chunk blending, resume,
-colour fix, background threads):
+The stages are separate functions so that each can grow on its own:
 
 1. `open_source`   a VideoReader or ImageSequenceReader over the selected frames
 2. `plan_output`   native method scale and exact output size
-3. `load_method`   the method instance on its runtime
-4. `process_frames` temporal windows of `spec.window` frames, spatial tiles when `spec.tile`
+3. `load_method`   the method instance on its runtime (device, dtype, offload, compile)
+4. `vsrup.engine.scheduler.run_stream`: decoding ahead and encoding behind in background
+   threads, motion segments, temporal windows with blended overlaps, spatial tiles with the
+   OOM fallback, exact-size resize, colour fix, and checkpoints for `--resume`
 5. `open_sink`     a VideoWriter (inside an AtomicOutput) or an ImageSequenceWriter
 
-Only one decoded batch plus one method window is in memory at a time; every output frame is
-written with its input frame's pts. Progress and warnings are reported through callbacks.
+Memory stays bounded whatever the video's length; every output frame is written with its
+input frame's pts. Progress and warnings are reported through callbacks.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from vsrup.errors import MethodError, UsageError
-from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
+from vsrup.errors import UsageError
+from vsrup.methods.base import Method, MethodOptions, MethodSpec
 
 #: Memory for one batch of output frames (float32); sets the batch size for window-1 methods.
 BATCH_BYTES = 192 * 1024 * 1024
@@ -53,6 +54,15 @@ class UpscaleJob:
     device: str = "auto"
     dtype: str = "auto"
     batch: int | None = None
+    color_fix: str = "none"  # none | adain | wavelet
+    offload: str = "none"  # none | model | sequential
+    vram: float | None = None  # GB budget that chooses the spatial tile
+    compile: bool = False
+    tile: int | None = None  # spatial tile override (input pixels)
+    #: Keep finished chunks in a work directory (None: on for diffusion methods).
+    checkpoint: bool | None = None
+    resume: bool = False
+    work_dir: Path | None = None
 
 
 @dataclass
@@ -82,6 +92,8 @@ class JobResult:
     seconds: float
     decode_errors: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: Seconds per engine stage (method, wait_decode, blend_color, store).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 ProgressFn = Callable[[Progress], None]
@@ -168,89 +180,60 @@ def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object
 
     cls = methods.get(job.method)
     spec = cls.spec
-    runtime = resolve_runtime(job.device, job.dtype, spec.dtypes, seed=job.options.seed)
+    runtime = resolve_runtime(
+        job.device,
+        job.dtype,
+        spec.dtypes,
+        offload=job.offload,
+        vram_gb=job.vram,
+        compile=job.compile,
+        seed=job.options.seed,
+    )
     job.options.scale = scale
     weights = resolve_weights(spec, job.options)
     return cls.from_weights(weights, runtime, job.options), spec, runtime
 
 
 # -- 4. process -------------------------------------------------------------------------------
-def _run_method(method: Method, spec: MethodSpec, frames: torch.Tensor, start: int, scale: int):
-    """One window through the method, with spatial tiles or size padding as the spec asks."""
-    from vsrup.engine.tiles import pad_to, tiled_apply
-
-    def fn(x: torch.Tensor) -> torch.Tensor:
-        return method.process(Clip(frames=x, start=start))
-
-    h, w = frames.shape[-2:]
-    if spec.tile:
-        out = tiled_apply(fn, frames, spec.tile, spec.tile_overlap, scale=scale,
-                          multiple=spec.size_multiple, min_size=spec.min_size)  # fmt: skip
-    else:
-        padded, _ = pad_to(frames, spec.size_multiple, spec.min_size)
-        out = fn(padded)[..., : h * scale, : w * scale]
-    if out.shape[0] != frames.shape[0] or out.shape[-2:] != (h * scale, w * scale):
-        raise MethodError(
-            f"method {spec.id} returned {tuple(out.shape)} for {tuple(frames.shape)} at ×{scale}"
-        )
-    return out
-
-
-def _window_length(spec: MethodSpec, n: int) -> int:
-    """Valid window length >= n: alignment*k + 1 when the method needs it."""
-    if spec.alignment > 1 and n > 1:
-        return ((n - 1 + spec.alignment - 1) // spec.alignment) * spec.alignment + 1
-    return n
+def job_settings(job: UpscaleJob, spec: MethodSpec, runtime, out_w: int, out_h: int, bits: int):  # noqa: ANN001, ANN201
+    """Everything that changes the output frames: the key of the job's work directory."""
+    o = job.options
+    return {
+        "method": spec.id,
+        "size": [out_w, out_h],
+        "scale": o.scale,
+        "steps": o.steps,
+        "seed": o.seed,
+        "prompt": o.prompt,
+        "negative_prompt": o.negative_prompt,
+        "synthetic_weights": o.synthetic_weights,
+        "variant": o.variant,
+        "extra": o.extra,
+        "range": [job.frames, job.start, job.duration],
+        "color_fix": job.color_fix,
+        "device": runtime.device,
+        "dtype": runtime.dtype_name,
+        "tile": job.tile,
+        "vram": job.vram,
+        "bits": bits,
+    }
 
 
-def process_frames(
-    batches: Iterator,
-    method: Method,
-    spec: MethodSpec,
-    scale: int,
-    device: str,
-) -> Iterator[tuple[torch.Tensor, list[int]]]:
-    """Yield (HR frames on the CPU, their pts) in order, one method window at a time.
+def spatial_tile(spec: MethodSpec, job: UpscaleJob) -> int | None:
+    """--tile, else the spec's advice scaled to the --vram budget (advice assumes 24 GB)."""
+    if job.tile:
+        return job.tile
+    if spec.tile is None or not job.vram:
+        return spec.tile
+    from vsrup.engine.runtime import tile_for_vram
 
-    Window-1 methods see each decoded batch at once. Temporal methods get `spec.window`
-    consecutive frames (the last window is padded by repeating its final frame up to a valid
-    length, and the padding is cut from the result).
-    """
-    window = max(spec.window, 1)
-    pending_pts: deque[int] = deque()
-    buf: list[torch.Tensor] = []
-    buf_start = 0
-    seen = 0
+    return tile_for_vram(spec.tile, job.vram, multiple=spec.size_multiple)
 
-    def run(frames: torch.Tensor, start: int) -> torch.Tensor:
-        n = frames.shape[0]
-        length = _window_length(spec, n) if window > 1 else n
-        if length > n:
-            frames = torch.cat([frames, frames[-1:].expand(length - n, *frames.shape[1:])])
-        out = _run_method(method, spec, frames.to(device), start, scale)
-        return out[:n].to("cpu", torch.float32)
 
-    def emit(out: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
-        return out, [pending_pts.popleft() for _ in range(out.shape[0])]
-
-    for batch in batches:
-        pending_pts.extend(batch.pts)
-        if window == 1:
-            yield emit(run(batch.frames, batch.index))
-            continue
-        for i in range(batch.frames.shape[0]):
-            if not buf:
-                buf_start = seen
-            buf.append(batch.frames[i])
-            seen += 1
-            if len(buf) == window:
-                yield emit(run(torch.stack(buf), buf_start))
-                buf = []
-    if buf:
-        yield emit(run(torch.stack(buf), buf_start))
-    tail = method.flush()
-    if tail is not None and tail.shape[0]:
-        yield emit(tail.to("cpu", torch.float32))
+def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
+    for batch in reader:
+        for i, p in enumerate(batch.pts):
+            yield batch.frames[i], p
 
 
 def resize_to(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
@@ -332,24 +315,63 @@ def run_job(
         warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "
              "methods assume SDR; no tone-mapping is done")  # fmt: skip
     method, spec, runtime = load_method(job, scale)
+    from vsrup.engine.resume import ResumeStore
+    from vsrup.engine.runtime import seed_everything
+    from vsrup.engine.scheduler import StreamOptions, run_stream
+
+    seed_everything(job.options.seed)
+    store: ResumeStore | None = None
     done = 0
     with ExitStack() as stack:
         temp = None if sequence_out else stack.enter_context(
             AtomicOutput(job.output, overwrite=job.overwrite, inputs=(job.input,))
         )  # fmt: skip
         sink = open_sink(job, reader, out_w, out_h, temp, warn)
+        bits = 16 if getattr(sink, "deep", reader.deep) else 8
+        checkpoint = job.checkpoint
+        if checkpoint is None:
+            checkpoint = job.resume or job.work_dir is not None or spec.kind == "diffusion"
+        if checkpoint:
+            settings = job_settings(job, spec, runtime, out_w, out_h, bits)
+            store = ResumeStore.open(
+                job.input, spec.id, settings, work_root=job.work_dir, resume=job.resume
+            )
+            if store.frames_done:
+                warn(f"{job.input}: resuming after {store.frames_done} finished frames")
+        peak = 65535.0 if bits > 8 else 255.0
+
+        def write(frame, pts) -> None:  # noqa: ANN001
+            nonlocal done
+            # Exact: the writer turns k / peak back into the integer k.
+            x = torch.from_numpy(frame.astype(np.float32)).div_(peak).permute(2, 0, 1)[None]
+            sink.write(x, [pts])
+            done += 1
+
+        def progress(n: int) -> None:
+            if on_progress is not None:
+                on_progress(Progress(n, reader.total, time.perf_counter() - t0))
+
+        options = StreamOptions(
+            color_fix=job.color_fix,
+            batch=batch_size(spec, out_w, out_h, job.batch),
+            bits=bits,
+            tile=spatial_tile(spec, job),
+            out_size=(out_h, out_w),
+            store=store,
+            on_progress=progress,
+            on_warning=warn,
+        )
         try:
-            for frames, pts in process_frames(iter(reader), method, spec, scale, runtime.device):
-                if frames.shape[-2:] != (out_h, out_w):
-                    frames = resize_to(frames, out_w, out_h)
-                sink.write(frames, pts)
-                done += len(pts)
-                if on_progress is not None:
-                    on_progress(Progress(done, reader.total, time.perf_counter() - t0))
+            stream = run_stream(_frames_of(reader), method, write, runtime, options)
             sink.close()
         except BaseException:
             sink.abort()
+            if store is not None and store.frames_done:
+                warn(f"{store.frames_done} finished frames are kept in {store.directory}; "
+                     "rerun the same command with --resume to continue")  # fmt: skip
             raise
+    if store is not None:
+        store.remove()  # the output is complete and in place
     return JobResult(
         input=job.input,
         output=job.output,
@@ -359,6 +381,7 @@ def run_job(
         seconds=time.perf_counter() - t0,
         decode_errors=reader.errors,
         warnings=warnings,
+        timings=stream.timings,
     )
 
 
@@ -372,7 +395,7 @@ __all__ = [
     "open_sink",
     "open_source",
     "plan_output",
-    "process_frames",
+    "job_settings",
     "run_job",
     "target_size",
 ]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import os
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vsrup.errors import DeviceError, UsageError
 
 if TYPE_CHECKING:
     import torch
+
+M = TypeVar("M")
 
 DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
@@ -103,3 +109,199 @@ def resolve_runtime(
         compile=compile,
         seed=seed,
     )
+
+
+# -- out-of-memory fallback -------------------------------------------------------------------
+
+T = TypeVar("T")
+GIB = 1024**3
+
+
+def is_oom(exc: BaseException) -> bool:
+    """True for a device out-of-memory error (CUDA's own class, or MPS/ROCm messages)."""
+    import torch
+
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def empty_cache() -> None:
+    """Return cached blocks to the device so a smaller retry can actually use them."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    mps = getattr(torch, "mps", None)
+    if (
+        mps is not None
+        and getattr(torch.backends, "mps", None)
+        and torch.backends.mps.is_available()
+    ):
+        mps.empty_cache()
+
+
+def run_with_oom_fallback(
+    fn: Callable[[int], T],
+    tile: int,
+    *,
+    min_tile: int = 64,
+    multiple: int = 8,
+    on_retry: Callable[[int, int], None] | None = None,
+) -> T:
+    """Call `fn(tile)`; on a device OOM halve the tile (aligned down to `multiple`) and retry.
+
+    `on_retry(old, new)` is told about every retry (the CLI prints a warning); without it a
+    `RuntimeWarning` is issued. Below `min_tile` we give up with a DeviceError that names the
+    last tile tried and what to do next. Any other exception passes through unchanged.
+    """
+    if tile < min_tile:
+        raise ValueError(f"tile {tile} is below the minimum {min_tile}")
+    while True:
+        try:
+            return fn(tile)
+        except RuntimeError as exc:
+            if not is_oom(exc):
+                raise
+            # Drop the traceback's references to the failed attempt's tensors before retrying.
+            del exc
+            empty_cache()
+            smaller = (tile // 2) // multiple * multiple
+            if smaller < min_tile:
+                raise DeviceError(
+                    f"out of device memory even with {tile}px tiles",
+                    hint="try --offload sequential, --dtype fp16/bf16, a lower --vram, or "
+                    "--device cpu",
+                ) from None
+            if on_retry is not None:
+                on_retry(tile, smaller)
+            else:
+                warnings.warn(
+                    f"out of device memory with {tile}px tiles; retrying with {smaller}px",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            tile = smaller
+
+
+def suggest_tile(
+    vram_gb: float,
+    *,
+    bytes_per_pixel: float,
+    fixed_gb: float = 0.0,
+    frames: int = 1,
+    multiple: int = 8,
+    min_tile: int = 64,
+    max_tile: int | None = None,
+    headroom: float = 0.85,
+) -> int:
+    """Largest square tile side (input pixels) whose activations fit a memory budget.
+
+    Activation memory is modelled as `bytes_per_pixel * frames * side²` on top of `fixed_gb`
+    (weights, buffers); `headroom` leaves room for the allocator's fragmentation. Methods give
+    their own `bytes_per_pixel` (measured on a GPU); the result is a starting point that the
+    OOM fallback corrects if it is too optimistic.
+    """
+    budget = vram_gb * headroom * GIB - fixed_gb * GIB
+    if budget <= 0:
+        return min_tile
+    side = int(math.sqrt(budget / (bytes_per_pixel * max(frames, 1))))
+    side = side // multiple * multiple
+    if max_tile is not None:
+        side = min(side, max_tile)
+    return max(side, min_tile)
+
+
+def tile_for_vram(
+    advised: int, vram_gb: float, *, multiple: int = 8, reference_gb: float = 24.0
+) -> int:
+    """A method's tile advice (for a `reference_gb` card) scaled to a `--vram` budget: the
+    activation area scales with memory, so the side with its square root."""
+    side = int(advised * math.sqrt(max(vram_gb, 0.1) / reference_gb))
+    return max(side // multiple * multiple, max(multiple, 64 // multiple * multiple))
+
+
+def device_memory_gb(device: str) -> float | None:
+    """Total memory of a CUDA device in GiB, None elsewhere (CPU, MPS: shared memory)."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_properties(torch.device(device)).total_memory / GIB
+    return None
+
+
+# -- seeds, compile, offload --------------------------------------------------------------------
+
+
+def seed_everything(seed: int, *, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and torch (all devices); ask for deterministic kernels where the
+    backend has them (warn-only: an op without one still runs)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if deterministic:
+        # cuBLAS needs this workspace setting for deterministic matmuls; set before first use.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+
+
+def generator(runtime: Runtime, seed: int | None = None) -> torch.Generator:
+    """A torch.Generator on the runtime's device seeded with `seed` (default runtime.seed)."""
+    import torch
+
+    device = runtime.device if runtime.device.startswith("cuda") else "cpu"
+    return torch.Generator(device=device).manual_seed(runtime.seed if seed is None else seed)
+
+
+def maybe_compile(module: M, runtime: Runtime, **kwargs: Any) -> M:
+    """`torch.compile(module)` when the runtime asks for it; on failure warn and run eager."""
+    if not runtime.compile:
+        return module
+    import torch
+
+    try:
+        return torch.compile(module, **kwargs)  # type: ignore[return-value]
+    except Exception as exc:  # compile support varies by platform; eager always works
+        warnings.warn(f"torch.compile unavailable ({exc}); running eagerly", stacklevel=2)
+        return module
+
+
+def apply_offload(model: Any, runtime: Runtime) -> Any:
+    """Place `model` on the runtime's device, or set up CPU offload.
+
+    - none: `model.to(device)`;
+    - model: whole sub-models move to the GPU when used (diffusers pipelines:
+      `enable_model_cpu_offload`; a single module: accelerate's `cpu_offload_with_hook`);
+    - sequential: every layer streams in when used (`enable_sequential_cpu_offload` /
+      accelerate's `cpu_offload`); slowest, smallest footprint.
+    Offload needs an accelerator: on CPU every mode is plain placement.
+    """
+    device = runtime.torch_device
+    if runtime.offload == "none" or device.type == "cpu":
+        return model.to(device)
+    if runtime.offload == "model":
+        if hasattr(model, "enable_model_cpu_offload"):
+            model.enable_model_cpu_offload(device=device)
+            return model
+        from accelerate import cpu_offload_with_hook
+
+        model, _hook = cpu_offload_with_hook(model.to("cpu"), execution_device=device)
+        return model
+    if runtime.offload == "sequential":
+        if hasattr(model, "enable_sequential_cpu_offload"):
+            model.enable_sequential_cpu_offload(device=device)
+            return model
+        from accelerate import cpu_offload
+
+        return cpu_offload(model.to("cpu"), execution_device=device)
+    raise UsageError(f"unknown offload mode {runtime.offload!r}")

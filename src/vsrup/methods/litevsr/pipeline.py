@@ -20,6 +20,7 @@ from vsrup.methods.litevsr.adapter import StateAwareAdapter
 from vsrup.methods.litevsr.model import LiteVSRModel
 from vsrup.methods.ourlayout import load_checked
 from vsrup.nn.wan.text import encode_prompt
+from vsrup.nn.wan.vae import latent_stats, pad_frames_4k1
 
 SCALE = 4
 
@@ -93,13 +94,6 @@ def pretrained_components(
     return _assemble(transformer, vae, adapter, scheduler, prompt, device, dtype)
 
 
-def _latent_stats(vae: AutoencoderKLWan, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    shape = (1, vae.config.z_dim, 1, 1, 1)
-    mean = torch.tensor(vae.config.latents_mean, device=like.device, dtype=like.dtype).view(shape)
-    std = torch.tensor(vae.config.latents_std, device=like.device, dtype=like.dtype).view(shape)
-    return mean, std
-
-
 @torch.no_grad()
 def upscale_clip(
     parts: LiteVSRComponents, frames: torch.Tensor, steps: int, generator: torch.Generator
@@ -107,16 +101,13 @@ def upscale_clip(
     """(T, 3, H, W) LR frames in [0, 1] → (T, 3, 4H, 4W), T any length ≥ 1."""
     t_in, _, h, w = frames.shape
     dev = frames.device
-    # The Wan VAE takes 4k+1 frames: repeat the last frame, drop the extra outputs at the end.
-    t_pad = (-(t_in - 1)) % parts.vae.config.scale_factor_temporal
-    if t_pad:
-        frames = torch.cat([frames, frames[-1:].expand(t_pad, -1, -1, -1)], dim=0)
     hr = F.interpolate(frames.float(), scale_factor=SCALE, mode="bicubic", align_corners=False)
     hr, (hh, ww) = pad_to(hr.clamp(0, 1), multiple=parts.pixel_multiple)
-    video = (hr * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0)  # (1, 3, T, H, W)
+    # The Wan VAE takes 4k+1 frames: the last is repeated, the extra outputs dropped at the end.
+    video, _ = pad_frames_4k1((hr * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0))  # (1, 3, T, H, W)
 
     vae = parts.vae
-    mean, std = _latent_stats(vae, video)
+    mean, std = latent_stats(vae, video)
     lq = (vae.encode(video).latent_dist.mode() - mean) / std
     dtype = next(parts.model.parameters()).dtype
     lq = lq.to(dtype)

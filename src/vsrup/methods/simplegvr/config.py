@@ -44,8 +44,8 @@ TINY_VAE: dict[str, Any] = {
 }
 TINY_UPSAMPLER: dict[str, Any] = {"channels": 16, "hidden": 8}
 
-#: Flow-matching sampling: Euler on shifted sigmas, as Wan2.1 samples at 480p–720p.
-SCHEDULER: dict[str, Any] = {"num_train_timesteps": 1000, "shift": 5.0}
+#: Flow-matching sampling: Euler on sigmas shifted by 5, as Wan2.1 samples at 480p–720p.
+FLOW_SHIFT = 5.0
 TEXT_LEN = {"full": 512, "tiny": 8}
 
 

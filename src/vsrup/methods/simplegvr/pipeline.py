@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
+from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
 from vsrup.engine.tiles import pad_to
 from vsrup.errors import InputError, WeightsError
@@ -22,7 +22,9 @@ from vsrup.methods.ourlayout import load_checked
 from vsrup.methods.simplegvr import config as cfg
 from vsrup.methods.simplegvr.attention import AttentionPattern
 from vsrup.methods.simplegvr.model import LatentUpsampler, SimpleGVRModel
+from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.text import encode_prompt
+from vsrup.nn.wan.vae import latent_stats, pad_frames_4k1
 
 #: The paper's final configuration: temporal units of 5 latent frames, 12×9-token windows, top-1.
 PAPER_PATTERN = AttentionPattern(temporal_unit=5, sparse_block=(12, 9), topk=1)
@@ -38,7 +40,7 @@ PATTERNS = {
 class SimpleGVRComponents:
     model: SimpleGVRModel
     vae: AutoencoderKLWan
-    scheduler: FlowMatchEulerDiscreteScheduler
+    scheduler_shift: float
     prompt_embeds: torch.Tensor
 
 
@@ -57,8 +59,7 @@ def synthetic_components(
 def _assemble(model, vae, text, device, dtype) -> SimpleGVRComponents:  # noqa: ANN001
     model = model.to(device=device, dtype=dtype).eval()
     vae = vae.to(device=device, dtype=torch.float32).eval()  # the Wan VAE stays in fp32
-    scheduler = FlowMatchEulerDiscreteScheduler(**cfg.SCHEDULER)
-    return SimpleGVRComponents(model, vae, scheduler, text.to(device=device, dtype=dtype))
+    return SimpleGVRComponents(model, vae, cfg.FLOW_SHIFT, text.to(device=device, dtype=dtype))
 
 
 def infer_transformer_config(state: dict[str, torch.Tensor]) -> dict:
@@ -111,25 +112,19 @@ def pretrained_components(
     return _assemble(model, vae, text, device, dtype)
 
 
-def _stats(vae: AutoencoderKLWan, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    shape = (1, vae.config.z_dim, 1, 1, 1)
-    mean = torch.tensor(vae.config.latents_mean, dtype=like.dtype, device=like.device).view(shape)
-    std = torch.tensor(vae.config.latents_std, dtype=like.dtype, device=like.device).view(shape)
-    return mean, std
-
-
 @torch.no_grad()
 def encode_video(parts: SimpleGVRComponents, frames: torch.Tensor) -> torch.Tensor:
-    """(T, 3, H, W) in [0, 1], T = 4k+1, H and W multiples of 8 → normalised latent."""
-    video = (frames.float() * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0)
-    mean, std = _stats(parts.vae, video)
+    """(T, 3, H, W) in [0, 1], H and W multiples of 8 → normalised latent of the frames
+    padded to 4k+1 (the last frame repeated; `decode_latents` output is cropped by callers)."""
+    video, _ = pad_frames_4k1((frames.float() * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0))
+    mean, std = latent_stats(parts.vae, video)
     return (parts.vae.encode(video).latent_dist.mode() - mean) / std
 
 
 @torch.no_grad()
 def decode_latents(parts: SimpleGVRComponents, latents: torch.Tensor) -> torch.Tensor:
     """Normalised latent → (T, 3, H, W) frames in [0, 1]."""
-    mean, std = _stats(parts.vae, latents.float())
+    mean, std = latent_stats(parts.vae, latents.float())
     video = parts.vae.decode(latents.float() * std + mean, return_dict=False)[0]
     return ((video[0].permute(1, 0, 2, 3) + 1) / 2).clamp(0, 1)
 
@@ -159,12 +154,12 @@ def upscale_latents(
 
     # Noise augmentation: the flow-matching interpolation at level a (paper: 0.3–0.6).
     cond = (1 - noise_aug) * cond + noise_aug * noise(cond.shape)
-    latents = noise(cond.shape)
-    scheduler = parts.scheduler
-    scheduler.set_timesteps(steps, device=dev)
-    for t in scheduler.timesteps:
-        velocity = model(latents, t.expand(1).to(dev), parts.prompt_embeds, cond)
-        latents = scheduler.step(velocity, t, latents, return_dict=False)[0]
+    shift = parts.scheduler_shift
+
+    def velocity(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return model(latents, t, parts.prompt_embeds, cond)
+
+    latents = euler_sample(velocity, noise(cond.shape), steps, shift, timestep_dtype=dtype)
     return latents
 
 
@@ -178,9 +173,6 @@ def upscale_clip(
 ) -> torch.Tensor:
     """(T, 3, H, W) → (T, 3, H·s, W·s): encode, upscale in latent space, decode, crop."""
     t_in, _, h, w = frames.shape
-    t_pad = (-(t_in - 1)) % parts.vae.config.scale_factor_temporal
-    if t_pad:
-        frames = torch.cat([frames, frames[-1:].expand(t_pad, -1, -1, -1)], dim=0)
     frames, _ = pad_to(frames, multiple=parts.vae.config.scale_factor_spatial)
     hr = upscale_latents(parts, encode_video(parts, frames), scale, steps, noise_aug, generator)
     out = decode_latents(parts, hr)

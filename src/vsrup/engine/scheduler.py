@@ -1,0 +1,343 @@
+"""Drive a method over a stream of frames: plan → compute → blend → colour fix → quantise.
+
+`run_stream` is the engine's core loop, independent of file formats. It takes decoded frames
+(an iterable of ((C, H, W) float tensor in [0, 1], pts)) and a sink that receives finished
+output frames ((H, W, C) uint8/uint16 numpy array, pts) in order, and in between:
+
+1. decodes ahead in a background thread (bounded queue), so reading overlaps compute;
+2. segments by motion (methods with `uses_segments`) and plans temporal windows as frames
+   arrive (`WindowPlanner`), never needing the total frame count;
+3. runs the method per window, through spatial tiles when the spec asks for them (with the
+   OOM fallback that halves the tile), with size padding to the method's multiple/minimum;
+4. blends window overlaps (`StreamingBlender`), applies the colour fix against the input frame,
+   quantises once (so stored and fresh frames are the same integers);
+5. stores finished frames in the resume store (if any) and hands them to the sink through a
+   second background thread (bounded queue), so encoding overlaps compute too.
+
+Only a bounded number of frames is alive at any time: the decode queue, the input frames of
+the current and next window, the blender's overlap, the encode queue.
+
+Resume: frames [0, F) already in the store are replayed to the sink first; windows whose real
+frames all lie before F are skipped, and the blender ignores frames before F. A deterministic
+method therefore produces exactly the frames an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner_for_spec
+from vsrup.engine.color import color_fix
+from vsrup.engine.resume import ResumeStore, quantize
+from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
+from vsrup.errors import MethodError
+
+if TYPE_CHECKING:
+    import torch
+
+    from vsrup.engine.runtime import Runtime
+    from vsrup.methods.base import Method
+
+Sink = Callable[[np.ndarray, Any], None]
+_END = object()
+
+
+@dataclass
+class StreamOptions:
+    color_fix: str = "none"
+    #: Frames per call for per-frame methods (window 1).
+    batch: int = 1
+    #: Override the method's temporal overlap.
+    overlap: int | None = None
+    #: Motion segmentation settings for methods that use segments.
+    segment_config: SegmentConfig = field(default_factory=SegmentConfig)
+    #: Output bit depth: 8 → uint8 frames, more → uint16.
+    bits: int = 8
+    #: Spatial tile override (input pixels); None: the spec's advice or the VRAM suggestion.
+    tile: int | None = None
+    #: Exact output (height, width) when the method's native scale does not give it.
+    out_size: tuple[int, int] | None = None
+    #: Overlap between spatial tiles (input pixels); None: the spec's.
+    tile_overlap: int | None = None
+    #: Frames decoded ahead / finished frames waiting for the encoder.
+    prefetch: int = 8
+    encode_queue: int = 8
+    #: Store finished frames in chunks of at least this many frames.
+    store_every: int = 8
+    store: ResumeStore | None = None
+    on_progress: Callable[[int], None] | None = None
+    on_warning: Callable[[str], None] | None = None
+
+
+@dataclass
+class StreamResult:
+    frames: int
+    resumed_from: int
+    windows_computed: int
+    segmentation: Segmentation | None
+    timings: dict[str, float]
+
+
+def _background(source: Iterable[Any], size: int, stop: threading.Event) -> Iterator[Any]:
+    """Iterate `source` in a daemon thread through a bounded queue; re-raise its errors here."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=max(size, 1))
+
+    def work() -> None:
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(("__error__", exc))
+
+    t = threading.Thread(target=work, name="vsrup-decode", daemon=True)
+    t.start()
+    while True:
+        item = q.get()
+        if item is _END:
+            return
+        if isinstance(item, tuple) and len(item) == 2 and item[0] == "__error__":
+            raise item[1]
+        yield item
+
+
+class _Writer:
+    """Feeds the sink from a daemon thread; errors surface on the next put() or close()."""
+
+    def __init__(self, sink: Sink, size: int) -> None:
+        self._q: queue.Queue[Any] = queue.Queue(maxsize=max(size, 1))
+        self._error: BaseException | None = None
+        self._sink = sink
+        self._thread = threading.Thread(target=self._work, name="vsrup-encode", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is _END:
+                return
+            if self._error is None:
+                try:
+                    self._sink(*item)
+                except BaseException as exc:
+                    self._error = exc
+
+    def put(self, frame: np.ndarray, pts: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put((frame, pts))
+
+    def close(self) -> None:
+        self._q.put(_END)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def resize_exact(frame: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(C, H, W) to an exact size with Lanczos (native scale ≠ requested size)."""
+    from vsrup.methods.classical import resize
+
+    return resize(frame[None].float(), height, width, "lanczos")[0].to(frame.dtype)
+
+
+def process_window(
+    method: Method,
+    frames: torch.Tensor,
+    window: Window,
+    runtime: Runtime | None,
+    tile: int | None,
+    on_warning: Callable[[str], None] | None = None,
+    tile_overlap: int | None = None,
+) -> torch.Tensor:
+    """Run the method on one window's input (T, C, H, W), tiled if asked, padded to the
+    method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s)."""
+    from vsrup.engine.runtime import run_with_oom_fallback
+    from vsrup.engine.tiles import tiled_apply
+    from vsrup.methods.base import Clip
+
+    spec = method.spec
+    device = runtime.torch_device if runtime is not None else frames.device
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        clip = Clip(frames=x.to(device), start=window.start, segment_starts=window.segment_starts)
+        return method.process(clip)
+
+    h, w = frames.shape[-2:]
+    whole = max(h, w, spec.min_size)
+    if tile is None or tile >= whole:
+        return tiled_apply(
+            fn,
+            frames,
+            whole + spec.size_multiple,
+            0,
+            scale=method.scale,
+            multiple=spec.size_multiple,
+            min_size=spec.min_size,
+        )
+
+    def tiled(t: int) -> torch.Tensor:
+        return tiled_apply(
+            fn,
+            frames,
+            t,
+            min(spec.tile_overlap if tile_overlap is None else tile_overlap, t // 2),
+            scale=method.scale,
+            multiple=spec.size_multiple,
+            min_size=spec.min_size,
+        )
+
+    def told(old: int, new: int) -> None:
+        if on_warning is not None:
+            on_warning(f"out of device memory with {old}px tiles; retrying with {new}px")
+
+    floor = max(spec.size_multiple * 2, min(64, tile), spec.min_size)
+    return run_with_oom_fallback(
+        tiled, tile, min_tile=floor, multiple=spec.size_multiple, on_retry=told
+    )
+
+
+def run_stream(
+    frames: Iterable[tuple[torch.Tensor, Any]],
+    method: Method,
+    sink: Sink,
+    runtime: Runtime | None = None,
+    options: StreamOptions | None = None,
+) -> StreamResult:
+    """Upscale a stream of (frame, pts) into `sink`; see the module docstring."""
+    import time
+
+    import torch
+
+    opts = options or StreamOptions()
+    spec = method.spec
+    store = opts.store
+    resumed = store.frames_done if store is not None else 0
+    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0, "store": 0.0}
+    stop = threading.Event()
+    writer = _Writer(sink, opts.encode_queue)
+    planner: WindowPlanner = planner_for_spec(spec, batch=opts.batch, overlap=opts.overlap)
+    segmenter = MotionSegmenter(opts.segment_config) if spec.uses_segments else None
+    blender = StreamingBlender(start=resumed)
+    tile = opts.tile if opts.tile is not None else spec.tile
+
+    inputs: dict[int, torch.Tensor] = {}
+    pts_of: dict[int, Any] = {}
+    pending: list[tuple[np.ndarray, Any]] = []
+    done = resumed
+    computed = 0
+    need_from = 0  # the next window starts here: inputs before it serve only the colour fix
+
+    def flush_store(force: bool) -> None:
+        if store is None or not pending or (len(pending) < opts.store_every and not force):
+            return
+        t0 = time.perf_counter()
+        store.add_chunk(np.stack([f for f, _ in pending]), [p for _, p in pending])
+        pending.clear()
+        timings["store"] += time.perf_counter() - t0
+
+    def finish_frames(finished: list[tuple[int, torch.Tensor]]) -> None:
+        nonlocal done
+        for index, out in finished:
+            t0 = time.perf_counter()
+            ref = inputs[index]
+            if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
+                out = resize_exact(out, *opts.out_size)
+            fixed = color_fix(out[None], ref[None].to(out.device), opts.color_fix)
+            q = quantize(fixed, opts.bits)[0]
+            timings["blend_color"] += time.perf_counter() - t0
+            pending.append((q, pts_of[index]))
+            writer.put(q, pts_of[index])
+            done = index + 1
+            if opts.on_progress is not None:
+                opts.on_progress(done)
+        flush_store(force=False)
+
+    def release() -> None:
+        # Inputs that no later window reads and no unfinished frame needs for its colour fix.
+        keep_from = min(need_from, blender.next_frame)
+        for i in [i for i in inputs if i < keep_from]:
+            del inputs[i]
+            pts_of.pop(i, None)
+
+    def run_windows(windows: list[Window]) -> None:
+        nonlocal computed, need_from
+        for win in windows:
+            need_from = win.done_before
+            if win.end <= resumed:
+                release()
+                continue  # every real frame of this window is already stored
+            clip = torch.stack([inputs[i] for i in win.indices])
+            t0 = time.perf_counter()
+            out = process_window(
+                method, clip, win, runtime, tile, opts.on_warning, opts.tile_overlap
+            )
+            timings["method"] += time.perf_counter() - t0
+            computed += 1
+            if out.shape[0] != win.length:
+                raise MethodError(
+                    f"{spec.id} returned {out.shape[0]} frames for a window of {win.length}"
+                )
+            t0 = time.perf_counter()
+            finished = blender.add(win, out)
+            timings["blend_color"] += time.perf_counter() - t0
+            finish_frames(finished)
+            release()
+
+    try:
+        # Replay what a previous run finished, so the sink sees every frame in order.
+        if store is not None:
+            for _, frame, pts in store.iter_frames():
+                writer.put(frame, pts)
+        source = _background(frames, opts.prefetch, stop)
+        count = 0
+        t_wait = time.perf_counter()
+        for frame, pts in source:
+            timings["wait_decode"] += time.perf_counter() - t_wait
+            index = count
+            count += 1
+            inputs[index] = frame
+            pts_of[index] = pts
+            if segmenter is not None:
+                closed = segmenter.push(frame)
+                if closed is not None:
+                    run_windows(planner.add_segment(closed.start, closed.end))
+            else:
+                run_windows(planner.add_frames(1))
+            t_wait = time.perf_counter()
+        if segmenter is not None:
+            last = segmenter.finish()
+            if last is not None:
+                run_windows(planner.add_segment(last.start, last.end))
+        run_windows(planner.finish())
+        finish_frames(blender.finish())
+        extra = method.flush()
+        if extra is not None and extra.shape[0] > 0:
+            raise MethodError(f"{spec.id} returned {extra.shape[0]} frames after the last one")
+        if count < resumed:
+            raise MethodError(f"the input has {count} frames but {resumed} were stored")
+        flush_store(force=True)
+    finally:
+        stop.set()
+        # Always drain the writer: frames already handed over reach the sink.
+        writer.close()
+    return StreamResult(
+        frames=max(done, resumed),
+        resumed_from=resumed,
+        windows_computed=computed,
+        segmentation=segmenter.result() if segmenter is not None else None,
+        timings=timings,
+    )

@@ -1,0 +1,65 @@
+"""Helpers for the video I/O tests: read timestamps and track facts back with PyAV."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+
+def video_pts_seconds(path: Path) -> list[float]:
+    """Presentation times of every decoded video frame, in seconds, in display order."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return sorted(float(f.pts * s.time_base) for f in c.decode(s))
+
+
+def video_time_base(path: Path) -> Fraction:
+    with av.open(str(path)) as c:
+        return Fraction(c.streams.video[0].time_base)
+
+
+def tracks(path: Path) -> list[dict]:
+    """For each non-video stream: type, codec, language, packet count and summed duration."""
+    with av.open(str(path)) as c:
+        streams = [s for s in c.streams if s.type in ("audio", "subtitle")]
+        info = {
+            s.index: {
+                "type": s.type,
+                "codec": s.codec_context.name,
+                "language": s.metadata.get("language"),
+                "packets": 0,
+                "duration": 0.0,
+            }
+            for s in streams
+        }
+        if streams:
+            for pkt in c.demux(streams):
+                if pkt.size and pkt.stream.index in info:
+                    row = info[pkt.stream.index]
+                    row["packets"] += 1
+                    row["duration"] += float((pkt.duration or 0) * pkt.time_base)
+        return list(info.values())
+
+
+def stream_facts(path: Path) -> dict:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        return {
+            "width": v.codec_context.width,
+            "height": v.codec_context.height,
+            "pix_fmt": v.codec_context.pix_fmt,
+        }
+
+
+def truncate(src: Path, dst: Path, keep: float = 0.6) -> Path:
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * keep)])
+    return dst
+
+
+def assert_pts_match(a: list[float], b: list[float], tick: float) -> None:
+    assert len(a) == len(b), f"{len(a)} frames in, {len(b)} out"
+    worst = max((abs(x - y) for x, y in zip(a, b, strict=True)), default=0.0)
+    assert worst <= tick + 1e-9, f"pts differ by {worst} s (> one tick {tick} s)"

@@ -1,0 +1,121 @@
+"""pipeline: temporal windows, tiles, exact output size, pts kept, bounded batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import torch
+
+from tests.helpers_video import stream_facts, video_pts_seconds
+from vsrup import methods
+from vsrup.engine.pipeline import UpscaleJob, native_scale, run_job, target_size
+from vsrup.methods.base import Clip, Method, MethodSpec
+from vsrup.methods.classical import resize
+from vsrup.video.synth import make_clip
+
+
+class _Recorder(Method):
+    """Nearest ×2 that records the clips it sees."""
+
+    spec: ClassVar[MethodSpec] = MethodSpec(
+        id="test-recorder", summary="", kind="classical", scales=(2,), window=5, alignment=4,
+        size_multiple=8,
+    )  # fmt: skip
+    calls: ClassVar[list[tuple[int, int, tuple[int, int]]]] = []
+
+    @classmethod
+    def from_weights(cls, weights, runtime, options):  # noqa: ANN001, ANN206
+        return cls()
+
+    def process(self, clip: Clip) -> torch.Tensor:
+        self.calls.append((clip.start, clip.frames.shape[0], tuple(clip.frames.shape[-2:])))
+        return resize(clip.frames, clip.frames.shape[-2] * 2, clip.frames.shape[-1] * 2,
+                      "nearest")  # fmt: skip
+
+
+class _Tiled(_Recorder):
+    spec: ClassVar[MethodSpec] = MethodSpec(
+        id="test-tiled", summary="", kind="classical", scales=(2,), tile=32, tile_overlap=8
+    )
+
+
+@pytest.fixture
+def fake_methods(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    real = methods.get
+    table = {"test-recorder": _Recorder, "test-tiled": _Tiled}
+    monkeypatch.setattr(methods, "get", lambda name: table.get(name) or real(name))
+    _Recorder.calls = []
+    yield
+
+
+def test_temporal_windows_alignment_and_pts(tmp_path: Path, fake_methods) -> None:  # noqa: ANN001
+    src = make_clip(tmp_path / "v.mkv", frames=12, vfr=True, width=60, height=36)
+    result = run_job(UpscaleJob(src, tmp_path / "o.mkv", method="test-recorder", batch=3))
+    # Windows of 4k+1 = 5 frames that together cover every frame; sizes padded to ×8.
+    windows = [(s, n) for s, n, _ in _Recorder.calls]
+    assert all(n == 5 for _, n in windows)
+    covered = {f for s, n in windows for f in range(s, s + n) if f < 12}
+    assert covered == set(range(12)) and windows[0][0] == 0
+    assert all(hw == (40, 64) for _, _, hw in _Recorder.calls)
+    assert result.frames == 12 and (result.width, result.height) == (120, 72)
+    assert video_pts_seconds(tmp_path / "o.mkv") == video_pts_seconds(src)
+
+
+def test_tiles_match_untiled_for_a_local_method(tmp_path: Path, fake_methods) -> None:  # noqa: ANN001
+    src = make_clip(tmp_path / "a.mkv", frames=2, width=70, height=50, codec="ffv1",
+                    pix_fmt="yuv444p")  # fmt: skip
+    run_job(UpscaleJob(src, tmp_path / "t.mkv", method="test-tiled",
+                       encode=_lossless()))  # fmt: skip
+    run_job(UpscaleJob(src, tmp_path / "n.mkv", method="nearest", encode=_lossless()))
+    from vsrup.video.reader import VideoReader
+
+    a = next(iter(VideoReader(tmp_path / "t.mkv"))).frames
+    b = next(iter(VideoReader(tmp_path / "n.mkv"))).frames
+    assert a.shape == b.shape == (2, 3, 100, 140)
+    assert (a - b).abs().max() < 1e-6
+
+
+def _lossless():  # noqa: ANN202
+    from vsrup.video.writer import EncodeSettings
+
+    return EncodeSettings(codec="ffv1", pix_fmt="yuv444p")
+
+
+def test_non_native_scale_resizes_to_the_exact_size(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "a.mp4", frames=2, width=64, height=48)
+    result = run_job(UpscaleJob(src, tmp_path / "o.mkv", method="lanczos", scale=1.5))
+    assert (result.width, result.height) == (96, 72)
+    facts = stream_facts(tmp_path / "o.mkv")
+    assert (facts["width"], facts["height"]) == (96, 72)
+
+
+def test_target_size_and_native_scale() -> None:
+    assert target_size(64, 48, 2, None, None) == (128, 96)
+    assert target_size(64, 48, None, 100, None) == (100, 76)  # derived side kept even
+    assert target_size(64, 48, None, None, 90) == (120, 90)
+    spec = MethodSpec(id="x", summary="", kind="learned", scales=(2, 4))
+    assert native_scale(spec, 3) == 4 and native_scale(spec, 2) == 2 and native_scale(spec, 8) == 4
+
+
+def test_image_sequence_in_and_out_keeps_16_bits(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    for i in (1, 2, 10):  # natural order: 1, 2, 10
+        cv2.imwrite(str(frames / f"f{i}.png"), rng.integers(0, 65535, (20, 30, 3), np.uint16))
+    out = tmp_path / "up" / "%04d.png"
+    out.parent.mkdir()
+    result = run_job(UpscaleJob(frames, out, method="nearest", scale=2))
+    assert result.frames == 3
+    written = sorted(out.parent.iterdir())
+    assert [p.name for p in written] == ["0000.png", "0001.png", "0002.png"]
+    img = cv2.imread(str(written[2]), cv2.IMREAD_UNCHANGED)
+    src = cv2.imread(str(frames / "f10.png"), cv2.IMREAD_UNCHANGED)
+    assert img.dtype == np.uint16 and img.shape == (40, 60, 3)
+    assert np.array_equal(img[::2, ::2], src)
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]

@@ -1,0 +1,150 @@
+"""The engine loop: frame counts, order, tiles, colour fix, segments, resume after a failure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.helpers_engine import (
+    camera_clip,
+    photo,
+    poses_from_steps,
+    segment_method,
+    temporal_method,
+    tensor_frames,
+)
+from vsrup.engine.resume import ResumeStore
+from vsrup.engine.scheduler import StreamOptions, run_stream
+from vsrup.methods.base import Clip
+from vsrup.methods.classical import Bicubic
+
+
+def collect(source, method, **kw):
+    out: list[tuple[np.ndarray, int]] = []
+    result = run_stream(source, method, lambda f, p: out.append((f, p)), None, StreamOptions(**kw))
+    return out, result
+
+
+def rand_source(n, h=12, w=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.rand(3, h, w, generator=g), 100 * i) for i in range(n)]
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 9, 23])
+def test_every_frame_out_once_with_its_pts(n):
+    src = rand_source(n, 10, 14)  # 10x14: not a multiple of 4, padded and cropped
+    out, result = collect(src, temporal_method())
+    assert [p for _, p in out] == [100 * i for i in range(n)]
+    assert all(f.shape == (20, 28, 3) and f.dtype == np.uint8 for f, _ in out)
+    assert result.frames == n
+
+
+def test_per_frame_method_matches_whole_video_bit_exact_and_tiles_are_seamless():
+    src = rand_source(11, 24, 32)
+    whole = Bicubic(2).process(Clip(torch.stack([f for f, _ in src])))
+    expected = (whole.clamp(0, 1).permute(0, 2, 3, 1) * 255 + 0.5).to(torch.uint8).numpy()
+    out, _ = collect(src, Bicubic(2), batch=4)
+    assert np.array_equal(np.stack([f for f, _ in out]), expected)
+    # Spatial tiles of 16 px with 8 px overlap: seamless (bicubic reaches 2 px, the blend
+    # margin is 2 px), so at most a rounding flip of one level.
+    tiled, _ = collect(src, Bicubic(2), batch=3, tile=16, tile_overlap=8)
+    diff = np.abs(np.stack([f for f, _ in tiled]).astype(int) - expected.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.001
+
+
+def test_colour_fix_and_16_bit_output():
+    src = rand_source(3)
+    out, _ = collect(src, Bicubic(2), color_fix="adain", bits=10)
+    assert out[0][0].dtype == np.uint16 and out[0][0].shape == (24, 32, 3)
+    means = np.stack([f for f, _ in out]).reshape(3, -1, 3).mean(1) / 65535
+    ref = torch.stack([f for f, _ in src]).mean((-2, -1)).numpy()
+    assert np.allclose(means, ref, atol=0.02)
+
+
+def test_segments_reach_a_segment_method():
+    stay = (0.0, 0.0, 0.0, 1.0)
+    steps = [stay] * 5 + [(9, 0, 0, 1)] + [stay] * 6
+    frames = camera_clip(photo("astronaut"), poses_from_steps(steps), (64, 48))
+    method = segment_method()
+    out, result = collect(tensor_frames(frames), method)
+    assert len(out) == 13
+    assert [(s.start, s.end) for s in result.segmentation.segments] == [(0, 6), (6, 13)]
+    assert method.segment_starts == [(0, (0, 6))]
+
+
+def test_failure_after_window_k_resumes_to_identical_frames(tmp_path):
+    video = tmp_path / "in.mkv"
+    video.write_bytes(b"identity of the input")
+    src = rand_source(40, 8, 12, seed=3)
+    reference, _ = collect(src, temporal_method())
+
+    settings = {"method": "test-temporal"}
+    store = ResumeStore.open(video, "test-temporal", settings, work_root=tmp_path / "w")
+    failing = temporal_method()
+    failing.fail_after = 4
+    partial: list = []
+    with pytest.raises(RuntimeError, match="injected failure"):
+        run_stream(
+            src,
+            failing,
+            lambda f, p: partial.append(p),
+            None,
+            StreamOptions(store=store, store_every=1),
+        )
+    assert 0 < store.frames_done < 40
+
+    store = ResumeStore.open(
+        video, "test-temporal", settings, work_root=tmp_path / "w", resume=True
+    )
+    done_before = store.frames_done
+    method = temporal_method()
+    out: list = []
+    result = run_stream(
+        src,
+        method,
+        lambda f, p: out.append((f, p)),
+        None,
+        StreamOptions(store=store, store_every=1),
+    )
+    assert result.resumed_from == done_before
+    assert [p for _, p in out] == [p for _, p in reference]
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(out, reference))
+    # Only the windows after the stored frames were recomputed (plus the one overlapping).
+    assert min(s for s, _ in method.calls) < done_before <= min(s for s, _ in method.calls) + 9
+    assert len(method.calls) < len(temporal_method_calls(src))
+    store.remove()
+
+
+def temporal_method_calls(src):
+    m = temporal_method()
+    collect(src, m)
+    return m.calls
+
+
+def test_sink_errors_and_decoder_errors_surface():
+    def bad_sink(frame, pts):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        run_stream(rand_source(30), Bicubic(2), bad_sink, None, StreamOptions(batch=2))
+
+    def broken_source():
+        yield from rand_source(3)
+        raise ValueError("corrupt packet")
+
+    with pytest.raises(ValueError, match="corrupt packet"):
+        collect(broken_source(), Bicubic(2))
+
+
+def test_memory_is_bounded_on_a_long_stream():
+    seen = []
+    method = temporal_method()
+
+    def source():
+        for i in range(300):
+            seen.append(i)
+            yield torch.rand(3, 8, 8), i
+
+    out, result = collect(source(), method, prefetch=2, encode_queue=2)
+    assert len(out) == 300 and result.windows_computed == len(method.calls)
