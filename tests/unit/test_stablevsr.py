@@ -256,6 +256,20 @@ def test_convert_official_folder_round_trip(tmp_path: Path) -> None:
     assert list(load_imported(tmp_path / "dgaf").config.block_out_channels) == [16, 32]
 
 
+def test_models_import_dgaf_weights_file() -> None:
+    """`vsrup models import dgaf diffusion_pytorch_model.safetensors` (the importer's path)."""
+    from vsrup.hub.importer import import_weights
+    from vsrup.hub.resolve import find_installed
+    from vsrup.methods.dgaf.method import load_imported
+
+    src = FIXTURES / "dgaf" / "dgafnet" / "diffusion_pytorch_model.safetensors"
+    import_weights("dgaf", src)
+    root = find_installed("dgaf")
+    assert root is not None and (root / "config.json").is_file()
+    net = load_imported(root)
+    assert net.config.norm_num_groups == 8  # from the official config.json, not inferred
+
+
 def test_convert_bare_state_dict_infers_the_config(tmp_path: Path) -> None:
     from vsrup.methods.dgaf.convert import convert_official
     from vsrup.methods.dgaf.model import DGAFNet
@@ -333,7 +347,7 @@ def test_missing_raft_weights_is_a_clear_error(tmp_path: Path) -> None:
     from vsrup.hub.registry import WeightSet
     from vsrup.methods.stablevsr.components import load_flow
 
-    with pytest.raises(WeightsError, match="raft-large.*vsrup models import raft-large"):
+    with pytest.raises(WeightsError, match="raft-large.*vsrup models (download|import) raft-large"):
         load_flow(WeightSet({}), False, Runtime(), "per_sample")
     empty = tmp_path / "raft-large"
     empty.mkdir()

@@ -1,8 +1,8 @@
 """`vsrup models import dgaf FILE`: an official DGAFNet checkpoint → our safetensors layout.
 
 Accepts what the official training writes: a `save_pretrained` folder (`config.json` +
-`diffusion_pytorch_model.safetensors` or `.bin`), or a bare state dict (.safetensors, .bin,
-.pth, .pt). The key names are already ours (same prefixes as the official `DGAFNetModel`);
+`diffusion_pytorch_model.safetensors` or `.bin`) or its weights file (the `config.json` beside
+it is used), or a bare state dict (.safetensors, .bin, .pth, .pt). The key names are already ours (same prefixes as the official `DGAFNetModel`);
 the config is read from `config.json` when present, else inferred from tensor shapes. Every
 key and shape is checked against a model built from that config before anything is written.
 """
@@ -71,7 +71,9 @@ def _find_weights(src: Path) -> tuple[Path, Path | None]:
         raise WeightsError("no DGAFNet weights in this folder", path=src)
     if not src.is_file():
         raise WeightsError("file not found", path=src)
-    return src, None
+    # `vsrup models import` hands over one file: use the config.json saved beside it, if any.
+    sibling = src.parent / "config.json"
+    return src, sibling if sibling.is_file() else None
 
 
 def load_dgafnet(weights: Path, config: dict[str, Any]) -> Any:
