@@ -2,9 +2,10 @@
 
 Accepts what the official training writes: a `save_pretrained` folder (`config.json` +
 `diffusion_pytorch_model.safetensors` or `.bin`) or its weights file (the `config.json` beside
-it is used), or a bare state dict (.safetensors, .bin, .pth, .pt). The key names are already ours (same prefixes as the official `DGAFNetModel`);
-the config is read from `config.json` when present, else inferred from tensor shapes. Every
-key and shape is checked against a model built from that config before anything is written.
+it is used), or a bare state dict (.safetensors, .bin, .pth, .pt). The key names are already
+ours (same prefixes as the official `DGAFNetModel`); the config is read from `config.json`
+when present, else inferred from tensor shapes. Every key and shape is checked against a
+model built from that config before anything is written.
 """
 
 from __future__ import annotations
