@@ -27,6 +27,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vsrup.cli.segment",
     "vsrup.cli.models",
     "vsrup.cli.methods_cmd",
+    "vsrup.cli.metrics",
+    "vsrup.cli.degrade",
+    "vsrup.cli.compare",
+    "vsrup.cli.bench",
 )
 
 

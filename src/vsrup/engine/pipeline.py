@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from vsrup.bench.timing import StageTimer, timed_iter
 from vsrup.errors import UsageError
 from vsrup.methods.base import Method, MethodOptions, MethodSpec
 
@@ -346,7 +347,8 @@ def run_job(
         def write(frame, pts) -> None:  # noqa: ANN001
             nonlocal done
             # Already quantised (uint8, or uint16 when bits > 8): straight to the encoder.
-            sink.write_array(frame[None], [pts])
+            with StageTimer("encode"):  # a no-op unless `vsrup bench` is recording
+                sink.write_array(frame[None], [pts])
             done += 1
 
         def progress(n: int) -> None:
@@ -364,8 +366,10 @@ def run_job(
             on_warning=warn,
         )
         try:
-            stream = run_stream(_frames_of(reader), method, write, runtime, options)
-            sink.close()
+            decoded = timed_iter("decode", _frames_of(reader))
+            stream = run_stream(decoded, method, write, runtime, options)
+            with StageTimer("encode"):
+                sink.close()
         except BaseException:
             sink.abort()
             if store is not None and store.frames_done:

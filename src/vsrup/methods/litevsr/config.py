@@ -9,41 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Wan2.2-TI2V-5B transformer (diffusers WanTransformer3DModel).
-FULL_TRANSFORMER: dict[str, Any] = {
-    "patch_size": (1, 2, 2),
-    "num_attention_heads": 24,
-    "attention_head_dim": 128,
-    "in_channels": 48,
-    "out_channels": 48,
-    "text_dim": 4096,
-    "freq_dim": 256,
-    "ffn_dim": 14336,
-    "num_layers": 30,
-    "cross_attn_norm": True,
-    "qk_norm": "rms_norm_across_heads",
-    "eps": 1e-6,
-    "rope_max_seq_len": 1024,
-}
+from vsrup.nn.wan.configs import TINY_TRANSFORMER as TINY_WAN
+from vsrup.nn.wan.configs import TINY_WAN22_VAE, WAN22_TI2V_5B, WAN22_VAE
 
-#: Wan2.2 high-compression VAE (diffusers AutoencoderKLWan): 16× space, 4× time, 48 channels.
-FULL_VAE: dict[str, Any] = {
-    "base_dim": 160,
-    "decoder_base_dim": 256,
-    "z_dim": 48,
-    "dim_mult": [1, 2, 4, 4],
-    "num_res_blocks": 2,
-    "attn_scales": [],
-    "temperal_downsample": [False, True, True],
-    "is_residual": True,
-    "in_channels": 12,
-    "out_channels": 12,
-    "patch_size": 2,
-    "scale_factor_temporal": 4,
-    "scale_factor_spatial": 16,
-    "latents_mean": [0.0] * 48,
-    "latents_std": [1.0] * 48,
-}
+FULL_TRANSFORMER: dict[str, Any] = WAN22_TI2V_5B
+FULL_VAE: dict[str, Any] = WAN22_VAE
 
 #: The adapter at the paper's size: hidden size of the DiT, query window (1, 16, 16).
 FULL_ADAPTER: dict[str, Any] = {
@@ -66,29 +36,13 @@ SCHEDULER: dict[str, Any] = {
     "solver_order": 2,
 }
 
-TINY_TRANSFORMER: dict[str, Any] = {
-    **FULL_TRANSFORMER,
-    "num_attention_heads": 2,
-    "attention_head_dim": 8,
-    "text_dim": 16,
-    "freq_dim": 16,
-    "ffn_dim": 32,
-    "num_layers": 2,
-    "rope_max_seq_len": 64,
-}
-
-TINY_VAE: dict[str, Any] = {
-    **FULL_VAE,
-    "base_dim": 8,
-    "decoder_base_dim": 8,
-    "dim_mult": [1, 1, 1, 1],
-    "num_res_blocks": 1,
-}
+TINY_TRANSFORMER: dict[str, Any] = {**TINY_WAN, "in_channels": 48, "out_channels": 48}
+TINY_VAE: dict[str, Any] = TINY_WAN22_VAE
 
 TINY_ADAPTER: dict[str, Any] = {
     **FULL_ADAPTER,
-    "dim": 16,
-    "num_heads": 2,
+    "dim": TINY_WAN["num_attention_heads"] * TINY_WAN["attention_head_dim"],
+    "num_heads": TINY_WAN["num_attention_heads"],
     "window": (1, 4, 4),
     "num_injections": 2,
     "freq_dim": 16,

@@ -11,54 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: diffusers WanTransformer3DModel config of Wan2.1-T2V-1.3B.
-WAN21_T2V_1_3B: dict[str, Any] = {
-    "patch_size": (1, 2, 2),
-    "num_attention_heads": 12,
-    "attention_head_dim": 128,
-    "in_channels": 16,
-    "out_channels": 16,
-    "text_dim": 4096,
-    "freq_dim": 256,
-    "ffn_dim": 8960,
-    "num_layers": 30,
-    "cross_attn_norm": True,
-    "qk_norm": "rms_norm_across_heads",
-    "eps": 1e-6,
-    "rope_max_seq_len": 1024,
-}
-
-#: diffusers WanTransformer3DModel config of Wan2.1-I2V-14B-720P.
-WAN21_I2V_14B: dict[str, Any] = {
-    **WAN21_T2V_1_3B,
-    "num_attention_heads": 40,
-    "in_channels": 36,
-    "ffn_dim": 13824,
-    "num_layers": 40,
-    "image_dim": 1280,
-    "added_kv_proj_dim": 5120,
-}
-
-#: A two-block stand-in (2 heads × 12 channels, so RoPE splits 4/4/4 like the real 44/42/42).
-TINY_TRANSFORMER: dict[str, Any] = {
-    **WAN21_T2V_1_3B,
-    "num_attention_heads": 2,
-    "attention_head_dim": 12,
-    "text_dim": 16,
-    "freq_dim": 16,
-    "ffn_dim": 32,
-    "num_layers": 2,
-    "rope_max_seq_len": 64,
-}
-
-#: Wan2.1 VAE (diffusers AutoencoderKLWan defaults) and a tiny one with the same compression.
-WAN21_VAE: dict[str, Any] = {}
-TINY_VAE: dict[str, Any] = {
-    "base_dim": 8,
-    "z_dim": 16,
-    "dim_mult": [1, 1, 1, 1],
-    "num_res_blocks": 1,
-}
+from vsrup.nn.wan.configs import (  # noqa: F401 (re-exported for tests and tools)
+    TINY_TRANSFORMER,
+    WAN21_I2V_14B,
+    WAN21_T2V_1_3B,
+    WAN21_VAE,
+)
+from vsrup.nn.wan.configs import TINY_WAN21_VAE as TINY_VAE
 
 
 @dataclass(frozen=True)
