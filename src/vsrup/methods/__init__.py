@@ -17,15 +17,15 @@ __all__ = ["Clip", "Method", "MethodOptions", "MethodSpec", "get", "ids", "regis
 #: Modules that define the built-in methods, in the order `vsrup methods` lists them.
 BUILTIN_MODULES: tuple[str, ...] = (
     "vsrup.methods.classical",
+    "vsrup.methods.span",
+    "vsrup.methods.realesrgan",
+    "vsrup.methods.waifu2x",
     "vsrup.methods.dloral",
     "vsrup.methods.stcdit",
     "vsrup.methods.stablevsr.method",
     "vsrup.methods.dgaf.method",
     "vsrup.methods.litevsr",
     "vsrup.methods.simplegvr",
-    "vsrup.methods.span",
-    "vsrup.methods.realesrgan",
-    "vsrup.methods.waifu2x",
 )
 
 _REGISTRY: dict[str, type[Method]] = {}

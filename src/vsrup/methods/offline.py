@@ -263,7 +263,7 @@ class FeedForwardSR(Method):
         raise NotImplementedError
 
     @classmethod
-    def weight_ids(cls, options: MethodOptions) -> tuple[str, ...]:
+    def weights_for(cls, options: MethodOptions) -> tuple[str, ...]:
         """The registry ids this run needs (a subset of spec.weights)."""
         return (cls.choose(options)[0],)
 
