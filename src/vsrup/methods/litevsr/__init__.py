@@ -40,15 +40,14 @@ class LiteVSR(Method):
     )
 
     def __init__(self, parts, runtime: Runtime, options: MethodOptions) -> None:  # noqa: ANN001
-        import torch
+        from vsrup.engine.runtime import generator
 
         self.parts = parts
         self.steps = options.steps or self.spec.default_steps or 5
         if self.steps < 1:
             raise MethodError(f"--steps must be at least 1, got {self.steps}")
         self.device = runtime.torch_device
-        gen_device = "cpu" if self.device.type == "mps" else self.device
-        self.generator = torch.Generator(device=gen_device).manual_seed(options.seed)
+        self.generator = generator(runtime, options.seed)
 
     @classmethod
     def from_weights(

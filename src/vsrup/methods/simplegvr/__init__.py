@@ -44,7 +44,7 @@ class SimpleGVR(Method):
     )
 
     def __init__(self, parts, runtime: Runtime, options: MethodOptions) -> None:  # noqa: ANN001
-        import torch
+        from vsrup.engine.runtime import generator
 
         self.parts = parts
         self.steps = options.steps or self.spec.default_steps or 50
@@ -53,8 +53,7 @@ class SimpleGVR(Method):
             raise MethodError("simplegvr needs --steps ≥ 1 and --noise-aug in [0, 1)")
         self._scale = options.scale if options.scale in self.spec.scales else self.spec.scales[0]
         self.device = runtime.torch_device
-        gen_device = "cpu" if self.device.type == "mps" else self.device
-        self.generator = torch.Generator(device=gen_device).manual_seed(options.seed)
+        self.generator = generator(runtime, options.seed)
 
     @property
     def scale(self) -> int:
