@@ -130,6 +130,23 @@ def test_tiny_synthetic_diffusion_method_reports_its_stages() -> None:
     assert r.output_size == (128, 128) and r.frames == 5
 
 
+def test_segment_using_method_reports_segmentation_time() -> None:
+    report = run_bench(
+        _settings(
+            methods=["stcdit"],
+            size=(32, 32),
+            length=5,
+            synthetic_weights="tiny",
+            steps=1,
+            temporal=False,
+        )
+    )
+    (r,) = report.results
+    assert r.error is None, r.error
+    means = {name: sec for name, sec, _, _ in r.stage_means()}
+    assert means.get("segmentation", 0) > 0
+
+
 def test_cli_json_schema_and_markdown(tmp_path) -> None:
     runner = CliRunner()
     res = runner.invoke(

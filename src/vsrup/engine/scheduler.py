@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vsrup.bench.timing import StageTimer
 from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner_for_spec
 from vsrup.engine.color import color_fix
 from vsrup.engine.resume import ResumeStore, quantize
@@ -318,14 +319,16 @@ def run_stream(
             inputs[index] = frame
             pts_of[index] = pts
             if segmenter is not None:
-                closed = segmenter.push(frame)
+                with StageTimer("segmentation"):
+                    closed = segmenter.push(frame)
                 if closed is not None:
                     run_windows(planner.add_segment(closed.start, closed.end))
             else:
                 run_windows(planner.add_frames(1))
             t_wait = time.perf_counter()
         if segmenter is not None:
-            last = segmenter.finish()
+            with StageTimer("segmentation"):
+                last = segmenter.finish()
             if last is not None:
                 run_windows(planner.add_segment(last.start, last.end))
         run_windows(planner.finish())
