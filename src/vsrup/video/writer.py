@@ -272,12 +272,23 @@ class VideoWriter:
         )
 
     # -- frames --------------------------------------------------------------------------------
+    #: `write` also takes frames already quantised on this writer's scale: uint8 (8-bit) or
+    #: int32 holding 0..65535 (deeper), which skips a float round trip per frame.
+    accepts_integers = True
+
     def _to_array(self, frames: torch.Tensor) -> np.ndarray:
-        """(T, C, H, W) float → (T, H, W, 3) uint8/uint16, padded to the encoded size."""
+        """(T, C, H, W) float (or integers, see `accepts_integers`) → (T, H, W, 3)
+        uint8/uint16, padded to the encoded size."""
         peak = 65535.0 if self.deep else 255.0
-        x = frames.detach().to("cpu", torch.float32)
-        q = x.mul(peak).add_(0.5).clamp_(0, peak)
-        q = q.to(torch.int32 if self.deep else torch.uint8)
+        if frames.dtype.is_floating_point:
+            x = frames.detach().to("cpu", torch.float32)
+            q = x.mul(peak).add_(0.5).clamp_(0, peak)
+            q = q.to(torch.int32 if self.deep else torch.uint8)
+        else:
+            want = torch.int32 if self.deep else torch.uint8
+            if frames.dtype != want:
+                raise ValueError(f"integer frames must be {want} here, not {frames.dtype}")
+            q = frames.detach().to("cpu")
         pad_w, pad_h = self.enc_w - self.width, self.enc_h - self.height
         if pad_w or pad_h:
             q = torch.nn.functional.pad(q.float(), (0, pad_w, 0, pad_h), mode="replicate").to(
