@@ -147,3 +147,14 @@ def test_pickle_with_code_is_refused(tmp_path) -> None:
     torch.save({"x": Evil()}, path)
     with pytest.raises(WeightsError, match="safely"):
         convert_ours(path, tmp_path / "out")
+
+
+def test_models_info_prints_adapter_size_and_injection_points() -> None:
+    from typer.testing import CliRunner
+
+    from vsrup.cli.app import app
+
+    result = CliRunner().invoke(app, ["models", "info", "litevsr"])
+    assert result.exit_code == 0, result.output
+    assert "State-Aware Adapter (trainable): 502.5 M" in result.output
+    assert "after each of the 30 DiT blocks" in result.output

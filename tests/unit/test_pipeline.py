@@ -119,3 +119,32 @@ def test_image_sequence_in_and_out_keeps_16_bits(tmp_path: Path) -> None:
     assert img.dtype == np.uint16 and img.shape == (40, 60, 3)
     assert np.array_equal(img[::2, ::2], src)
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_interrupt_mid_job_leaves_no_partial_file(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "a.mp4", frames=6, audio_tracks=1)
+    out = tmp_path / "out.mp4"
+
+    def stop(progress) -> None:  # noqa: ANN001 - a Ctrl-C after the first batch
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_job(UpscaleJob(src, out, method="nearest", batch=2), on_progress=stop)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]
+
+
+def test_memory_does_not_grow_with_length(tmp_path: Path) -> None:
+    """Resident memory stays flat while 120 more frames stream through."""
+    import psutil
+
+    src = make_clip(tmp_path / "long.mkv", frames=160, width=320, height=240)
+    proc = psutil.Process()
+    seen: dict[int, int] = {}
+
+    def sample(progress) -> None:  # noqa: ANN001
+        if progress.done in (40, 160):
+            seen[progress.done] = proc.memory_info().rss
+
+    run_job(UpscaleJob(src, tmp_path / "o.mkv", method="nearest", batch=4), on_progress=sample)
+    # Keeping the 120 later output frames (640x480x3 bytes each) would add > 100 MB.
+    assert seen[160] - seen[40] < 40 * 2**20, seen

@@ -127,6 +127,13 @@ def info_cmd(model_id: str = typer.Argument(..., help="Registry id.")) -> None:
         print(f"{key:<{width}}  {value}")
     if path is None:
         print(f"{'next':<{width}}  {registry.missing_weights(model_id).hint}")
+    describe = e.raw.get("describe")
+    if describe:  # an architecture summary the method computes (e.g. parameter counts)
+        import importlib
+
+        module, _, func = describe.partition(":")
+        for line in getattr(importlib.import_module(module), func)():
+            print(line)
 
 
 def _targets(name: str) -> tuple[list[str], list[str]]:

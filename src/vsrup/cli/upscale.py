@@ -33,6 +33,40 @@ def default_method() -> str:
     return "lanczos"
 
 
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (kill, systemd, a batch scheduler) like Ctrl-C, so the temporary output
+    is removed on the way out. Only the main thread may install handlers."""
+    import signal
+    import threading
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed memory for reuse instead of unmapping it.
+
+    Every batch allocates frame tensors of tens of MB; by default glibc serves those with
+    mmap and returns them on free, so each batch pays page faults on fresh zeroed pages
+    (measured: a third of the CPU time in the kernel at 720p→1440p). Peak memory is still
+    bounded by the largest batch. Best effort: other C libraries are left alone.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: heap, not mmap, up to 1 GiB
+        libc.mallopt(-1, 1 << 31)  # M_TRIM_THRESHOLD: do not give the heap top back
+    except (OSError, AttributeError):
+        pass
+
+
 def register(app: typer.Typer) -> None:
     app.command("upscale")(upscale)
 
@@ -252,6 +286,8 @@ def upscale(
     from vsrup.video.writer import EncodeSettings
 
     state.quiet = quiet
+    _interrupt_on_sigterm()
+    _keep_freed_memory()
     if synthetic_weights not in (None, "tiny", "full"):
         raise UsageError("--synthetic-weights must be tiny or full")
     if scale is not None and (width or height):

@@ -23,7 +23,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from vsrup.errors import UsageError
@@ -338,18 +337,11 @@ def run_job(
             )
             if store.frames_done:
                 warn(f"{job.input}: resuming after {store.frames_done} finished frames")
-        peak = 65535.0 if bits > 8 else 255.0
-
-        integers = getattr(sink, "accepts_integers", False)
 
         def write(frame, pts) -> None:  # noqa: ANN001
             nonlocal done
-            if integers:  # the writer takes the quantised frame as it is
-                arr = frame if bits == 8 else frame.astype(np.int32)
-                x = torch.from_numpy(arr).permute(2, 0, 1)[None]
-            else:  # exact: the writer turns k / peak back into the integer k
-                x = torch.from_numpy(frame.astype(np.float32)).div_(peak).permute(2, 0, 1)[None]
-            sink.write(x, [pts])
+            # Already quantised (uint8, or uint16 when bits > 8): straight to the encoder.
+            sink.write_array(frame[None], [pts])
             done += 1
 
         def progress(n: int) -> None:

@@ -264,7 +264,7 @@ def run_stream(
             fixed = color_fix(out[None], ref[None].to(out.device), opts.color_fix)
             q = quantize(fixed, opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
-            if store is not None:
+            if store is not None:  # without a store, nothing may accumulate here
                 pending.append((q, pts_of[index]))
             writer.put(q, pts_of[index])
             done = index + 1

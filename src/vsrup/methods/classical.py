@@ -42,6 +42,18 @@ def lanczos_weights(
     return idx.clamp(0, n_in - 1), w
 
 
+def _band_matrix(
+    n_in: int, n_out: int, device: torch.device | str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The resampling as a dense (n_out, n_in) matrix (clamped taps accumulate at the edges)
+    plus the tap indices, which give each output row's band of non-zero columns."""
+    idx, w = lanczos_weights(n_in, n_out, device=device)
+    m = torch.zeros(n_out, n_in, dtype=torch.float64, device=device)
+    rows = torch.arange(n_out, device=device)[:, None].expand_as(idx)
+    m.index_put_((rows.reshape(-1), idx.reshape(-1)), w.reshape(-1), accumulate=True)
+    return m, idx
+
+
 def _upscale_axis_polyphase(x: torch.Tensor, dim: int, s: int, a: int = 3) -> torch.Tensor:
     """Integer upscaling along H (dim=-2) or W (dim=-1) by polyphase filtering.
 
@@ -74,18 +86,30 @@ def _upscale_axis_polyphase(x: torch.Tensor, dim: int, s: int, a: int = 3) -> to
     return y.reshape(*shape[:-2], n * s, shape[-1])
 
 
-def _resample_axis(x: torch.Tensor, dim: int, n_out: int) -> torch.Tensor:
+def _resample_axis(x: torch.Tensor, dim: int, n_out: int, block: int = 128) -> torch.Tensor:
+    """Resample dim -2 or -1 as banded matrix products, `block` output rows at a time.
+
+    Each block only touches the input rows its taps reach, so the work stays proportional to
+    the number of taps while BLAS does the arithmetic: several times faster than gathering K
+    shifted copies, with the same weights (sums in the input dtype).
+    """
+    last = dim in (-1, x.dim() - 1)
     n_in = x.shape[dim]
-    if n_out % n_in == 0 and n_out > n_in and x.dim() >= 2 and x.is_floating_point():
-        return _upscale_axis_polyphase(x, dim - x.dim(), n_out // n_in)
-    idx, w = lanczos_weights(x.shape[dim], n_out, device=x.device)
-    gathered = x.index_select(dim, idx.reshape(-1))
-    shape = list(x.shape)
-    shape[dim : dim + 1] = [n_out, idx.shape[1]]
-    gathered = gathered.reshape(shape)
-    wshape = [1] * len(shape)
-    wshape[dim], wshape[dim + 1] = n_out, idx.shape[1]
-    return (gathered * w.to(x.dtype).reshape(wshape)).sum(dim=dim + 1)
+    if last and n_out % n_in == 0 and n_out > n_in:
+        # Integer upscaling along rows: shifted views beat a wide band (measured on CPU).
+        return _upscale_axis_polyphase(x, -1, n_out // n_in)
+    m, idx = _band_matrix(x.shape[dim], n_out, x.device)
+    m = m.to(x.dtype)
+    shape = (*x.shape[:-1], n_out) if last else (*x.shape[:-2], n_out, x.shape[-1])
+    out = torch.empty(shape, dtype=x.dtype, device=x.device)
+    for o0 in range(0, n_out, block):
+        o1 = min(o0 + block, n_out)
+        lo, hi = int(idx[o0:o1].min()), int(idx[o0:o1].max()) + 1
+        if last:  # rows of x times the band's columns: (..., H, L) @ (L, b)
+            out[..., o0:o1] = torch.matmul(x[..., lo:hi], m[o0:o1, lo:hi].T)
+        else:  # the band's rows times rows of x: (b, L) @ (..., L, W)
+            out[..., o0:o1, :] = torch.matmul(m[o0:o1, lo:hi], x[..., lo:hi, :])
+    return out
 
 
 def lanczos_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -111,7 +135,7 @@ def resize(x: torch.Tensor, height: int, width: int, kernel: str) -> torch.Tenso
         )
         return y.clamp(0, 1)
     if kernel == "lanczos":
-        return lanczos_resize(x, height, width).clamp(0, 1)
+        return lanczos_resize(x, height, width).clamp_(0, 1)
     raise ValueError(f"unknown resize kernel {kernel!r}")
 
 

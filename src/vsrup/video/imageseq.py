@@ -183,12 +183,15 @@ class ImageSequenceWriter:
         self.frames_written = 0
 
     def write(self, frames: torch.Tensor, pts: Sequence[int]) -> None:
-        import cv2
-
         peak = 65535.0 if self.deep else 255.0
         q = frames.detach().to("cpu", torch.float32).mul(peak).add_(0.5).clamp_(0, peak)
         arr = q.to(torch.int32).permute(0, 2, 3, 1).numpy()
-        arr = arr.astype(np.uint16 if self.deep else np.uint8)
+        self.write_array(arr.astype(np.uint16 if self.deep else np.uint8), pts)
+
+    def write_array(self, arr: np.ndarray, pts: Sequence[int]) -> None:
+        """(T, H, W, 3) RGB uint8, or uint16 when `deep`: one PNG per frame."""
+        import cv2
+
         for img in arr:
             path = self.temp / (self.pattern % self.number)
             if not cv2.imwrite(str(path), np.ascontiguousarray(img[:, :, ::-1])):

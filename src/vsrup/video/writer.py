@@ -14,6 +14,8 @@ size (at most one pixel each way) and a warning says so; 4:4:4, RGB and FFV1 tak
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -178,6 +180,7 @@ class VideoWriter:
         pts_offset: int = 0,
         warn: Callable[[str], None] | None = None,
         label: str | None = None,
+        background: bool = False,
     ) -> None:
         import av
 
@@ -204,6 +207,9 @@ class VideoWriter:
         self.frames_written = 0
         self._last_end_s = 0.0
         self.source = source
+        self._error: BaseException | None = None
+        self._queue: queue.Queue | None = queue.Queue(maxsize=2) if background else None
+        self._worker: threading.Thread | None = None
         self.matrix = assumed_matrix(source.colorspace, source.height) if source else 1
         self.range = "JPEG" if source is not None and source.color_range == 2 else "MPEG"
 
@@ -219,6 +225,9 @@ class VideoWriter:
         except BaseException:
             self.out.close()
             raise
+        if self._queue is not None:
+            self._worker = threading.Thread(target=self._work, name="vsrup-encode", daemon=True)
+            self._worker.start()
 
     def _setup(self, fps, container_metadata, copy_from, window) -> None:  # noqa: ANN001
         if container_metadata:
@@ -272,47 +281,81 @@ class VideoWriter:
         )
 
     # -- frames --------------------------------------------------------------------------------
-    #: `write` also takes frames already quantised on this writer's scale: uint8 (8-bit) or
-    #: int32 holding 0..65535 (deeper), which skips a float round trip per frame.
-    accepts_integers = True
-
     def _to_array(self, frames: torch.Tensor) -> np.ndarray:
-        """(T, C, H, W) float (or integers, see `accepts_integers`) → (T, H, W, 3)
-        uint8/uint16, padded to the encoded size."""
+        """(T, C, H, W) float → contiguous (T, H, W, 3) uint8/uint16, padded to the encoded
+        size: one float pass (scale, round, clamp) and one integer copy into HWC order."""
         peak = 65535.0 if self.deep else 255.0
-        if frames.dtype.is_floating_point:
-            x = frames.detach().to("cpu", torch.float32)
-            q = x.mul(peak).add_(0.5).clamp_(0, peak)
-            q = q.to(torch.int32 if self.deep else torch.uint8)
-        else:
-            want = torch.int32 if self.deep else torch.uint8
-            if frames.dtype != want:
-                raise ValueError(f"integer frames must be {want} here, not {frames.dtype}")
-            q = frames.detach().to("cpu")
+        x = frames.detach().to("cpu", torch.float32)
+        q = (x * peak).add_(0.5).clamp_(0, peak)
         pad_w, pad_h = self.enc_w - self.width, self.enc_h - self.height
         if pad_w or pad_h:
-            q = torch.nn.functional.pad(q.float(), (0, pad_w, 0, pad_h), mode="replicate").to(
-                q.dtype
-            )
-        hwc = q.permute(0, 2, 3, 1).contiguous()
+            q = torch.nn.functional.pad(q, (0, pad_w, 0, pad_h), mode="replicate")
+        t, _, h, w = q.shape
+        hwc = torch.empty((t, h, w, 3), dtype=torch.int32 if self.deep else torch.uint8)
+        hwc.copy_(q.permute(0, 2, 3, 1))  # float → int truncates: rounding was the +0.5
         if self.deep:
             return hwc.numpy().astype(np.uint16)
         return hwc.numpy()
 
     def write(self, frames: torch.Tensor, pts: Sequence[int]) -> None:
-        """Encode frames with the given input pts (one per frame, increasing)."""
-        import av
+        """Encode frames with the given input pts (one per frame, increasing).
 
+        With `background=True` the frames are quantised here and encoded by a worker thread
+        while the caller computes the next batch; an encoder error surfaces at the next
+        `write` or at `close`.
+        """
         if frames.shape[0] != len(pts):
             raise ValueError(f"{frames.shape[0]} frames but {len(pts)} timestamps")
         if frames.shape[-2:] != (self.height, self.width):
             raise ValueError(f"frames are {tuple(frames.shape[-2:])}, writer expects "
                              f"{(self.height, self.width)}")  # fmt: skip
         arrays = self._to_array(frames)
+        if self._queue is None:
+            self._encode(arrays, list(pts))
+            return
+        self._raise_worker_error()
+        while True:  # a bounded queue: at most two batches wait for the encoder
+            try:
+                self._queue.put((arrays, list(pts)), timeout=0.2)
+                return
+            except queue.Full:
+                self._raise_worker_error()
+
+    def write_array(self, arrays: np.ndarray, pts: Sequence[int]) -> None:
+        """Encode already-quantised frames: (T, H, W, 3) RGB, uint8 for 8-bit output and
+        uint16 (full 16-bit scale) for deeper output, at the writer's width and height.
+        Skips the float round trip when the caller quantised already (the engine does)."""
+        want = np.uint16 if self.deep else np.uint8
+        if arrays.ndim != 4 or arrays.shape[1:] != (self.height, self.width, 3):
+            raise ValueError(f"arrays are {arrays.shape}, writer expects (T, {self.height}, "
+                             f"{self.width}, 3)")  # fmt: skip
+        if arrays.shape[0] != len(pts):
+            raise ValueError(f"{arrays.shape[0]} frames but {len(pts)} timestamps")
+        if arrays.dtype != want:
+            raise ValueError(f"arrays are {arrays.dtype}, this writer needs {np.dtype(want)}")
+        pad_w, pad_h = self.enc_w - self.width, self.enc_h - self.height
+        if pad_w or pad_h:
+            arrays = np.pad(arrays, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        arrays = np.ascontiguousarray(arrays)
+        if self._queue is None:
+            self._encode(arrays, list(pts))
+            return
+        self._raise_worker_error()
+        while True:
+            try:
+                self._queue.put((arrays, list(pts)), timeout=0.2)
+                return
+            except queue.Full:
+                self._raise_worker_error()
+
+    def _encode(self, arrays: np.ndarray, pts: list[int]) -> None:
+        import av
+
         fmt = "rgb48le" if self.deep else "rgb24"
         try:
             for array, p in zip(arrays, pts, strict=True):
-                frame = av.VideoFrame.from_ndarray(array, format=fmt)
+                # No copy: the frame wraps the array's memory until swscale converts it.
+                frame = av.VideoFrame.from_numpy_buffer(array, format=fmt)
                 frame = frame.reformat(
                     format=self.pix_fmt,
                     dst_colorspace=sws_matrix(self.matrix),
@@ -330,6 +373,33 @@ class VideoWriter:
             # Let the other tracks catch up to just past this batch (input seconds).
             self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
 
+    def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = self._queue.get()
+            if item is None or self._error is not None:
+                return
+            try:
+                self._encode(*item)
+            except BaseException as exc:  # handed to the caller's thread
+                self._error = exc
+
+    def _raise_worker_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _stop_worker(self) -> None:
+        if self._worker is None or self._queue is None:
+            return
+        while self._worker.is_alive():
+            try:
+                self._queue.put(None, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        self._worker.join()
+        self._worker = None
+
     def _encode_error(self, exc: Exception) -> EncodeError:
         reason = getattr(exc, "strerror", None) or str(exc)
         if "No space" in reason:
@@ -342,6 +412,10 @@ class VideoWriter:
         """Flush the encoder and the remaining tracks and finish the file."""
         import av
 
+        self._stop_worker()
+        if self._error is not None:
+            self.abort()
+            raise self._error
         try:
             self.out.mux(self.stream.encode(None))
             if self.passthrough is not None:
@@ -356,6 +430,9 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Stop without finishing (the caller removes the temporary file)."""
+        if self._worker is not None:
+            self._error = self._error or EncodeError("aborted", path=self.path)
+            self._stop_worker()
         if self.passthrough is not None:
             with contextlib.suppress(Exception):  # after a failure: nothing more to report
                 self.passthrough.close()
