@@ -158,3 +158,16 @@ def test_models_info_prints_adapter_size_and_injection_points() -> None:
     assert result.exit_code == 0, result.output
     assert "State-Aware Adapter (trainable): 502.5 M" in result.output
     assert "after each of the 30 DiT blocks" in result.output
+
+
+@pytest.mark.parametrize("method_id", ["litevsr", "simplegvr", "stcdit", "stablevsr", "dgaf"])
+def test_steps_default_and_zero_steps_is_refused(method_id: str) -> None:
+    from vsrup import methods
+    from vsrup.errors import MethodError
+    from vsrup.methods.base import MethodOptions
+
+    cls = methods.get(method_id)
+    assert cls.steps_for(MethodOptions()) == cls.spec.default_steps
+    assert cls.steps_for(MethodOptions(steps=3)) == 3
+    with pytest.raises(MethodError, match="--steps must be at least 1"):
+        cls.steps_for(MethodOptions(steps=0))

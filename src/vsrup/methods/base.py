@@ -108,6 +108,16 @@ class Method(ABC):
         """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip`."""
 
     @classmethod
+    def steps_for(cls, options: MethodOptions) -> int:
+        """Sampling steps for this run: `--steps`, else the spec's default; at least 1."""
+        steps = cls.spec.default_steps if options.steps is None else options.steps
+        if steps is None or steps < 1:
+            from vsrup.errors import MethodError
+
+            raise MethodError(f"{cls.spec.id}: --steps must be at least 1, got {steps}")
+        return steps
+
+    @classmethod
     def weights_for(cls, options: MethodOptions) -> tuple[str, ...]:
         """Registry ids this run needs: `spec.weights` unless a variant or scale picks a
         subset (so the weights of variants not asked for need not be installed)."""

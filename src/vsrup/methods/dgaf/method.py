@@ -80,4 +80,4 @@ class DGAF(FlowGuidedMethod):
             flow_updates=choices.flow_updates,
             dgafnet=comp.place(dgafnet, runtime),
         )
-        return cls(pipe, options.steps or cls.spec.default_steps or 50, options.seed)
+        return cls(pipe, cls.steps_for(options), options.seed)

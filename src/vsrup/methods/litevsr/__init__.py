@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vsrup.errors import MethodError
 from vsrup.methods import register
 from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
 
@@ -43,9 +42,7 @@ class LiteVSR(Method):
         from vsrup.engine.runtime import generator
 
         self.parts = parts
-        self.steps = options.steps or self.spec.default_steps or 5
-        if self.steps < 1:
-            raise MethodError(f"--steps must be at least 1, got {self.steps}")
+        self.steps = self.steps_for(options)
         self.device = runtime.torch_device
         self.generator = generator(runtime, options.seed)
 

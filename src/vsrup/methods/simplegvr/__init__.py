@@ -47,10 +47,10 @@ class SimpleGVR(Method):
         from vsrup.engine.runtime import generator
 
         self.parts = parts
-        self.steps = options.steps or self.spec.default_steps or 50
+        self.steps = self.steps_for(options)
         self.noise_aug = float(options.extra.get("noise_aug", DEFAULT_NOISE_AUG))
-        if self.steps < 1 or not 0.0 <= self.noise_aug < 1.0:
-            raise MethodError("simplegvr needs --steps ≥ 1 and --noise-aug in [0, 1)")
+        if not 0.0 <= self.noise_aug < 1.0:
+            raise MethodError(f"simplegvr: --opt noise_aug must be in [0, 1), got {self.noise_aug}")
         self._scale = options.scale if options.scale in self.spec.scales else self.spec.scales[0]
         self.device = runtime.torch_device
         self.generator = generator(runtime, options.seed)

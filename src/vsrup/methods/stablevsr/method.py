@@ -103,7 +103,7 @@ class StableVSR(FlowGuidedMethod):
             flow_updates=choices.flow_updates,
             controlnet=comp.place(controlnet, runtime),
         )
-        return cls(pipe, options.steps or cls.spec.default_steps or 50, options.seed)
+        return cls(pipe, cls.steps_for(options), options.seed)
 
 
 def build_controlnet(unet: Any, size: str) -> Any:

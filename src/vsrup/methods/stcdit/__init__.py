@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vsrup.errors import MethodError, UsageError
+from vsrup.errors import UsageError
 from vsrup.methods import register
 from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
 
@@ -51,9 +51,7 @@ class STCDiTMethod(Method):
         import torch
 
         self.parts = parts
-        self.steps = options.steps or self.spec.default_steps or 10
-        if self.steps < 1:
-            raise MethodError(f"--steps must be at least 1, got {self.steps}")
+        self.steps = self.steps_for(options)
         self._scale = options.scale if options.scale in self.spec.scales else self.spec.scales[0]
         self.device = runtime.torch_device
         # Noise is drawn on the CPU so a seed gives the same result on every device.
