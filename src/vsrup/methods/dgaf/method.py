@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsrup.methods import register
-from vsrup.methods.base import Method, MethodOptions, MethodSpec
+from vsrup.methods.base import MethodSpec
 from vsrup.methods.stablevsr.method import SPEC_COMMON, FlowGuidedMethod
 
 if TYPE_CHECKING:
@@ -50,34 +50,12 @@ class DGAF(FlowGuidedMethod):
     )
 
     @classmethod
-    def from_weights(
-        cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
-    ) -> Method:
+    def build_guide(
+        cls, base: Any, weights: WeightSet | None, size: str | None, runtime: Runtime
+    ) -> tuple[type, dict[str, Any]]:
         from vsrup.methods.dgaf.model import DGAFNet
         from vsrup.methods.dgaf.pipeline import DGAFPipeline
-        from vsrup.methods.stablevsr import components as comp
-        from vsrup.methods.stablevsr.pipeline import make_scheduler
 
-        choices = comp.Choices.parse(options.extra)
-        size = comp.synthetic_size(options)
         if size is not None:
-            base = comp.synthetic_base(size, runtime, options.seed)
-            dgafnet = DGAFNet.from_unet(base.unet, conditioning_channels=4)
-        else:
-            root = weights.get("stablevsr") if weights is not None else None
-            dgafnet = load_imported(weights.get("dgaf") if weights is not None else None)
-            base = comp.load_base(root, "stablevsr", runtime, options.prompt or "")
-        flow = comp.load_flow(weights, size is not None, runtime, choices.raft_norm)
-        pipe = DGAFPipeline(
-            base.unet,
-            base.vae,
-            make_scheduler(base.scheduler_config, choices.scheduler),
-            base.prompt_embeds,
-            flow,
-            warp=choices.warp,
-            conditioning_scale=choices.conditioning_scale,
-            flow_batch=choices.flow_batch,
-            flow_updates=choices.flow_updates,
-            dgafnet=comp.place(dgafnet, runtime),
-        )
-        return cls(pipe, cls.steps_for(options), options.seed)
+            return DGAFPipeline, {"dgafnet": DGAFNet.from_unet(base.unet, conditioning_channels=4)}
+        return DGAFPipeline, {"dgafnet": load_imported(weights.get("dgaf") if weights else None)}

@@ -52,6 +52,44 @@ class FlowGuidedMethod(Method):
         self.steps = steps
         self.seed = seed
 
+    @classmethod
+    def build_guide(
+        cls, base: Any, weights: WeightSet | None, size: str | None, runtime: Runtime
+    ) -> tuple[type, dict[str, Any]]:
+        """The pipeline class and its guidance module as a keyword argument (random for a
+        synthetic `size`, else loaded from `weights`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_weights(
+        cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
+    ) -> Method:
+        from vsrup.methods.stablevsr import components as comp
+        from vsrup.methods.stablevsr.pipeline import make_scheduler
+
+        choices = comp.Choices.parse(options.extra)
+        size = comp.synthetic_size(options)
+        if size is not None:
+            base = comp.synthetic_base(size, runtime, options.seed)
+        else:
+            root = weights.get("stablevsr") if weights is not None else None
+            base = comp.load_base(root, "stablevsr", runtime, options.prompt or "")
+        pipeline_cls, guide = cls.build_guide(base, weights, size, runtime)
+        flow = comp.load_flow(weights, size is not None, runtime, choices.raft_norm)
+        pipe = pipeline_cls(
+            base.unet,
+            base.vae,
+            make_scheduler(base.scheduler_config, choices.scheduler),
+            base.prompt_embeds,
+            flow,
+            warp=choices.warp,
+            conditioning_scale=choices.conditioning_scale,
+            flow_batch=choices.flow_batch,
+            flow_updates=choices.flow_updates,
+            **{name: comp.place(module, runtime) for name, module in guide.items()},
+        )
+        return cls(pipe, cls.steps_for(options), options.seed)
+
     def process(self, clip: Clip) -> torch.Tensor:
         import torch
 
@@ -75,35 +113,15 @@ class StableVSR(FlowGuidedMethod):
     )
 
     @classmethod
-    def from_weights(
-        cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
-    ) -> Method:
-        from vsrup.methods.stablevsr import components as comp
-        from vsrup.methods.stablevsr.pipeline import StableVSRPipeline, make_scheduler
+    def build_guide(
+        cls, base: Any, weights: WeightSet | None, size: str | None, runtime: Runtime
+    ) -> tuple[type, dict[str, Any]]:
+        from vsrup.methods.stablevsr.pipeline import StableVSRPipeline
 
-        choices = comp.Choices.parse(options.extra)
-        size = comp.synthetic_size(options)
         if size is not None:
-            base = comp.synthetic_base(size, runtime, options.seed)
-            controlnet = build_controlnet(base.unet, size)
-        else:
-            root = weights.get("stablevsr") if weights is not None else None
-            base = comp.load_base(root, "stablevsr", runtime, options.prompt or "")
-            controlnet = load_controlnet(root, runtime)  # type: ignore[arg-type]
-        flow = comp.load_flow(weights, size is not None, runtime, choices.raft_norm)
-        pipe = StableVSRPipeline(
-            base.unet,
-            base.vae,
-            make_scheduler(base.scheduler_config, choices.scheduler),
-            base.prompt_embeds,
-            flow,
-            warp=choices.warp,
-            conditioning_scale=choices.conditioning_scale,
-            flow_batch=choices.flow_batch,
-            flow_updates=choices.flow_updates,
-            controlnet=comp.place(controlnet, runtime),
-        )
-        return cls(pipe, cls.steps_for(options), options.seed)
+            return StableVSRPipeline, {"controlnet": build_controlnet(base.unet, size)}
+        root = weights.get("stablevsr") if weights is not None else None
+        return StableVSRPipeline, {"controlnet": load_controlnet(root, runtime)}
 
 
 def build_controlnet(unet: Any, size: str) -> Any:
