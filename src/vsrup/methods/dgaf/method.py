@@ -51,11 +51,11 @@ class DGAF(FlowGuidedMethod):
 
     @classmethod
     def build_guide(
-        cls, base: Any, weights: WeightSet | None, size: str | None, runtime: Runtime
+        cls, unet: Any, weights: WeightSet | None, size: str | None, runtime: Runtime
     ) -> tuple[type, dict[str, Any]]:
         from vsrup.methods.dgaf.model import DGAFNet
         from vsrup.methods.dgaf.pipeline import DGAFPipeline
 
         if size is not None:
-            return DGAFPipeline, {"dgafnet": DGAFNet.from_unet(base.unet, conditioning_channels=4)}
+            return DGAFPipeline, {"dgafnet": DGAFNet.from_unet(unet, conditioning_channels=4)}
         return DGAFPipeline, {"dgafnet": load_imported(weights.get("dgaf") if weights else None)}

@@ -54,10 +54,10 @@ class FlowGuidedMethod(Method):
 
     @classmethod
     def build_guide(
-        cls, base: Any, weights: WeightSet | None, size: str | None, runtime: Runtime
+        cls, unet: Any, weights: WeightSet | None, size: str | None, runtime: Runtime
     ) -> tuple[type, dict[str, Any]]:
-        """The pipeline class and its guidance module as a keyword argument (random for a
-        synthetic `size`, else loaded from `weights`)."""
+        """The pipeline class and its guidance module as a keyword argument: random and shaped
+        after the base `unet` for a synthetic `size`, else loaded from `weights` (`unet` None)."""
         raise NotImplementedError
 
     @classmethod
@@ -71,10 +71,12 @@ class FlowGuidedMethod(Method):
         size = comp.synthetic_size(options)
         if size is not None:
             base = comp.synthetic_base(size, runtime, options.seed)
+            pipeline_cls, guide = cls.build_guide(base.unet, weights, size, runtime)
         else:
+            # The method's own weights first: a missing file is named before the base loads.
+            pipeline_cls, guide = cls.build_guide(None, weights, None, runtime)
             root = weights.get("stablevsr") if weights is not None else None
             base = comp.load_base(root, "stablevsr", runtime, options.prompt or "")
-        pipeline_cls, guide = cls.build_guide(base, weights, size, runtime)
         flow = comp.load_flow(weights, size is not None, runtime, choices.raft_norm)
         pipe = pipeline_cls(
             base.unet,
@@ -114,13 +116,16 @@ class StableVSR(FlowGuidedMethod):
 
     @classmethod
     def build_guide(
-        cls, base: Any, weights: WeightSet | None, size: str | None, runtime: Runtime
+        cls, unet: Any, weights: WeightSet | None, size: str | None, runtime: Runtime
     ) -> tuple[type, dict[str, Any]]:
+        from vsrup.hub.registry import missing_weights
         from vsrup.methods.stablevsr.pipeline import StableVSRPipeline
 
         if size is not None:
-            return StableVSRPipeline, {"controlnet": build_controlnet(base.unet, size)}
+            return StableVSRPipeline, {"controlnet": build_controlnet(unet, size)}
         root = weights.get("stablevsr") if weights is not None else None
+        if root is None:
+            raise missing_weights("stablevsr")
         return StableVSRPipeline, {"controlnet": load_controlnet(root, runtime)}
 
 
