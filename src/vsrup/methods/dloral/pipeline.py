@@ -45,13 +45,9 @@ VAE_FULL: dict = {
     "sample_size": 768,
 }
 VAE_TINY: dict = {
-    "in_channels": 3,
-    "out_channels": 3,
-    "down_block_types": ("DownEncoderBlock2D",) * 4,
-    "up_block_types": ("UpDecoderBlock2D",) * 4,
+    **VAE_FULL,
     "block_out_channels": (8, 8, 8, 8),
     "layers_per_block": 1,
-    "latent_channels": 4,
     "norm_num_groups": 4,
     "sample_size": 64,
 }

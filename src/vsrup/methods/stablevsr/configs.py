@@ -64,15 +64,10 @@ FULL_VAE: dict[str, Any] = {
 }
 
 TINY_VAE: dict[str, Any] = {
-    "in_channels": 3,
-    "out_channels": 3,
-    "latent_channels": 4,
-    "down_block_types": ("DownEncoderBlock2D",) * 3,
-    "up_block_types": ("UpDecoderBlock2D",) * 3,
+    **FULL_VAE,
     "block_out_channels": (8, 8, 16),
     "layers_per_block": 1,
     "norm_num_groups": 4,
-    "scaling_factor": VAE_SCALING_FACTOR,
 }
 
 #: StableVSR's ControlNet: `ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=…)`;
