@@ -22,7 +22,7 @@ import importlib.metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from vsrup.errors import WeightsError
+from vsrup.errors import UsageError, WeightsError
 from vsrup.methods.base import Clip, Method, MethodOptions
 
 if TYPE_CHECKING:
@@ -242,6 +242,20 @@ class FeedForwardSR(Method):
     pad: ClassVar[tuple[int, str] | None] = None
     #: Scale of one network pass (when the network does not say).
     pass_scale: ClassVar[int] = 4
+    #: `--model` names → registry ids, and the name used when none is given.
+    variants: ClassVar[dict[str, str]] = {}
+    default_variant: ClassVar[str] = ""
+
+    @classmethod
+    def variant_id(cls, options: MethodOptions) -> str:
+        """Registry id of the `--model` variant asked for (the default when none)."""
+        name = options.variant or cls.default_variant
+        if name not in cls.variants:
+            raise UsageError(
+                f"unknown {cls.spec.id} model {name!r}",
+                hint=f"use one of: {', '.join(cls.variants)}",
+            )
+        return cls.variants[name]
 
     def __init__(
         self, net: torch.nn.Module, runtime: Runtime, passes: int = 1, batch: int = 1

@@ -8,7 +8,6 @@ tools do; zero padding would change up to ~18 px at the edges.
 
 from __future__ import annotations
 
-from vsrup.errors import UsageError
 from vsrup.methods import register
 from vsrup.methods.base import MethodOptions, MethodSpec
 from vsrup.methods.offline import FeedForwardSR
@@ -39,12 +38,9 @@ class RealESRGAN(FeedForwardSR):
     )
     pad = (10, "reflect")
     pass_scale = 4
+    variants = VARIANTS
+    default_variant = DEFAULT_VARIANT
 
     @classmethod
     def choose(cls, options: MethodOptions) -> tuple[str, int]:
-        variant = options.variant or DEFAULT_VARIANT
-        if variant not in VARIANTS:
-            raise UsageError(
-                f"unknown realesrgan model {variant!r}", hint=f"use one of: {', '.join(VARIANTS)}"
-            )
-        return VARIANTS[variant], 1
+        return cls.variant_id(options), 1

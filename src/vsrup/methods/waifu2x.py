@@ -6,7 +6,6 @@ pixels per side, so each pass replicates the border by 7 px first, as waifu2x do
 
 from __future__ import annotations
 
-from vsrup.errors import UsageError
 from vsrup.methods import register
 from vsrup.methods.base import MethodOptions, MethodSpec
 from vsrup.methods.offline import FeedForwardSR, native_scale
@@ -32,13 +31,10 @@ class Waifu2x(FeedForwardSR):
     )
     pad = (7, "replicate")
     pass_scale = 2
+    variants = VARIANTS
+    default_variant = DEFAULT_VARIANT
 
     @classmethod
     def choose(cls, options: MethodOptions) -> tuple[str, int]:
-        variant = options.variant or DEFAULT_VARIANT
-        if variant not in VARIANTS:
-            raise UsageError(
-                f"unknown waifu2x model {variant!r}", hint=f"use one of: {', '.join(VARIANTS)}"
-            )
         scale = native_scale(options.scale, cls.spec.scales)
-        return VARIANTS[variant], 1 if scale == 2 else 2
+        return cls.variant_id(options), 1 if scale == 2 else 2
