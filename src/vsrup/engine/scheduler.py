@@ -262,7 +262,7 @@ def run_stream(
             ref = inputs[index]
             if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
                 out = resize_exact(out, *opts.out_size)
-            fixed = color_fix(out[None], ref[None].to(out.device), opts.color_fix)
+            fixed = color_fix(out[None], ref[None], opts.color_fix)  # moves ref only if used
             q = quantize(fixed, opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
             if store is not None:  # without a store, nothing may accumulate here
