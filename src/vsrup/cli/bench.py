@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vsrup.cli.common import handle_errors, info, warn
+from vsrup.cli.common import check_synthetic_weights, handle_errors, info, warn
 from vsrup.errors import UsageError
 
 
@@ -81,8 +81,7 @@ def bench(
 
     if as_json and as_markdown:
         raise UsageError("choose one of --json and --markdown")
-    if synthetic_weights not in (None, "tiny", "full"):
-        raise UsageError(f"bad --synthetic-weights {synthetic_weights!r}", hint="use tiny or full")
+    check_synthetic_weights(synthetic_weights)
     start, stop = parse_frames(frames)
     deg = Degradation(scale, kernel, blur, noise, jpeg, crf, seed) if degrade else None
     settings = BenchSettings(

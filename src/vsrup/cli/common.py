@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from vsrup.errors import EXIT_RUNTIME, EXIT_USAGE, VsrupError
+from vsrup.errors import EXIT_RUNTIME, EXIT_USAGE, UsageError, VsrupError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +36,12 @@ def warn(text: str) -> None:
 def info(text: str) -> None:
     if not state.quiet:
         print(text, file=sys.stderr, flush=True)
+
+
+def check_synthetic_weights(value: str | None) -> None:
+    """`--synthetic-weights` takes tiny or full (random weights: the output is noise)."""
+    if value not in (None, "tiny", "full"):
+        raise UsageError(f"bad --synthetic-weights {value!r}", hint="use tiny or full")
 
 
 def handle_errors(fn: F) -> F:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from vsrup.cli.common import handle_errors, info, warn
+from vsrup.cli.common import check_synthetic_weights, handle_errors, info, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -55,8 +55,7 @@ def upscale_latents(
     cls = methods.get(method)
     if not hasattr(cls, "upscale_latents"):
         raise UsageError(f"method {method!r} cannot take latents", hint="use --method simplegvr")
-    if synthetic_weights not in (None, "tiny", "full"):
-        raise UsageError("--synthetic-weights must be tiny or full")
+    check_synthetic_weights(synthetic_weights)
     tensor, meta = read_latents_file(latents)
     rate = Fraction(fps if fps is not None else float(meta.get("fps", 16))).limit_denominator(1001)
     if rate <= 0:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from vsrup.cli.common import error_line, handle_errors, info, state, warn
+from vsrup.cli.common import check_synthetic_weights, error_line, handle_errors, info, state, warn
 from vsrup.errors import EXIT_RUNTIME, EXIT_USAGE, UsageError, VsrupError
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts",
@@ -296,8 +296,7 @@ def upscale(
     state.quiet = quiet
     _interrupt_on_sigterm()
     _keep_freed_memory()
-    if synthetic_weights not in (None, "tiny", "full"):
-        raise UsageError("--synthetic-weights must be tiny or full")
+    check_synthetic_weights(synthetic_weights)
     if scale is not None and (width or height):
         raise UsageError("use either --scale or --width/--height")
     if scale is None and not (width or height):
