@@ -115,6 +115,11 @@ def _methods():
         def __init__(self) -> None:
             self.calls: list[tuple[int, int]] = []
             self.fail_after: int | None = None
+            self.begun: list[torch.Tensor] = []
+
+        def begin(self, first: torch.Tensor) -> str | None:
+            self.begun.append(first.clone())
+            return f"first frame mean {first.mean().item():.4f}"
 
         @classmethod
         def from_weights(cls, weights, runtime, options):  # noqa: ANN001

@@ -57,3 +57,70 @@ def test_models_import_converts_an_official_checkpoint(tmp_path: Path) -> None:
     result = runner.invoke(app, ["models", "import", "dloral", str(tmp_path / "bad.pkl")])
     assert result.exit_code == 2
     assert "bad.pkl" in result.output and "Traceback" not in result.output
+
+
+def _pretrained_install(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A tiny sd21-base (diffusers layout), an imported official DLoRAL checkpoint, and the
+    tiny RAM/DAPE parity fixture as the tagger, all through VSRUP_WEIGHTS_<ID>; the CLIP text
+    encoder is a stand-in whose embeddings depend on the prompt (no tokenizer files here)."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from tests.helpers_dloral import official_checkpoint
+    from tests.helpers_ram import TAGS, THRESHOLDS, official_files
+    from vsrup.methods.dloral import model as M
+    from vsrup.methods.dloral import pipeline as PL
+    from vsrup.methods.dloral.convert import convert_official
+
+    torch.manual_seed(5)
+    UNet2DConditionModel(**M.UNET_TINY).save_pretrained(tmp_path / "sd" / "unet")
+    AutoencoderKL(**PL.VAE_TINY).save_pretrained(tmp_path / "sd" / "vae")
+    net = M.build_net(UNet2DConditionModel(**M.UNET_TINY), cfr_mid_channels=8)
+    torch.save(official_checkpoint(net), tmp_path / "model.pkl")
+    convert_official(tmp_path / "model.pkl", tmp_path / "dl")
+    ram, dape = official_files(tmp_path)
+    env = {"SD21_BASE": tmp_path / "sd", "DLORAL": tmp_path / "dl", "RAM_SWIN_LARGE": ram,
+           "DAPE": dape, "RAM_TAG_LIST": TAGS, "RAM_TAG_THRESHOLDS": THRESHOLDS}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(f"VSRUP_WEIGHTS_{key}", str(value))
+
+    def text_encoder(base_dir: Path):  # noqa: ANN202
+        def encode(text: str) -> torch.Tensor:
+            g = torch.Generator().manual_seed(sum(map(ord, text)))
+            return torch.randn(1, 8, M.UNET_TINY["cross_attention_dim"], generator=g)
+
+        return encode
+
+    monkeypatch.setattr(PL, "text_encoder", text_encoder)
+
+
+def _frames(path: Path) -> list:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def test_dloral_prompts_with_ram_tags_of_frame_zero(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import numpy as np
+
+    _pretrained_install(tmp_path, monkeypatch)
+    src = make_clip(tmp_path / "in.mkv", width=24, height=16, frames=3, codec="ffv1")
+    base = ["upscale", str(src), "--method", "dloral", "--scale", "4", "--overwrite"]
+    base += ["--opt", "min_side=16"]
+    tagged = runner.invoke(app, [*base, "-o", str(tmp_path / "tags.mkv")])
+    assert tagged.exit_code == 0, tagged.output
+    assert "dloral: prompt from RAM tags of frame 0: 'tag" in tagged.output
+    plain = runner.invoke(app, [*base, "-o", str(tmp_path / "plain.mkv"), "--opt", "tags=off"])
+    assert plain.exit_code == 0, plain.output
+    assert "dloral: prompt" not in plain.output
+    a, b = _frames(tmp_path / "tags.mkv"), _frames(tmp_path / "plain.mkv")
+    assert len(a) == len(b) == 3 and a[0].shape == (64, 96, 3)
+    assert any(not np.array_equal(x, y) for x, y in zip(a, b))  # the prompt reached the UNet
+
+    monkeypatch.delenv("VSRUP_WEIGHTS_RAM_TAG_LIST")
+    missing = runner.invoke(app, [*base, "-o", str(tmp_path / "m.mkv")])
+    assert missing.exit_code == 0, missing.output
+    assert "automatic tags need ram-tag-list" in missing.output
+    required = runner.invoke(app, [*base, "-o", str(tmp_path / "r.mkv"), "--opt", "tags=on"])
+    assert required.exit_code != 0
+    assert "'ram-tag-list' are not installed" in required.output
+    assert not (tmp_path / "r.mkv").exists()

@@ -14,33 +14,21 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.helpers_ram import FIX, fp32, official_files
 from vsrup.errors import WeightsError
 from vsrup.hub.safe_load import load_state_dict
 from vsrup.nn import ram_weights as W
 from vsrup.nn.ram import normalize
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "ram"
 ATOL = 1e-5
 
 
 def _fp32(name: str) -> dict[str, torch.Tensor]:
-    return {k: v.float() for k, v in load_file(FIX / name).items()}
+    return fp32(name)
 
 
 def _official_files(tmp_path: Path, *, dape: bool = True) -> tuple[Path, Path | None]:
-    ram = _fp32("ram.safetensors")
-    # The real file also holds the Swin buffers, which the official loader drops: so do we.
-    ram["visual_encoder.layers.0.blocks.1.attn_mask"] = torch.full((64, 144, 144), 7.0)
-    ram["visual_encoder.layers.0.blocks.0.attn.relative_position_index"] = torch.zeros(
-        144, 144, dtype=torch.long
-    )
-    ram_path = tmp_path / "ram_swin_large_14m.pth"
-    torch.save({"model": ram}, ram_path)
-    if not dape:
-        return ram_path, None
-    dape_path = tmp_path / "DAPE.pth"
-    torch.save(_fp32("dape.safetensors"), dape_path)
-    return ram_path, dape_path
+    return official_files(tmp_path, dape=dape)
 
 
 def _pixels() -> torch.Tensor:

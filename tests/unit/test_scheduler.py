@@ -102,14 +102,18 @@ def test_failure_after_window_k_resumes_to_identical_frames(tmp_path):
     done_before = store.frames_done
     method = temporal_method()
     out: list = []
+    notes: list[str] = []
     result = run_stream(
         src,
         method,
         lambda f, p: out.append((f, p)),
         None,
-        StreamOptions(store=store, store_every=1),
+        StreamOptions(store=store, store_every=1, on_info=notes.append),
     )
     assert result.resumed_from == done_before
+    # `begin` still sees frame 0 (DLoRAL's prompt comes from it), once, before any window.
+    assert len(method.begun) == 1 and torch.equal(method.begun[0], src[0][0])
+    assert notes == [f"first frame mean {src[0][0].mean().item():.4f}"]
     assert [p for _, p in out] == [p for _, p in reference]
     assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(out, reference))
     # Only the windows after the stored frames were recomputed (plus the one overlapping).

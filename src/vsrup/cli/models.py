@@ -136,14 +136,15 @@ def info_cmd(model_id: str = typer.Argument(..., help="Registry id.")) -> None:
             print(line)
 
 
-def _targets(name: str) -> tuple[list[str], list[str]]:
-    """(ids to download, ids that need a hand import) for a registry id or a method name."""
+def _targets(name: str, optional: bool = False) -> tuple[list[str], list[str]]:
+    """(ids to download, ids that need a hand import) for a registry id or a method name;
+    `optional` adds the method's optional weights that can be downloaded (e.g. taggers)."""
     from vsrup.hub import registry
 
     all_entries = registry.entries()
     users = [e for e in all_entries.values() if name in e.methods]
     if users:  # a method name: everything it needs that vsrup can fetch
-        fetch = [e.id for e in users if e.downloadable and not e.optional]
+        fetch = [e.id for e in users if e.downloadable and (optional or not e.optional)]
         manual = [e.id for e in users if e.source in ("manual", "modelscope") and not e.optional]
         return fetch, manual
     return [registry.entry(name).id], []
@@ -159,11 +160,14 @@ def download_cmd(
     ),
     repo: str | None = typer.Option(None, "--repo", help="Download from this repo (a mirror)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    optional: bool = typer.Option(
+        False, "--optional", help="With a method name: also its optional weights (e.g. taggers)."
+    ),
 ) -> None:
     """Fetch weights from the Hub (or their URL) into the local cache: pinned and resumable."""
     from vsrup.hub import download, registry
 
-    fetch, manual = _targets(name)
+    fetch, manual = _targets(name, optional)
     if len(fetch) + len(manual) > 1 and (revision or include or repo):
         raise UsageError("--revision/--include/--repo apply to one registry id, not a method")
     for model_id in fetch:
@@ -183,8 +187,12 @@ def download_cmd(
             print(f'{model_id}: not pinned; to pin it set {key} = "{result.commit}" in models.toml')
     for model_id in manual:
         print(f"{model_id}: {registry.missing_weights(model_id).hint}")
-    optional = [e.id for e in registry.entries().values() if name in e.methods and e.optional]
-    for model_id in optional:
+    extras = [
+        e.id
+        for e in registry.entries().values()
+        if name in e.methods and e.optional and e.id not in fetch
+    ]
+    for model_id in extras:
         print(f"{model_id}: optional; to add it: {registry.missing_weights(model_id).hint}")
     if not fetch and manual:
         raise registry.missing_weights(manual[0])

@@ -330,7 +330,7 @@ def upscale(
         )  # fmt: skip
         view.start(src.name)
         try:
-            result = run_job(job, on_progress=view.update, on_warning=warn)
+            result = run_job(job, on_progress=view.update, on_warning=warn, on_info=info)
         except VsrupError as exc:
             view.stop()
             if not is_batch:

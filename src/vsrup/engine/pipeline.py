@@ -277,6 +277,7 @@ def run_job(
     *,
     on_progress: ProgressFn | None = None,
     on_warning: WarnFn | None = None,
+    on_info: WarnFn | None = None,
 ) -> JobResult:
     """Upscale one input into one output; the output appears only if everything succeeded."""
     from vsrup.video.output import AtomicOutput, check_output
@@ -328,6 +329,7 @@ def run_job(
             checkpoint = job.resume or job.work_dir is not None or spec.kind == "diffusion"
         if checkpoint:
             settings = job_settings(job, spec, runtime, out_w, out_h, bits)
+            settings["method_state"] = method.resume_settings()
             store = ResumeStore.open(
                 job.input, spec.id, settings, work_root=job.work_dir, resume=job.resume
             )
@@ -354,6 +356,7 @@ def run_job(
             store=store,
             on_progress=progress,
             on_warning=warn,
+            on_info=on_info,
         )
         try:
             decoded = timed_iter("decode", _frames_of(reader))

@@ -75,6 +75,8 @@ class StreamOptions:
     store: ResumeStore | None = None
     on_progress: Callable[[int], None] | None = None
     on_warning: Callable[[str], None] | None = None
+    #: Lines for the user that are not warnings (e.g. the prompt a method derived).
+    on_info: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -316,6 +318,10 @@ def run_stream(
             timings["wait_decode"] += time.perf_counter() - t_wait
             index = count
             count += 1
+            if index == 0:
+                note = method.begin(frame)
+                if note and opts.on_info is not None:
+                    opts.on_info(note)
             inputs[index] = frame
             pts_of[index] = pts
             if segmenter is not None:

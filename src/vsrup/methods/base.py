@@ -123,6 +123,19 @@ class Method(ABC):
         subset (so the weights of variants not asked for need not be installed)."""
         return cls.spec.weights
 
+    def begin(self, first: torch.Tensor) -> str | None:
+        """Called once per video, before any `process`, with its first input frame ((C, H, W)
+        in [0, 1], on the CPU), also when a resumed run computes nothing before frame k > 0.
+        For what a method derives from the video as a whole (DLoRAL's prompt tags). Returns a
+        line for the user (what was derived), or None."""
+        return None
+
+    def resume_settings(self) -> dict[str, Any]:
+        """What this instance does that changes its output beyond the job's options (e.g.
+        which optional weights it found): part of the `--resume` key, so a resumed run never
+        mixes frames of two behaviours."""
+        return {}
+
     def flush(self) -> torch.Tensor | None:
         """Return frames still buffered at the end of the video (None for stateless methods)."""
         return None

@@ -9,15 +9,18 @@ the frame with itself. The previous frame of a clip's first frame is kept from t
 as long as they arrive in order; a clip that does not continue the last one starts afresh.
 If clips repeat a start (the engine cutting frames into spatial tiles), carrying is switched
 off for the rest of the video, since the kept frame could come from another tile.
+
+Prompt: RAM + DAPE tags of frame 0 when the tagger is installed (see `prompt`), else --prompt.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vsrup.errors import UsageError
 from vsrup.methods import register
 from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
+from vsrup.methods.dloral import prompt as P
 
 if TYPE_CHECKING:
     import torch
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
     from vsrup.methods.dloral.pipeline import PairRunner, Prepared
+    from vsrup.methods.dloral.prompt import PendingPrompt
 
 _TILE_OPTIONS = {
     "encoder_tile": "encoder",
@@ -52,8 +56,19 @@ class DLoRAL(Method):
         speed="fast (one step)",
     )
 
-    def __init__(self, runner: PairRunner) -> None:
+    def __init__(
+        self,
+        runner: PairRunner,
+        pending: PendingPrompt | None = None,
+        missing_taggers: tuple[str, ...] = (),
+        prompt_text: str = "",
+    ) -> None:
         self.runner = runner
+        #: Set while the tag prompt still has to be made from the first frame (`begin`).
+        self._pending = pending
+        self._missing_taggers = missing_taggers
+        self._prompt_text = prompt_text
+        self._tags = "off" if pending is None else ("ram+dape" if pending.files.dape else "ram")
         self._last: tuple[int, Prepared] | None = None
         self._last_start: int | None = None
         # Off once a clip repeats or goes back: the engine is then cutting frames into spatial
@@ -68,19 +83,25 @@ class DLoRAL(Method):
 
         if options.steps not in (None, 1):
             raise UsageError("dloral is a one-step method", hint="drop --steps or use --steps 1")
+        files, missing = P.find_tagger(weights, str(options.extra.get("tags", "auto")))
+        fixed_prompt = options.prompt or pipeline.DEFAULT_PROMPT
+        pending = None
         if options.synthetic_weights:
             parts = pipeline.synthetic_components(
                 options.synthetic_weights, runtime.torch_device, runtime.dtype, options.seed
             )
         else:
             assert weights is not None
+            encode = pipeline.text_encoder(weights["sd21-base"])
             parts = pipeline.pretrained_components(
                 weights["sd21-base"],
                 weights["dloral"],
                 runtime.torch_device,
                 runtime.dtype,
-                options.prompt or pipeline.DEFAULT_PROMPT,
+                encode(fixed_prompt),
             )
+            if files is not None:
+                pending = P.PendingPrompt(files, encode, options.prompt)
         tiling = pipeline.Tiling()
         if options.synthetic_weights == "tiny":
             tiling.min_short_side = _TINY_MIN_SIDE
@@ -93,7 +114,35 @@ class DLoRAL(Method):
         color = str(options.extra.get("color", "adain"))
         if color not in ("adain", "none"):
             raise UsageError(f"unknown colour fix {color!r}", hint="use --opt color=adain|none")
-        return cls(pipeline.PairRunner(parts, tiling, color))
+        return cls(pipeline.PairRunner(parts, tiling, color), pending, tuple(missing), fixed_prompt)
+
+    @classmethod
+    def weights_for(cls, options: MethodOptions) -> tuple[str, ...]:
+        """The base and DLoRAL, plus the (optional) tagger unless `--opt tags=off`."""
+        if str(options.extra.get("tags", "auto")) == "off":
+            return cls.spec.weights
+        return cls.spec.weights + P.TAGGER_IDS
+
+    def resume_settings(self) -> dict[str, Any]:
+        return {"tags": self._tags}
+
+    def begin(self, first: torch.Tensor) -> str | None:
+        """Make the tag prompt from the video's first frame (see `prompt`)."""
+        from vsrup.methods.dloral.pipeline import prepare_image
+
+        pending, self._pending = self._pending, None  # the text encoder goes with it
+        if pending is None:
+            if not self._missing_taggers:
+                return None
+            return (f"dloral: prompt {self._prompt_text!r}; automatic tags need "
+                    f"{', '.join(self._missing_taggers)} (vsrup models download dloral "
+                    "--optional; --opt tags=off hides this)")  # fmt: skip
+        image, _ = prepare_image(first.float(), self.runner.tiling.min_short_side)
+        parts = self.runner.parts
+        tags = P.tag_image(pending.files, image, self.runner.device, parts.dtype)
+        text = P.compose(tags, pending.user_prompt)
+        self.runner.set_prompt(pending.encode(text))
+        return f"dloral: prompt from RAM tags of frame 0: {text!r}"
 
     def process(self, clip: Clip) -> torch.Tensor:
         import torch

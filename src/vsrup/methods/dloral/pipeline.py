@@ -16,6 +16,7 @@ For each frame (the "current" one) with its predecessor (the "previous" one), as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,31 +141,46 @@ def _from_pretrained(cls, directory: Path):  # noqa: ANN001, ANN202
         ) from None
 
 
-def encode_prompt(base_dir: Path, prompt: str) -> torch.Tensor:
-    """CLIP text embeddings (1, 77, 1024) for `prompt`; the text encoder is dropped after."""
+def text_encoder(base_dir: Path) -> Callable[[str], torch.Tensor]:
+    """A prompt → CLIP text embeddings (1, 77, 1024) function (SD 2.1's encoder, on the CPU:
+    one prompt per video does not need the GPU's memory)."""
     from transformers import CLIPTextModel, CLIPTokenizer
 
     tokenizer = _from_pretrained(CLIPTokenizer, base_dir / "tokenizer")
-    text_encoder = _from_pretrained(CLIPTextModel, base_dir / "text_encoder")
-    ids = tokenizer(
-        prompt,
-        max_length=tokenizer.model_max_length,
-        padding="max_length",
-        truncation=True,
-        return_tensors="pt",
-    ).input_ids
-    with torch.no_grad():
-        return text_encoder(ids)[0]
+    model = _from_pretrained(CLIPTextModel, base_dir / "text_encoder").eval()
+
+    def encode(prompt: str) -> torch.Tensor:
+        ids = tokenizer(
+            prompt,
+            max_length=tokenizer.model_max_length,
+            padding="max_length",
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids
+        with torch.no_grad():
+            return model(ids)[0]
+
+    return encode
+
+
+def encode_prompt(base_dir: Path, prompt: str) -> torch.Tensor:
+    """CLIP text embeddings (1, 77, 1024) for `prompt`; the text encoder is dropped after."""
+    return text_encoder(base_dir)(prompt)
 
 
 def pretrained_components(
-    base_dir: Path, dloral_dir: Path, device: torch.device, dtype: torch.dtype, prompt: str
+    base_dir: Path,
+    dloral_dir: Path,
+    device: torch.device,
+    dtype: torch.dtype,
+    prompt: str | torch.Tensor,
 ) -> Components:
-    """SD 2.1-base (diffusers layout) + our converted DLoRAL checkpoint, merged."""
+    """SD 2.1-base (diffusers layout) + our converted DLoRAL checkpoint, merged. `prompt` is
+    a string to encode, or embeddings already encoded."""
     state, ranks, targets = read_converted(Path(dloral_dir) / FILENAME)
     unet = _from_pretrained(UNet2DConditionModel, Path(base_dir) / "unet")
     vae = _from_pretrained(AutoencoderKL, Path(base_dir) / "vae")
-    embeds = encode_prompt(Path(base_dir), prompt)
+    embeds = encode_prompt(Path(base_dir), prompt) if isinstance(prompt, str) else prompt
     # The official width is 64; reading it from the file lets tiny test checkpoints load too.
     mid = state.get("cfr.feat_extract.main.0.weight", torch.empty(64)).shape[0]
     net = M.build_net(unet, ranks=ranks, targets=targets, cfr_mid_channels=mid)
@@ -234,6 +250,10 @@ class PairRunner:
     @property
     def device(self) -> torch.device:
         return self.parts.prompt_embeds.device
+
+    def set_prompt(self, embeds: torch.Tensor) -> None:
+        """Use these text embeddings from now on (DLoRAL's tag prompt, made at frame 0)."""
+        self.parts.prompt_embeds = embeds.to(device=self.device, dtype=self.parts.dtype)
 
     @torch.no_grad()
     def prepare(self, frame: torch.Tensor) -> Prepared:
