@@ -1,12 +1,17 @@
 """Parity fixtures for the RAM + DAPE tagger DLoRAL prompts with: the OFFICIAL code, tiny, CPU.
 
-    PYTHONPATH=src python tools/parity/ram.py PATH/TO/DLoRAL [--out tests/fixtures/ram]
+    python -m venv /tmp/rv && /tmp/rv/bin/pip install torch==2.13.0 transformers==4.46.3 \
+        loralib scipy safetensors
+    PYTHONPATH=src /tmp/rv/bin/python tools/parity/ram.py PATH/TO/DLoRAL [--out tests/fixtures/ram]
+
+A side environment because the official 4.28-era BERT file does not build under transformers 5
+(its PreTrainedModel tying API changed); transformers 4.46 runs it as written.
 
 PATH is a checkout of github.com/yjsunnn/DLoRAL (tested at 40c13086) or a bare git directory of
 it (then HEAD's `ram/` is exported to a temporary folder). The official `ram.models.ram_lora`
 (RAMLora, its loralib Swin and BERT) is imported and run unmodified. Around it, and why:
 
-- Needs `pip install loralib` (the official LoRA layers). timm, fairscale and the BERT
+- Needs loralib (the official LoRA layers). timm, fairscale and the BERT
   tokenizer download are not available here: stand-ins provide the names the modules import
   (timm's DropPath is an identity at eval; trunc_normal_ only initialises). The `ram` package's
   `__init__` (which imports every RAM variant) is bypassed; `ram.models.ram_lora` is imported
@@ -14,7 +19,8 @@ it (then HEAD's `ram/` is exported to a temporary folder). The official `ram.mod
   tokenizer only sizes embeddings that tagging never uses).
 - Tiny config files replace the official ones (CONFIG_PATH points to a temporary folder):
   Swin with embed_dim 8 at 384 px, a 32-wide head, 40 made-up tags.
-- transformers 5 moved some helpers the 4.28-era BERT file imports; they are aliased.
+- Helpers the BERT file imports from `transformers.modeling_utils` are aliased where a newer
+  transformers dropped them (pruning is never called; feed-forward chunking is off).
 
 Then, as DLoRAL's `test_DLoRAL.py` does, `ram(pretrained=RAM_FILE, pretrained_condition=
 DAPE_FILE, image_size=384, vit='swin_l')`, `.eval()`, and `generate_tag`. The RAM file is a

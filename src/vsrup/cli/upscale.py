@@ -253,7 +253,12 @@ def upscale(
     dtype: str = typer.Option("auto", "--dtype", help="auto, fp32, fp16 or bf16."),
     steps: int | None = typer.Option(None, "--steps", help="Sampling steps (diffusion methods)."),
     seed: int = typer.Option(42, "--seed", help="Random seed."),
-    prompt: str | None = typer.Option(None, "--prompt", help="Text prompt (diffusion methods)."),
+    prompt: str | None = typer.Option(
+        None,
+        "--prompt",
+        help="Text prompt (diffusion methods; dloral puts its RAM tags of frame 0 before it "
+        "when the tagger is installed: --opt tags=off to use only this).",
+    ),
     negative_prompt: str | None = typer.Option(None, "--negative-prompt", help="Negative prompt."),  # noqa: E501
     synthetic_weights: str | None = typer.Option(
         None,

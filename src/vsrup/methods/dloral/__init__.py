@@ -92,16 +92,17 @@ class DLoRAL(Method):
             )
         else:
             assert weights is not None
-            encode = pipeline.text_encoder(weights["sd21-base"])
             parts = pipeline.pretrained_components(
                 weights["sd21-base"],
                 weights["dloral"],
                 runtime.torch_device,
                 runtime.dtype,
-                encode(fixed_prompt),
+                fixed_prompt,
+                keep_text_encoder=files is not None,
             )
-            if files is not None:
-                pending = P.PendingPrompt(files, encode, options.prompt)
+            if files is not None and parts.encode is not None:
+                pending = P.PendingPrompt(files, parts.encode, options.prompt)
+                parts.encode = None  # the pending prompt holds it until `begin`
         tiling = pipeline.Tiling()
         if options.synthetic_weights == "tiny":
             tiling.min_short_side = _TINY_MIN_SIDE

@@ -75,6 +75,8 @@ class Components:
     vae: AutoencoderKL
     prompt_embeds: torch.Tensor
     dtype: torch.dtype
+    #: The text encoder, kept only when the prompt is made later (DLoRAL's tags of frame 0).
+    encode: Callable[[str], torch.Tensor] | None = None
 
     @property
     def scaling(self) -> float:
@@ -163,29 +165,28 @@ def text_encoder(base_dir: Path) -> Callable[[str], torch.Tensor]:
     return encode
 
 
-def encode_prompt(base_dir: Path, prompt: str) -> torch.Tensor:
-    """CLIP text embeddings (1, 77, 1024) for `prompt`; the text encoder is dropped after."""
-    return text_encoder(base_dir)(prompt)
-
-
 def pretrained_components(
     base_dir: Path,
     dloral_dir: Path,
     device: torch.device,
     dtype: torch.dtype,
-    prompt: str | torch.Tensor,
+    prompt: str,
+    keep_text_encoder: bool = False,
 ) -> Components:
-    """SD 2.1-base (diffusers layout) + our converted DLoRAL checkpoint, merged. `prompt` is
-    a string to encode, or embeddings already encoded."""
+    """SD 2.1-base (diffusers layout) + our converted DLoRAL checkpoint, merged; `prompt`
+    encoded. `keep_text_encoder` keeps the encoder (`Components.encode`) for a later prompt."""
     state, ranks, targets = read_converted(Path(dloral_dir) / FILENAME)
     unet = _from_pretrained(UNet2DConditionModel, Path(base_dir) / "unet")
     vae = _from_pretrained(AutoencoderKL, Path(base_dir) / "vae")
-    embeds = encode_prompt(Path(base_dir), prompt) if isinstance(prompt, str) else prompt
+    encode = text_encoder(Path(base_dir))
+    embeds = encode(prompt)
     # The official width is 64; reading it from the file lets tiny test checkpoints load too.
     mid = state.get("cfr.feat_extract.main.0.weight", torch.empty(64)).shape[0]
     net = M.build_net(unet, ranks=ranks, targets=targets, cfr_mid_channels=mid)
     M.load_stored_state(net, state, str(Path(dloral_dir) / FILENAME))
-    return _finish(net, vae, embeds, device, dtype)
+    parts = _finish(net, vae, embeds, device, dtype)
+    parts.encode = encode if keep_text_encoder else None
+    return parts
 
 
 def components_from_state(
