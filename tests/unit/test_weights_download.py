@@ -362,3 +362,38 @@ def test_hf_token_is_sent(hub, tmp_path, monkeypatch):
     registry(tmp_path, monkeypatch, toy=hf_entry("org/toy", revision=sha))
     download("toy", progress=False)
     assert hub.requests and all(r.auth == "Bearer hf_test_token" for r in hub.requests)
+
+
+def test_url_tag_list_is_checked_and_imported_by_its_converter(hub, tmp_path, monkeypatch):
+    """DLoRAL's RAM tag list comes from a pinned raw URL: hash-checked, then validated and
+    stored by its converter where the tagger looks for it."""
+    from tests.helpers_ram import TAGS
+    from vsrup.hub.download import download
+    from vsrup.hub.resolve import find_installed
+
+    blob = TAGS.read_bytes()
+    sha = hub.add_repo("files/tags", {"ram_tag_list.txt": blob})
+    entry = {
+        "methods": ["toy"],
+        "role": "tagger",
+        "source": "url",
+        "url": f"{hub.url}/files/tags/resolve/{sha}/ram_tag_list.txt",
+        "files": ["ram_tag_list.txt"],
+        "sha256": {"ram_tag_list.txt": sha256(blob)},
+        "converter": "vsrup.nn.ram_weights:import_tag_list",
+        "optional": True,
+    }
+    registry(tmp_path, monkeypatch, tags=entry)
+    result = download("tags", progress=False)
+    assert find_installed("tags") == result.path
+    assert (result.path / "ram_tag_list.txt").read_bytes() == blob
+
+
+def test_download_of_a_method_with_optional_adds_its_taggers():
+    from vsrup.cli.models import _targets
+
+    fetch, manual = _targets("dloral")
+    assert "sd21-base" in fetch and "ram-swin-large" not in fetch and manual == ["dloral"]
+    fetch, _ = _targets("dloral", optional=True)
+    assert {"ram-swin-large", "ram-tag-list", "ram-tag-thresholds"} <= set(fetch)
+    assert "dape" not in fetch  # a hand import (Google Drive)
