@@ -23,21 +23,13 @@ from vsrup.nn.ram import normalize
 ATOL = 1e-5
 
 
-def _fp32(name: str) -> dict[str, torch.Tensor]:
-    return fp32(name)
-
-
-def _official_files(tmp_path: Path, *, dape: bool = True) -> tuple[Path, Path | None]:
-    return official_files(tmp_path, dape=dape)
-
-
 def _pixels() -> torch.Tensor:
     frame = load_file(FIX / "image.safetensors")["frame"]
     return normalize(frame[None].float() / 255, 384)
 
 
 def test_tagger_matches_official_logits_and_tags(tmp_path: Path) -> None:
-    ram_path, dape_path = _official_files(tmp_path)
+    ram_path, dape_path = official_files(tmp_path)
     tagger = W.load_tagger(ram_path, dape_path, FIX / "tags.txt", FIX / "thresholds.txt")
     pixels = _pixels()
     with torch.no_grad():
@@ -50,11 +42,11 @@ def test_tagger_matches_official_logits_and_tags(tmp_path: Path) -> None:
 
 
 def test_dape_goes_over_ram_and_its_tied_weight_reaches_the_head(tmp_path: Path) -> None:
-    ram_path, dape_path = _official_files(tmp_path)
+    ram_path, dape_path = official_files(tmp_path)
     with_dape = W.load_tagger(ram_path, dape_path, FIX / "tags.txt", FIX / "thresholds.txt")
     ram_only = W.load_tagger(ram_path, None, FIX / "tags.txt", FIX / "thresholds.txt")
     name = "tagging_head.encoder.layer.1.intermediate.dense.weight"
-    dape = _fp32("dape.safetensors")
+    dape = fp32("dape.safetensors")
     # DAPE gives this head weight only under the captioning encoder's (tied) name.
     assert torch.equal(with_dape.state_dict()[name], dape[f"tag_encoder.{name[13:]}"])
     assert not torch.equal(ram_only.state_dict()[name], with_dape.state_dict()[name])
@@ -64,7 +56,7 @@ def test_dape_goes_over_ram_and_its_tied_weight_reaches_the_head(tmp_path: Path)
 
 
 def test_imported_dape_is_smaller_and_loads_the_same(tmp_path: Path) -> None:
-    ram_path, dape_path = _official_files(tmp_path)
+    ram_path, dape_path = official_files(tmp_path)
     assert dape_path is not None
     out_dir = tmp_path / "imported"
     out_dir.mkdir()
@@ -78,7 +70,7 @@ def test_imported_dape_is_smaller_and_loads_the_same(tmp_path: Path) -> None:
 
 
 def test_missing_head_weight_is_named(tmp_path: Path) -> None:
-    ram = _fp32("ram.safetensors")
+    ram = fp32("ram.safetensors")
     del ram["fc.weight"]
     path = tmp_path / "ram.pth"
     torch.save({"model": ram}, path)
@@ -87,8 +79,8 @@ def test_missing_head_weight_is_named(tmp_path: Path) -> None:
 
 
 def test_half_a_lora_pair_is_refused(tmp_path: Path) -> None:
-    ram_path, _ = _official_files(tmp_path, dape=False)
-    dape = {k: v for k, v in _fp32("dape.safetensors").items() if not k.endswith("lora_A")}
+    ram_path, _ = official_files(tmp_path, dape=False)
+    dape = {k: v for k, v in fp32("dape.safetensors").items() if not k.endswith("lora_A")}
     path = tmp_path / "dape.pth"
     torch.save(dape, path)
     with pytest.raises(WeightsError, match="half a LoRA pair"):
@@ -96,7 +88,7 @@ def test_half_a_lora_pair_is_refused(tmp_path: Path) -> None:
 
 
 def test_tag_files_must_match_the_checkpoint(tmp_path: Path) -> None:
-    ram_path, _ = _official_files(tmp_path, dape=False)
+    ram_path, _ = official_files(tmp_path, dape=False)
     short = tmp_path / "tags.txt"
     short.write_text("\n".join(f"t{i}" for i in range(7)))
     with pytest.raises(WeightsError, match="has 40 tags, but the tag list has 7"):
