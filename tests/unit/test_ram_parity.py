@@ -104,3 +104,14 @@ def test_a_file_that_is_not_ram_is_refused(tmp_path: Path) -> None:
     torch.save({"conv.weight": torch.zeros(3, 3)}, path)
     with pytest.raises(WeightsError, match="not a RAM checkpoint"):
         W.load_tagger(path, None, FIX / "tags.txt", FIX / "thresholds.txt")
+
+
+def test_tagger_runs_in_bf16(tmp_path: Path) -> None:
+    """DLoRAL runs the tagger in the pipeline's dtype (half precision on GPUs)."""
+    ram_path, dape_path = official_files(tmp_path)
+    tagger = W.load_tagger(ram_path, dape_path, FIX / "tags.txt", FIX / "thresholds.txt")
+    tagger = tagger.to(torch.bfloat16)
+    got = set(tagger.tag(_pixels().to(torch.bfloat16))[0].split(", "))
+    want = set(json.loads((FIX / "outputs.json").read_text())["tags"].split(", "))
+    # Every threshold is 0.02 from its fp32 probability; bf16 may flip only a rare one.
+    assert len(got ^ want) <= 2, got ^ want

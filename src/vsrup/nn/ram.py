@@ -177,7 +177,8 @@ class RAMTagger(nn.Module):
         """One ", "-joined tag string per image (empty when no tag passes its threshold)."""
         if not self.config.tags:
             raise ValueError("this tagger has no tag names")
-        probs = torch.sigmoid(self.logits(images).float())
+        # In the logits' dtype, as the official code does (fp16 in DLoRAL's inference).
+        probs = torch.sigmoid(self.logits(images))
         keep = probs > self.class_threshold.to(probs.device)
         return [
             ", ".join(self.config.tags[i] for i in row.nonzero().flatten().tolist()) for row in keep
