@@ -138,7 +138,9 @@ class DLoRAL(Method):
             return (f"dloral: prompt {self._prompt_text!r}; automatic tags need "
                     f"{', '.join(self._missing_taggers)} (vsrup models download dloral "
                     "--optional; --opt tags=off hides this)")  # fmt: skip
-        image, _ = prepare_image(first.float(), self.runner.tiling.min_short_side)
+        # On the device, as `PairRunner.prepare` does: the ×4 frame is large (4K → 16K).
+        frame = first.to(self.runner.device).float()
+        image, _ = prepare_image(frame, self.runner.tiling.min_short_side)
         parts = self.runner.parts
         tags = P.tag_image(pending.files, image, self.runner.device, parts.dtype)
         text = P.compose(tags, pending.user_prompt)
