@@ -31,7 +31,7 @@ def main() -> None:
 
     from vsrup.engine.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import Clip, MethodOptions
+    from vsrup.interface.method import Clip, MethodOptions
 
     cuda = args.device.startswith("cuda")
 

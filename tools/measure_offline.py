@@ -24,7 +24,7 @@ from skimage.metrics import structural_similarity
 from vsrup import methods
 from vsrup.engine.runtime import Runtime
 from vsrup.engine.tiles import tiled_apply
-from vsrup.methods.base import Clip, MethodOptions
+from vsrup.interface.method import Clip, MethodOptions
 from vsrup.methods.classical import resize
 
 PHOTOS = {"astronaut": data.astronaut, "coffee": data.coffee, "chelsea": data.chelsea}

@@ -343,8 +343,8 @@ def test_raft_per_sample_norm_makes_batching_exact(tmp_path: Path) -> None:
 
 
 def test_missing_raft_weights_is_a_clear_error(tmp_path: Path) -> None:
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods.stablevsr.components import load_flow
 
     with pytest.raises(WeightsError, match="raft-large.*vsrup models (download|import) raft-large"):
@@ -357,10 +357,10 @@ def test_missing_raft_weights_is_a_clear_error(tmp_path: Path) -> None:
 
 # -- methods ----------------------------------------------------------------------------------
 def test_missing_base_weights_name_the_download_command() -> None:
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.method import MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import MethodOptions
 
     with pytest.raises(WeightsError, match="vsrup models download stablevsr"):
         get("stablevsr").from_weights(WeightSet({}), Runtime(), MethodOptions())
@@ -369,9 +369,9 @@ def test_missing_base_weights_name_the_download_command() -> None:
 
 
 def test_bad_method_option_is_a_usage_error() -> None:
-    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.method import MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import MethodOptions
 
     opts = MethodOptions(synthetic_weights="tiny", extra={"warp": "crooked"})
     with pytest.raises(UsageError, match="warp"):
@@ -380,9 +380,9 @@ def test_bad_method_option_is_a_usage_error() -> None:
 
 @pytest.mark.parametrize(("method", "frames"), [("stablevsr", 2), ("dgaf", 1)])
 def test_process_returns_every_frame_at_4x(method: str, frames: int) -> None:
-    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.method import Clip, MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import Clip, MethodOptions
 
     extra = {"scheduler": "ddim", "flow_updates": "1"}  # one RAFT refinement keeps CPU time low
     opts = MethodOptions(synthetic_weights="tiny", steps=1, extra=extra)

@@ -24,7 +24,7 @@ def main() -> None:
 
     from vsrup.engine.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import Clip, MethodOptions
+    from vsrup.interface.method import Clip, MethodOptions
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--method", default="stablevsr", choices=["stablevsr", "dgaf"])

@@ -12,7 +12,7 @@ from typing import Any
 
 from vsrup.bench.memory import PeakMemory
 from vsrup.bench.runner import Job, Runner
-from vsrup.bench.timing import StageTotal, recording, synchronize
+from vsrup.util.timing import StageTotal, recording, synchronize
 
 
 @dataclass

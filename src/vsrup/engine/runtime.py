@@ -6,41 +6,15 @@ import math
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vsrup.errors import DeviceError, UsageError
+from vsrup.interface.runtime import DTYPE_NAMES, Runtime
 
 if TYPE_CHECKING:
     import torch
 
 M = TypeVar("M")
-
-DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-
-
-@dataclass
-class Runtime:
-    """Where and how a method computes. Built once per job by `resolve_runtime`."""
-
-    device: str = "cpu"
-    dtype_name: str = "fp32"
-    offload: str = "none"  # none | model | sequential
-    vram_gb: float | None = None
-    compile: bool = False
-    seed: int = 42
-
-    @property
-    def dtype(self) -> torch.dtype:
-        import torch
-
-        return getattr(torch, DTYPE_NAMES[self.dtype_name])
-
-    @property
-    def torch_device(self) -> torch.device:
-        import torch
-
-        return torch.device(self.device)
 
 
 def resolve_device(name: str = "auto") -> str:

@@ -6,8 +6,8 @@ Zero padding at the borders, as in the original (no border_pad).
 
 from __future__ import annotations
 
+from vsrup.interface.method import MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.methods.base import MethodOptions, MethodSpec
 from vsrup.methods.offline import FeedForwardSR, native_scale
 
 

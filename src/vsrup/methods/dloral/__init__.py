@@ -18,15 +18,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from vsrup.errors import UsageError
+from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
 from vsrup.methods.dloral import prompt as P
 
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods.dloral.pipeline import PairRunner, Prepared
     from vsrup.methods.dloral.prompt import PendingPrompt
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vsrup.errors import MethodError
+from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
 
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
 
 DEFAULT_NOISE_AUG = 0.45  # the middle of the paper's training range 0.3–0.6
 

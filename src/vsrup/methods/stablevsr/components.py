@@ -16,9 +16,9 @@ from vsrup.methods.stablevsr import configs
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
-    from vsrup.methods.base import MethodOptions
+    from vsrup.interface.method import MethodOptions
+    from vsrup.interface.runtime import Runtime
 
 FLOW_ID = "raft-large"
 SUBFOLDERS = ("unet", "vae", "scheduler", "text_encoder", "tokenizer")

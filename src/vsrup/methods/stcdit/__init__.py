@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from vsrup.errors import UsageError
+from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
 
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
 
 #: Registry ids each variant loads: base Wan DiT/VAE/UMT5, then the converted checkpoint.
 VARIANT_WEIGHTS: dict[str, tuple[str, str]] = {

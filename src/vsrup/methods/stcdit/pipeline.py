@@ -256,7 +256,7 @@ def upscale_clip(
     generator: torch.Generator,
 ) -> torch.Tensor:
     """(T, 3, H, W) in [0, 1] → (T, 3, H·s, W·s) in [0, 1]."""
-    from vsrup.methods.classical import lanczos_resize
+    from vsrup.util.resize import lanczos_resize
 
     t_in, _, h, w = frames.shape
     multiple = 16 // scale if 16 % scale == 0 else 16

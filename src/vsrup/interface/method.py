@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
 
 Kind = Literal["classical", "learned", "diffusion"]
 
@@ -73,7 +73,6 @@ class MethodOptions:
     synthetic_weights: str | None = None
     #: A method-specific model variant, e.g. realesrgan's "animevideov3".
     variant: str | None = None
-    offline: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
