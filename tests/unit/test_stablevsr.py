@@ -73,7 +73,7 @@ def test_latent_warp_is_nearest_up_warp_nearest_down() -> None:
 def test_bidirectional_order_and_flow_choice() -> None:
     from diffusers import DDPMScheduler
 
-    from vsrup.methods.stablevsr.configs import SCHEDULER
+    from vsrup.methods.stablevsr.config import SCHEDULER
     from vsrup.methods.stablevsr.sampler import bidirectional_sample
 
     n, steps = 4, 4
@@ -108,7 +108,7 @@ def test_bidirectional_order_and_flow_choice() -> None:
 def test_single_frame_runs_unguided() -> None:
     from diffusers import DDPMScheduler
 
-    from vsrup.methods.stablevsr.configs import SCHEDULER
+    from vsrup.methods.stablevsr.config import SCHEDULER
     from vsrup.methods.stablevsr.sampler import bidirectional_sample
 
     seen = []
@@ -129,7 +129,7 @@ def test_single_frame_runs_unguided() -> None:
 def _tiny_parts():  # noqa: ANN202
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 
-    from vsrup.methods.stablevsr import configs
+    from vsrup.methods.stablevsr import config as configs
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(**configs.unet_config("tiny")).eval()
@@ -209,7 +209,7 @@ def test_full_configs_on_meta_match_the_checkpoint_sizes() -> None:
     from diffusers import UNet2DConditionModel
 
     from vsrup.methods.dgaf.model import DGAFNet
-    from vsrup.methods.stablevsr import configs
+    from vsrup.methods.stablevsr import config as configs
     from vsrup.methods.stablevsr.method import build_controlnet
 
     with init_empty_weights():

@@ -23,8 +23,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "vsrup.methods.waifu2x",
     "vsrup.methods.dloral",
     "vsrup.methods.stcdit",
-    "vsrup.methods.stablevsr.method",
-    "vsrup.methods.dgaf.method",
+    "vsrup.methods.stablevsr",
+    "vsrup.methods.dgaf",
     "vsrup.methods.litevsr",
     "vsrup.methods.simplegvr",
 )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from vsrup.errors import UsageError, WeightsError
 from vsrup.hub.registry import missing_weights
-from vsrup.methods.stablevsr import configs
+from vsrup.methods.stablevsr import config as configs
 
 if TYPE_CHECKING:
     import torch

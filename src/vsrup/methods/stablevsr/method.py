@@ -134,7 +134,7 @@ def build_controlnet(unet: Any, size: str) -> Any:
     conditioning embedding that downsamples ×4 (random weights for synthetic runs)."""
     from diffusers import ControlNetModel
 
-    from vsrup.methods.stablevsr.configs import controlnet_embedding
+    from vsrup.methods.stablevsr.config import controlnet_embedding
 
     return ControlNetModel.from_unet(
         unet, conditioning_embedding_out_channels=controlnet_embedding(size)
