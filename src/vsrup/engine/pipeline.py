@@ -16,6 +16,7 @@ input frame's pts. Progress and warnings are reported through callbacks.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -184,19 +185,23 @@ def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object
         compile=job.compile,
         seed=job.options.seed,
     )
-    job.options.scale = scale
-    weights = resolve_weights(spec, job.options, cls.weights_for(job.options))
-    return cls.from_weights(weights, runtime, job.options), spec, runtime
+    # The method sees the native scale it runs at; the job's own options stay as given.
+    options = dataclasses.replace(job.options, scale=scale)
+    weights = resolve_weights(spec, options, cls.weights_for(options))
+    return cls.from_weights(weights, runtime, options), spec, runtime
 
 
 # -- 4. process -------------------------------------------------------------------------------
-def job_settings(job: UpscaleJob, spec: MethodSpec, runtime, out_w: int, out_h: int, bits: int):  # noqa: ANN001, ANN201
-    """Everything that changes the output frames: the key of the job's work directory."""
+def job_settings(
+    job: UpscaleJob, spec: MethodSpec, runtime, out_w: int, out_h: int, bits: int, scale: int
+):  # noqa: ANN001, ANN201
+    """Everything that changes the output frames: the key of the job's work directory
+    (`scale`: the native scale the method runs at)."""
     o = job.options
     return {
         "method": spec.id,
         "size": [out_w, out_h],
-        "scale": o.scale,
+        "scale": scale,
         "steps": o.steps,
         "seed": o.seed,
         "prompt": o.prompt,
@@ -231,14 +236,6 @@ def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
             yield batch.frames[i], p
 
 
-def resize_to(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """Exact output size when the method's native scale does not give it (Lanczos)."""
-    from vsrup.util.resize import resize
-
-    return resize(frames, height, width, "lanczos")
-
-
-# -- 5. sink ----------------------------------------------------------------------------------
 def is_sequence_output(path: Path) -> bool:
     return path.suffix.lower() == ".png" or (path.suffix == "" and not path.is_file())
 
@@ -328,7 +325,7 @@ def run_job(
         if checkpoint is None:
             checkpoint = job.resume or job.work_dir is not None or spec.kind == "diffusion"
         if checkpoint:
-            settings = job_settings(job, spec, runtime, out_w, out_h, bits)
+            settings = job_settings(job, spec, runtime, out_w, out_h, bits, scale)
             settings["method_state"] = method.resume_settings()
             store = ResumeStore.open(
                 job.input, spec.id, settings, work_root=job.work_dir, resume=job.resume

@@ -54,8 +54,6 @@ class MethodSpec:
     uses_segments: bool = False
     #: Default sampling steps for diffusion methods.
     default_steps: int | None = None
-    #: Pixels of reflection padding the original implementation adds around each frame.
-    border_pad: int = 0
     #: Human-readable speed class for the README and `vsrup methods`.
     speed: str = ""
 
@@ -136,7 +134,9 @@ class Method(ABC):
         return {}
 
     def flush(self) -> torch.Tensor | None:
-        """Return frames still buffered at the end of the video (None for stateless methods)."""
+        """Called once after the last `process`. Every method returns exactly as many frames as
+        each `process` call was given, so there is nothing left to emit: return None (the
+        engine raises MethodError if frames come back); a method may release state here."""
         return None
 
     @property

@@ -33,7 +33,6 @@ class RealESRGAN(FeedForwardSR):
         tile=256,
         tile_overlap=80,
         weights=tuple(VARIANTS.values()),
-        border_pad=10,
         speed="x4plus: slow; animevideov3: fast",
     )
     pad = (10, "reflect")

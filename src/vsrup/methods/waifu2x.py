@@ -26,7 +26,6 @@ class Waifu2x(FeedForwardSR):
         tile=256,
         tile_overlap=48,
         weights=tuple(VARIANTS.values()),
-        border_pad=7,
         speed="medium",
     )
     pad = (7, "replicate")
