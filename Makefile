@@ -34,6 +34,8 @@ test: install
 
 lint: install
 	$(BIN)/lint-imports
+	$(BIN)/vulture
+	$(BIN)/deptry src
 	$(BIN)/ruff check src tests examples tools
 	$(BIN)/ruff format --check src tests examples tools
 
