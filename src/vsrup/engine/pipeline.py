@@ -240,7 +240,10 @@ def resize_to(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
 
 # -- 5. sink ----------------------------------------------------------------------------------
 def is_sequence_output(path: Path) -> bool:
-    return path.suffix.lower() == ".png" or (path.suffix == "" and not path.is_file())
+    """Images out (`frames/%06d.png`, or one `still.png`); never guessed from a bare name."""
+    from vsrup.video.imageseq import IMAGE_EXTENSIONS
+
+    return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def open_sink(job: UpscaleJob, reader, out_w: int, out_h: int, temp: Path | None, warn: WarnFn):  # noqa: ANN001, ANN201

@@ -142,20 +142,25 @@ class ImageSequenceReader:
 
 
 def sequence_pattern(target: Path) -> tuple[Path, str]:
-    """`out/frame_%06d.png` → (out, 'frame_%06d.png'); a directory → (dir, '%06d.png')."""
-    if target.suffix.lower() == ".png":
-        if "%" not in target.name:
-            raise OutputError("image sequence output needs a %d pattern, e.g. out/%06d.png",
-                              path=target)  # fmt: skip
-        return target.parent, target.name
-    return target, "%06d.png"
+    """`out/frame_%06d.png` → (out, 'frame_%06d.png'); `still.png` → (., 'still.png'), a
+    single image. Any image extension OpenCV writes (.png, .jpg, .tif)."""
+    if target.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise OutputError("an image output needs a .png, .jpg or .tif name", path=target)
+    if "%" in target.name:
+        try:
+            target.name % 0
+        except (TypeError, ValueError):
+            raise OutputError("bad image pattern; use a %d form such as %06d",
+                              path=target) from None  # fmt: skip
+    return target.parent, target.name
 
 
 class ImageSequenceWriter:
     """Write numbered PNGs; `write(frames, pts)`, `close()`, `abort()` like VideoWriter.
 
-    `target` is a directory or a pattern such as `out/frame_%06d.png`. Files are numbered
-    from 0 (or `start_number`). 16-bit PNG when `deep`.
+    `target` is a pattern such as `out/frame_%06d.png` (the folder is created), or one image
+    name (`still.png`) for a single frame. Files are numbered from 0 (or `start_number`).
+    16-bit PNG/TIFF when `deep`; JPEG holds 8 bits only, so deep frames are rounded to 8.
     """
 
     def __init__(
@@ -166,17 +171,25 @@ class ImageSequenceWriter:
         overwrite: bool = False,
         start_number: int = 0,
     ) -> None:
-        self.directory, self.pattern = sequence_pattern(Path(target))
-        self.deep = deep
+        target = Path(target)
+        self.directory, self.pattern = sequence_pattern(target)
+        self.single = "%" not in self.pattern
+        self.deep = deep and target.suffix.lower() not in (".jpg", ".jpeg")
         self.number = start_number
         self.overwrite = overwrite
-        parent = self.directory.parent
+        if self.single:
+            parent = self.directory
+            if (parent / self.pattern).exists() and not overwrite:
+                raise OutputError("already exists", path=target,
+                                  hint="use --overwrite to replace it")  # fmt: skip
+        else:
+            parent = self.directory.parent
+            if self.directory.exists() and any(self.directory.iterdir()) and not overwrite:
+                raise OutputError("output directory is not empty", path=self.directory,
+                                  hint="use --overwrite to replace its frames")  # fmt: skip
         if not parent.is_dir():
             raise OutputError("output directory does not exist", path=parent)
         probe_writable(parent)
-        if self.directory.exists() and any(self.directory.iterdir()) and not overwrite:
-            raise OutputError("output directory is not empty", path=self.directory,
-                              hint="use --overwrite to replace its frames")  # fmt: skip
         name = f".{self.directory.name}.vsrup-{os.getpid()}-{secrets.token_hex(4)}.partial"
         self.temp = parent / name
         self.temp.mkdir()
@@ -192,15 +205,21 @@ class ImageSequenceWriter:
         """(T, H, W, 3) RGB uint8, or uint16 when `deep`: one PNG per frame."""
         import cv2
 
+        if self.deep != (arr.dtype == np.uint16):  # JPEG: 16-bit frames rounded to 8 bits
+            arr = (arr.astype(np.float32) / 257).round().astype(np.uint8) if not self.deep else arr
         for img in arr:
-            path = self.temp / (self.pattern % self.number)
+            if self.single and self.frames_written:
+                raise EncodeError("a single image output takes one frame; use a %06d pattern",
+                                  path=self.directory / self.pattern)  # fmt: skip
+            name = self.pattern if self.single else self.pattern % self.number
+            path = self.temp / name
             if not cv2.imwrite(str(path), np.ascontiguousarray(img[:, :, ::-1])):
                 raise EncodeError("cannot write PNG (disk full?)", path=path)
             self.number += 1
             self.frames_written += 1
 
     def close(self) -> None:
-        self.directory.mkdir(exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True)
         for f in sorted(self.temp.iterdir()):
             os.replace(f, self.directory / f.name)
         self.temp.rmdir()
