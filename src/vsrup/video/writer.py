@@ -46,6 +46,12 @@ CODECS = {
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
 #: Codec chosen when the user gives none, per container.
 DEFAULT_CODEC = {"webm": "vp9"}
+#: Codecs tried, in order, when the default one cannot keep a 10-bit source at 10 bits.
+DEEP_FALLBACK = {"webm": ("av1",), "mp4": ("hevc", "av1"), "mov": ("hevc", "prores"),
+                 "matroska": ("hevc", "av1", "ffv1")}  # fmt: skip
+#: The CRF (or CQ) range each encoder accepts.
+CRF_RANGE = {"libx264": 51, "libx265": 51, "libsvtav1": 63, "libvpx-vp9": 63,
+             "h264_nvenc": 51, "hevc_nvenc": 51, "av1_nvenc": 51}  # fmt: skip
 _DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 28, "libvpx-vp9": 28}
 _DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "libsvtav1": "8"}
 #: Encoder name → the codec (format) name that containers list as supported.
@@ -77,11 +83,32 @@ def container_format(path: Path) -> str:
     return fmt
 
 
-def resolve_encoder(codec: str | None, fmt: str) -> str:
+def _formats(encoder: str) -> list[str]:
+    import av
+
+    return [f.name for f in av.codec.Codec(encoder, "w").video_formats or []]
+
+
+def _has_deep_format(encoder: str) -> bool:
+    return any(_bits(name) > 8 for name in _formats(encoder))
+
+
+def _bits(pix_fmt: str) -> int:
+    """Bits per sample of a pixel format name (8 unless it names 9-16)."""
+    for bits in (16, 14, 12, 10, 9):
+        if f"p{bits}" in pix_fmt or f"{bits}le" in pix_fmt or f"{bits}be" in pix_fmt:
+            return bits
+    return 8
+
+
+def resolve_encoder(
+    codec: str | None, fmt: str, deep: bool = False, warn: Callable[[str], None] | None = None
+) -> str:
+    """The FFmpeg encoder for `--codec` (or the container's default). A deep (10-bit) source
+    whose default codec cannot keep its depth gets the next default that can (WebM: AV1 when
+    this libvpx has no 10-bit support), with a warning saying so."""
     name = codec or DEFAULT_CODEC.get(fmt, "h264")
     encoder = CODECS.get(name, name)
-    if encoder == "libsvtav1":
-        os.environ.setdefault("SVT_LOG", "1")  # errors only: no banner on stderr
     import av
 
     try:
@@ -91,18 +118,57 @@ def resolve_encoder(codec: str | None, fmt: str) -> str:
         raise UsageError(
             f"unknown or unavailable codec {name!r}", hint=f"use one of {known}"
         ) from None
+    if codec is None and deep and not _has_deep_format(encoder):
+        for fallback in DEEP_FALLBACK.get(fmt, ()):
+            with contextlib.suppress(av.codec.codec.UnknownCodecError, ValueError):
+                if _has_deep_format(CODECS[fallback]):
+                    if warn is not None:
+                        warn(
+                            f"{encoder} in this FFmpeg build cannot encode 10-bit; using "
+                            f"{fallback} to keep the input's bit depth (choose with --codec)"
+                        )
+                    encoder = CODECS[fallback]
+                    break
+    if encoder == "libsvtav1":
+        os.environ.setdefault("SVT_LOG", "1")  # errors only: no banner on stderr
     return encoder
 
 
-def choose_pix_fmt(encoder: str, source: VideoInfo | None, requested: str | None) -> str:
-    """Keep the source's bit depth and chroma layout where the encoder allows it."""
+def check_pix_fmt(encoder: str, requested: str) -> None:
+    """`--pix-fmt` must be a colour format without alpha that the encoder takes."""
     import av
 
-    formats = [f.name for f in av.codec.Codec(encoder, "w").video_formats or []]
+    try:
+        fmt = av.VideoFormat(requested)
+    except ValueError:
+        raise UsageError(f"unknown --pix-fmt {requested!r}",
+                         hint="e.g. yuv420p, yuv420p10le, yuv444p") from None  # fmt: skip
+    formats = _formats(encoder)
+    if len(fmt.components) != 3 or fmt.has_palette:
+        colour = [f for f in formats if _is_colour(f)]
+        raise UsageError(
+            f"--pix-fmt {requested}: vsrup writes colour video without alpha",
+            hint="choose one of: " + ", ".join(colour),
+        )
+    if formats and requested not in formats:
+        colour = [f for f in formats if _is_colour(f)]
+        raise UsageError(f"{encoder} cannot encode pix_fmt {requested!r}",
+                         hint="choose one of: " + ", ".join(colour))  # fmt: skip
+
+
+def _is_colour(name: str) -> bool:
+    import av
+
+    fmt = av.VideoFormat(name)
+    return len(fmt.components) == 3 and not fmt.has_palette
+
+
+def choose_pix_fmt(encoder: str, source: VideoInfo | None, requested: str | None) -> str:
+    """Keep the source's bit depth and chroma layout where the encoder allows it; refuse a
+    deep source the encoder cannot keep deep (never a silent drop to 8 bits)."""
+    formats = _formats(encoder)
     if requested:
-        if formats and requested not in formats:
-            raise UsageError(f"{encoder} cannot encode pix_fmt {requested!r}",
-                             hint="choose one of: " + ", ".join(formats))  # fmt: skip
+        check_pix_fmt(encoder, requested)
         return requested
     deep = source is not None and source.bit_depth > 8
     chroma = "420"
@@ -115,6 +181,13 @@ def choose_pix_fmt(encoder: str, source: VideoInfo | None, requested: str | None
     candidates = []
     if deep:
         candidates += [f"yuv{chroma}p10le", "yuv420p10le", "p010le", "yuv422p10le"]
+        if formats and not any(name in formats for name in candidates):
+            raise UsageError(
+                f"{encoder} in this FFmpeg build cannot encode the input's "
+                f"{source.bit_depth}-bit video",
+                hint="choose --codec hevc, av1, ffv1 or prores to keep it, or --pix-fmt "
+                "yuv420p to accept 8 bits",
+            )
     candidates += [f"yuv{chroma}p", "yuv420p", "nv12"]
     for name in candidates:
         if not formats or name in formats:
@@ -134,6 +207,10 @@ def needs_even(pix_fmt: str) -> tuple[bool, bool]:
 
 def encoder_options(encoder: str, settings: EncodeSettings, warn: Callable[[str], None]) -> dict:
     opts: dict[str, str] = {}
+    top = CRF_RANGE.get(encoder)
+    if settings.crf is not None and top is not None and not 0 <= settings.crf <= top:
+        raise UsageError(f"--crf {settings.crf} is out of range for {encoder}",
+                         hint=f"use 0-{top} (lower is better)")  # fmt: skip
     crf = settings.crf if settings.crf is not None else _DEFAULT_CRF.get(encoder)
     preset = settings.preset or _DEFAULT_PRESET.get(encoder)
     if encoder in ("libx264", "libx265", "libsvtav1"):
@@ -193,7 +270,8 @@ class VideoWriter:
         self.settings = settings or EncodeSettings()
         self.warn = warn or (lambda _msg: None)
         self.fmt = container_format(self.path)
-        self.encoder = resolve_encoder(self.settings.codec, self.fmt)
+        deep_source = source is not None and source.bit_depth > 8
+        self.encoder = resolve_encoder(self.settings.codec, self.fmt, deep_source, self.warn)
         self.pix_fmt = choose_pix_fmt(self.encoder, source, self.settings.pix_fmt)
         self.width, self.height = width, height
         even_w, even_h = needs_even(self.pix_fmt)
