@@ -63,3 +63,39 @@ def assert_pts_match(a: list[float], b: list[float], tick: float) -> None:
     assert len(a) == len(b), f"{len(a)} frames in, {len(b)} out"
     worst = max((abs(x - y) for x, y in zip(a, b, strict=True)), default=0.0)
     assert worst <= tick + 1e-9, f"pts differ by {worst} s (> one tick {tick} s)"
+
+
+def with_chapters(
+    src: Path, dst: Path, chapters: list[tuple[float, float, str]], font: bytes | None = None
+) -> Path:
+    """Remux `src` into `dst` adding chapters (start s, end s, title) and, for Matroska, a
+    font attachment."""
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        o.set_chapters([
+            {"id": k + 1, "start": round(a * 1000), "end": round(b * 1000),
+             "time_base": Fraction(1, 1000), "metadata": {"title": title}}
+            for k, (a, b, title) in enumerate(chapters)
+        ])  # fmt: skip
+        if font is not None:
+            o.add_attachment("font.ttf", "font/ttf", font)
+        for pkt in i.demux():
+            if pkt.dts is None:
+                continue
+            pkt.stream = streams[pkt.stream.index]
+            o.mux(pkt)
+    return dst
+
+
+def chapter_list(path: Path) -> list[tuple[float, float, str]]:
+    with av.open(str(path)) as c:
+        return [
+            (float(ch["start"] * ch["time_base"]), float(ch["end"] * ch["time_base"]),
+             ch["metadata"].get("title", ""))
+            for ch in c.chapters()
+        ]  # fmt: skip
+
+
+def attachment_names(path: Path) -> list[str]:
+    with av.open(str(path)) as c:
+        return [s.metadata.get("filename", "") for s in c.streams if s.type == "attachment"]

@@ -1,4 +1,4 @@
-"""Audio, subtitle and attachment tracks carried from the input into the output untouched.
+"""Audio, subtitle and attachment tracks and chapters carried from the input into the output.
 
 `PassThrough` opens its own demuxer on the input (only the non-video streams), adds one
 output stream per input track with its language, title and disposition, and muxes packets
@@ -8,8 +8,10 @@ run far ahead, and `finish()` at the end.
 Tracks are stream-copied. When the output container cannot hold a codec, audio is re-encoded
 (AAC; Opus for WebM) and text subtitles are converted to the container's text format
 (mov_text for MP4/MOV, SubRip for Matroska, WebVTT for WebM), each with a warning; bitmap
-subtitles that cannot be stored are dropped with a warning. A frame range (previews) trims
-the tracks to the same time window and shifts them by the same offset as the video.
+subtitles that cannot be stored are dropped with a warning. Chapters are copied (trimmed and
+shifted like the video); attachments (fonts) are kept in Matroska and dropped with a warning
+elsewhere. A frame range (previews) trims the tracks to the same time window and shifts them
+by the same offset as the video.
 """
 
 from __future__ import annotations
@@ -66,8 +68,9 @@ class PassThrough:
                 self._add_audio(s, fmt, supported)
             elif s.type == "subtitle" and subtitles:
                 self._add_subtitle(s, fmt, supported)
-            elif s.type == "attachment" and fmt == "matroska":
-                self._add_copy(s, s.codec_context.name if s.codec_context else "attachment")
+            elif s.type == "attachment":
+                self._add_attachment(s, fmt)
+        self.chapters = self._copy_chapters()
         self._packets = None
         self._pending = None
         self._done = not self.tracks
@@ -92,6 +95,37 @@ class PassThrough:
         dst = self.out.add_stream_from_template(s)
         self._copy_tags(s, dst)
         self.tracks[s.index] = _Track(s, dst, "copy", codec, codec)
+
+    def _add_attachment(self, s, fmt: str) -> None:  # noqa: ANN001
+        name = s.metadata.get("filename") or f"attachment {s.index}"
+        if fmt == "matroska":
+            self._add_copy(s, s.codec_context.name if s.codec_context else "attachment")
+            return
+        self.warn(f"{self.source}: attachment {name!r} cannot be stored in {fmt}; dropped "
+                  "(use .mkv to keep fonts and other attachments)")  # fmt: skip
+
+    def _copy_chapters(self) -> int:
+        """Chapters, trimmed to the preview window and shifted like the video; returns how
+        many were kept."""
+        kept = []
+        for ch in self.container.chapters():
+            tb = Fraction(ch["time_base"])
+            start, end = float(ch["start"] * tb), float(ch["end"] * tb)
+            if self.window is not None:
+                lo, hi = self.window
+                if end <= lo or (hi is not None and start >= hi):
+                    continue
+                start, end = max(start, lo), end if hi is None else min(end, hi)
+            ticks = round(self.offset_s / tb)
+            kept.append({**ch, "id": len(kept) + 1, "start": round(start / tb) - ticks,
+                         "end": round(end / tb) - ticks})  # fmt: skip
+        if kept:
+            try:
+                self.out.set_chapters(kept)
+            except (ValueError, OSError) as exc:  # a container without chapter support
+                self.warn(f"{self.source}: {len(kept)} chapters cannot be stored: {exc}")
+                return 0
+        return len(kept)
 
     def _add_audio(self, s, fmt: str, supported: set[str]) -> None:  # noqa: ANN001
         codec = s.codec_context.name
