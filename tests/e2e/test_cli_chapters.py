@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers_video import attachment_names, chapter_list, with_chapters
+from tests.helpers_video import attachment_names, chapter_list, tracks, with_chapters
 from vsrup.cli.app import app
 from vsrup.video.synth import make_clip
 
@@ -55,3 +55,13 @@ def test_preview_trims_and_shifts_chapters(tmp_path: Path, source: Path) -> None
     got = chapter_list(out)
     assert [c[2] for c in got] == ["One", "Two"]
     assert times(got) == pytest.approx([0.0, 0.25, 0.25, 0.5], abs=0.01)
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
+def test_cue_running_into_a_preview_is_kept(tmp_path: Path, ext: str) -> None:
+    src = make_clip(tmp_path / f"s{ext}", frames=24, subtitles=True)  # cues [0, .5) [.5, 1)
+    out = tmp_path / f"cut{ext}"
+    assert upscale(src, "-o", out, "--frames", "6:18").exit_code == 0  # [.25, .75)
+    (sub,) = tracks(out)
+    assert sub["packets"] == tracks(src)[0]["packets"]  # both cues (and mp4's gap sample)
+    assert sub["duration"] == pytest.approx(0.5, abs=0.01)

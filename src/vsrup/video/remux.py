@@ -17,6 +17,7 @@ by the same offset as the video.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from vsrup.video.probe import open_input
 TEXT_SUBTITLES = {"mov_text", "subrip", "srt", "webvtt", "text", "ass", "ssa"}
 _TEXT_TARGET = {"mp4": "mov_text", "mov": "mov_text", "matroska": "subrip", "webm": "webvtt"}
 _AUDIO_TARGET = {"webm": "libopus"}
+#: How long before a preview window a subtitle cue may start and still be shown in it.
+CUE_LOOKBACK_S = 30.0
 _ASS_TAGS = re.compile(r"\{[^}]*\}")
 
 
@@ -77,7 +80,10 @@ class PassThrough:
         if self.tracks and window and window[0] > 0:
             import av
 
-            self.container.seek(int(window[0] * av.time_base), backward=True)
+            # Start early enough to meet subtitle cues that begin before the window and are
+            # still on screen inside it.
+            early = max(window[0] - CUE_LOOKBACK_S, 0.0)
+            self.container.seek(int(early * av.time_base), backward=True)
 
     # -- set-up ------------------------------------------------------------------------------
     def _describe(self, s) -> str:  # noqa: ANN001
@@ -197,11 +203,20 @@ class PassThrough:
                 return
             if self.window and t is not None:
                 lo, hi = self.window
-                if t < lo - 1e-6:
+                if t < lo - 1e-6 and not self._runs_into(track, pkt, t, lo):
                     continue
                 if hi is not None and t >= hi - 1e-6:
                     continue  # later packets of other tracks may still be inside
+                if track.src.type == "subtitle":
+                    _trim_cue(pkt, lo, hi)
             self._mux(track, pkt)
+
+    @staticmethod
+    def _runs_into(track: _Track, pkt, t: float, lo: float) -> bool:  # noqa: ANN001
+        """A subtitle cue that starts before the window but is still shown inside it."""
+        if track.src.type != "subtitle" or not pkt.duration:
+            return False
+        return t + float(pkt.duration * pkt.time_base) > lo + 1e-6
 
     def _shift(self, pkt) -> None:  # noqa: ANN001
         if not self.offset_s:
@@ -255,6 +270,19 @@ class PassThrough:
 
     def close(self) -> None:
         self.container.close()
+
+
+def _trim_cue(pkt, lo: float, hi: float | None) -> None:  # noqa: ANN001
+    """Cut a subtitle cue to the window [lo, hi): it starts no earlier and ends no later."""
+    if pkt.pts is None or not pkt.duration:
+        return
+    tb = pkt.time_base
+    end = pkt.pts + pkt.duration
+    start = max(pkt.pts, math.ceil(lo / tb - 1e-9))
+    if hi is not None:
+        end = min(end, math.floor(hi / tb + 1e-9))
+    pkt.pts = pkt.dts = start
+    pkt.duration = max(end - start, 1)
 
 
 def _packet_seconds(pkt) -> float | None:  # noqa: ANN001
