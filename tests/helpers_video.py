@@ -99,3 +99,20 @@ def chapter_list(path: Path) -> list[tuple[float, float, str]]:
 def attachment_names(path: Path) -> list[str]:
     with av.open(str(path)) as c:
         return [s.metadata.get("filename", "") for s in c.streams if s.type == "attachment"]
+
+
+def clip_with_pts(path: Path, pts_ms: list[int], width: int = 64, height: int = 48) -> Path:
+    """An FFV1 Matroska clip whose frames have exactly these timestamps (ms), repeats too."""
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("ffv1", rate=24)
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        vs.time_base = vs.codec_context.time_base = Fraction(1, 1000)
+        for i, p in enumerate(pts_ms):
+            img = np.full((height, width, 3), (i * 40) % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = p, Fraction(1, 1000)
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    return path

@@ -140,9 +140,13 @@ def native_scale(spec: MethodSpec, ratio: float) -> int:
     return bigger[0] if bigger else max(spec.scales)
 
 
-def plan_output(spec: MethodSpec, w: int, h: int, job: UpscaleJob) -> tuple[int, int, int]:
-    """(native scale, output width, output height)."""
-    out_w, out_h = target_size(w, h, job.scale, job.width, job.height)
+def plan_output(
+    spec: MethodSpec, w: int, h: int, job: UpscaleJob, rotation: int = 0
+) -> tuple[int, int, int]:
+    """(native scale, output width, output height) of the stored frame. --width/--height
+    mean the displayed picture, so a 90°-rotated video swaps them."""
+    want_w, want_h = (job.height, job.width) if rotation % 180 == 90 else (job.width, job.height)
+    out_w, out_h = target_size(w, h, job.scale, want_w, want_h)
     ratio = max(out_w / w, out_h / h)
     return native_scale(spec, ratio), out_w, out_h
 
@@ -308,7 +312,7 @@ def run_job(
     spec0 = methods.get(job.method).spec
     reader = open_source(job, 1, warn)
     video = reader.video
-    scale, out_w, out_h = plan_output(spec0, video.width, video.height, job)
+    scale, out_w, out_h = plan_output(spec0, video.width, video.height, job, video.rotation)
     reader.batch = batch_size(spec0, out_w, out_h, job.batch)
     if video.hdr:
         warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "

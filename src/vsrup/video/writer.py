@@ -288,6 +288,8 @@ class VideoWriter:
         self.deep = "10" in self.pix_fmt or "12" in self.pix_fmt or "16" in self.pix_fmt
         self.frames_written = 0
         self._last_end_s = 0.0
+        self._last_pts: int | None = None
+        self.moved = 0  # frames whose repeated timestamp was moved one tick later
         self.source = source
         self._error: BaseException | None = None
         self._queue: queue.Queue | None = queue.Queue(maxsize=2) if background else None
@@ -443,7 +445,7 @@ class VideoWriter:
                     dst_colorspace=sws_matrix(self.matrix),
                     dst_color_range=self.range,
                 )
-                frame.pts = int(p) - self.pts_offset
+                frame.pts = self._next_pts(int(p) - self.pts_offset)
                 frame.time_base = self.time_base
                 self.out.mux(self.stream.encode(frame))
                 self.frames_written += 1
@@ -454,6 +456,15 @@ class VideoWriter:
         if self.passthrough is not None and pts:
             # Let the other tracks catch up to just past this batch (input seconds).
             self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
+
+    def _next_pts(self, pts: int) -> int:
+        """`pts`, or one tick after the previous frame when it repeats (or goes back): files
+        with duplicate timestamps exist, and MP4 refuses them. Every frame is kept."""
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+            self.moved += 1
+        self._last_pts = pts
+        return pts
 
     def _work(self) -> None:
         assert self._queue is not None
@@ -498,6 +509,12 @@ class VideoWriter:
         if self._error is not None:
             self.abort()
             raise self._error
+        if self.moved:
+            self.warn(
+                f"{self.label}: {self.moved} frame(s) repeated the previous frame's timestamp; "
+                f"each was moved one tick ({float(self.time_base):.6g} s) later so that no "
+                "frame is lost"
+            )
         try:
             self.out.mux(self.stream.encode(None))
             if self.passthrough is not None:
