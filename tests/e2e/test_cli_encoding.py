@@ -100,3 +100,26 @@ def test_bad_encode_options_are_refused(tmp_path: Path, args: list[str], words: 
     (line,) = error_lines(res.output)
     assert words in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["-m", "span", "--model", "bogus"], "span has no model variants"),
+        (["-m", "realesrgan", "--model", "bogus"], "animevideov3"),
+        (["-m", "lanczos", "--opt", "colour=1"], "--opt colour: lanczos takes no --opt"),
+        (["-m", "span", "--opt", "tiles=1"], "use one of: batch"),
+        (["-m", "lanczos", "--prompt", "a cat"], "lanczos does not use a prompt"),
+        (["-m", "dloral", "--negative-prompt", "x"], "dloral does not use a negative prompt"),
+        (["-m", "bogus"], "unknown method"),
+    ],
+)
+def test_options_a_method_would_ignore_are_refused(
+    tmp_path: Path, args: list[str], words: str
+) -> None:
+    src = make_clip(tmp_path / "a.mp4", frames=1)
+    res = runner.invoke(app, ["upscale", str(src), "-o", str(tmp_path / "o.mp4"), *args])
+    assert res.exit_code == 2, res.output
+    (line,) = error_lines(res.output)
+    assert words in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]

@@ -67,6 +67,18 @@ def _keep_freed_memory() -> None:
         pass
 
 
+def check_method_options(
+    method: str, model: str | None, extra: dict, prompt: str | None, negative: str | None
+) -> None:
+    """Before any file is touched: options the method would ignore are usage errors."""
+    from vsrup import methods
+    from vsrup.methods.base import MethodOptions, check_options
+
+    spec = methods.get(method).spec
+    check_options(spec, MethodOptions(variant=model, extra=extra, prompt=prompt,
+                                      negative_prompt=negative))  # fmt: skip
+
+
 def register(app: typer.Typer) -> None:
     app.command("upscale")(upscale)
 
@@ -221,6 +233,7 @@ def upscale(
                          overwrite)  # fmt: skip
     method = method or default_method(scale, device)
     extra = parse_opts(opt)
+    check_method_options(method, model, extra, prompt, negative_prompt)
     if synthetic_weights:
         warn(f"--synthetic-weights {synthetic_weights}: the model has random weights, so the "
              "output is noise; use this only to test the plumbing")  # fmt: skip

@@ -35,6 +35,8 @@ class RealESRGAN(FeedForwardSR):
         weights=tuple(VARIANTS.values()),
         border_pad=10,
         speed="x4plus: slow; animevideov3: fast",
+        variants=tuple(VARIANTS),
+        option_keys=("batch",),
     )
     pad = (10, "reflect")
     pass_scale = 4

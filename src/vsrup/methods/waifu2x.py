@@ -28,6 +28,8 @@ class Waifu2x(FeedForwardSR):
         weights=tuple(VARIANTS.values()),
         border_pad=7,
         speed="medium",
+        variants=tuple(VARIANTS),
+        option_keys=("batch",),
     )
     pad = (7, "replicate")
     pass_scale = 2
