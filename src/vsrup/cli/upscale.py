@@ -108,8 +108,10 @@ def parse_opts(pairs: list[str]) -> dict[str, object]:
 @handle_errors
 def upscale(
     inputs: list[Path] = typer.Argument(
-        ..., help="Video files, image folders/globs, or a folder of videos."
-    ),  # noqa: E501
+        ...,
+        help="Video files, a folder of videos (searched with its sub-folders), or an image "
+        "sequence: a folder of images, a glob ('f/*.png') or a pattern (f/%04d.png).",
+    ),
     output: str | None = typer.Option(None, "-o", "--output", help=OUTPUT_HELP),
     method: str | None = typer.Option(
         None, "--method", "-m", help="Upscaling method (see `vsrup methods`)."
@@ -204,6 +206,9 @@ def upscale(
         "--checkpoint/--no-checkpoint",
         help="Keep finished chunks so --resume can continue (default: diffusion methods).",
     ),
+    fps: float | None = typer.Option(
+        None, "--fps", min=0.001, help="Frame rate of an image-sequence input (default 24)."
+    ),
     as_json: bool = typer.Option(
         False,
         "--json",
@@ -261,7 +266,7 @@ def upscale(
             frames=frames, start=start_s, duration=duration_s, ignore_errors=ignore_errors,
             overwrite=overwrite, device=device, dtype=dtype, batch=batch,
             color_fix=color_fix, offload=offload, vram=vram, tile=tile, compile=compile,
-            resume=resume, work_dir=work_dir, checkpoint=checkpoint,
+            resume=resume, work_dir=work_dir, checkpoint=checkpoint, fps=fps,
         )  # fmt: skip
         view.start(src.name)
         try:

@@ -63,6 +63,8 @@ class UpscaleJob:
     checkpoint: bool | None = None
     resume: bool = False
     work_dir: Path | None = None
+    #: Frame rate given to an image sequence (24 when None); videos keep their timestamps.
+    fps: float | None = None
 
 
 @dataclass
@@ -109,7 +111,10 @@ def open_source(job: UpscaleJob, batch: int, warn: WarnFn):  # noqa: ANN201
     frange = FrameRange.parse(job.frames, job.start, job.duration)
     kwargs = dict(batch=batch, frame_range=frange, ignore_errors=job.ignore_errors)
     if is_image_sequence(job.input):
-        return ImageSequenceReader(job.input, **kwargs)
+        return ImageSequenceReader(job.input, fps=job.fps or 24, on_warning=warn, **kwargs)
+    if job.fps is not None:
+        raise UsageError("--fps sets the rate of image sequences; a video keeps its own",
+                         path=job.input)  # fmt: skip
     return VideoReader(job.input, on_warning=warn, **kwargs)
 
 

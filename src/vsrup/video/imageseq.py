@@ -30,9 +30,9 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
 def is_image_sequence(spec: str | Path) -> bool:
-    """A directory, a glob pattern, or a single image file."""
+    """A directory, a glob pattern, a printf pattern (`frames/%04d.png`) or one image file."""
     text = str(spec)
-    if any(ch in text for ch in "*?["):
+    if any(ch in text for ch in "*?[") or _printf_regex(Path(text).name) is not None:
         return True
     p = Path(text)
     return p.is_dir() or p.suffix.lower() in IMAGE_EXTENSIONS
@@ -42,9 +42,23 @@ def _natural_key(path: Path) -> list[object]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
+def _printf_regex(name: str) -> re.Pattern[str] | None:
+    """`frame_%04d.png` → a regex matching frame_0001.png (None when there is no %d)."""
+    m = re.search(r"%(0?)(\d*)d", name)
+    if m is None:
+        return None
+    digits = rf"\d{{{int(m.group(2))}}}" if m.group(1) and m.group(2) else r"\d+"
+    return re.compile(re.escape(name[: m.start()]) + digits + re.escape(name[m.end() :]) + "$")
+
+
 def list_images(spec: str | Path) -> list[Path]:
     text = str(spec)
-    if any(ch in text for ch in "*?["):
+    pattern = _printf_regex(Path(text).name)
+    if pattern is not None:
+        folder = Path(text).parent
+        names = os.listdir(folder) if folder.is_dir() else []
+        files = [folder / n for n in names if pattern.match(n)]
+    elif any(ch in text for ch in "*?["):
         files = [Path(p) for p in glob.glob(text)]
     elif Path(text).is_dir():
         files = list(Path(text).iterdir())
@@ -58,8 +72,16 @@ def list_images(spec: str | Path) -> list[Path]:
     return images
 
 
+def has_alpha(path: Path) -> bool:
+    """Whether the image file has an alpha channel (read from the header only where cheap)."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    return img is not None and img.ndim == 3 and img.shape[2] == 4
+
+
 def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) RGB uint8 or uint16."""
+    """(H, W, 3) RGB uint8 or uint16; an alpha channel is dropped (the reader warns)."""
     import cv2
 
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
@@ -86,12 +108,15 @@ class ImageSequenceReader:
         fps: Fraction | int = 24,
         frame_range: FrameRange | None = None,
         ignore_errors: bool = False,
-        on_warning=None,  # noqa: ANN001 - accepted for interface parity
+        on_warning=None,  # noqa: ANN001 - (text) -> None
     ) -> None:
         self.path = Path(str(spec))
         files = list_images(spec)
+        if on_warning is not None and has_alpha(files[0]):
+            on_warning(f"{files[0]}: the alpha channel (transparency) is dropped; methods "
+                       "upscale colour only")  # fmt: skip
         r = frame_range or FrameRange()
-        fps = Fraction(fps)
+        fps = Fraction(fps).limit_denominator(1001)
         if r.start_s is not None or r.duration_s is not None:
             lo = round((r.start_s or 0) * fps)
             hi = None if r.duration_s is None else lo + round(r.duration_s * fps)

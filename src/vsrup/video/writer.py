@@ -54,6 +54,17 @@ CRF_RANGE = {"libx264": 51, "libx265": 51, "libsvtav1": 63, "libvpx-vp9": 63,
              "h264_nvenc": 51, "hevc_nvenc": 51, "av1_nvenc": 51}  # fmt: skip
 _DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 28, "libvpx-vp9": 28}
 _DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "libsvtav1": "8"}
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                 "slower", "veryslow", "placebo")  # fmt: skip
+#: The --preset values each encoder takes (checked up front: a bad one makes x264 print
+#: straight to stderr and fail with a bare "Invalid argument").
+PRESETS = {
+    "libx264": _X26X_PRESETS,
+    "libx265": _X26X_PRESETS,
+    "libsvtav1": tuple(str(n) for n in range(14)),
+    "libvpx-vp9": tuple(str(n) for n in range(-8, 9)),
+    **{f"{c}_nvenc": tuple(f"p{n}" for n in range(1, 8)) for c in ("h264", "hevc", "av1")},
+}
 #: Encoder name → the codec (format) name that containers list as supported.
 _FORMAT_OF = {"libx264": "h264", "libx265": "hevc", "libsvtav1": "av1", "libvpx-vp9": "vp9",
               "prores_ks": "prores", "h264_nvenc": "h264", "hevc_nvenc": "hevc",
@@ -207,7 +218,14 @@ def needs_even(pix_fmt: str) -> tuple[bool, bool]:
 
 def encoder_options(encoder: str, settings: EncodeSettings, warn: Callable[[str], None]) -> dict:
     opts: dict[str, str] = {}
+    if settings.preset is not None and settings.preset not in PRESETS.get(encoder, ()):
+        if encoder not in PRESETS:
+            raise UsageError(f"--preset: {encoder} has no presets")
+        raise UsageError(f"unknown --preset {settings.preset!r} for {encoder}",
+                         hint="use one of: " + ", ".join(PRESETS[encoder]))  # fmt: skip
     top = CRF_RANGE.get(encoder)
+    if settings.crf is not None and top is None:
+        raise UsageError(f"--crf: {encoder} has no CRF setting (it is lossless or fixed-quality)")
     if settings.crf is not None and top is not None and not 0 <= settings.crf <= top:
         raise UsageError(f"--crf {settings.crf} is out of range for {encoder}",
                          hint=f"use 0-{top} (lower is better)")  # fmt: skip
@@ -227,10 +245,6 @@ def encoder_options(encoder: str, settings: EncodeSettings, warn: Callable[[str]
         opts["cq"] = str(settings.crf if settings.crf is not None else 21)
         opts["preset"] = settings.preset or "p5"
     else:
-        if settings.crf is not None:
-            warn(f"{encoder} has no CRF setting (it is lossless or fixed-quality); --crf ignored")
-        if settings.preset:
-            warn(f"{encoder} has no presets; --preset ignored")
         if encoder.startswith("prores"):
             opts["profile"] = "3"  # HQ
     return opts
