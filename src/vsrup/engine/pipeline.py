@@ -69,7 +69,8 @@ class UpscaleJob:
 
 @dataclass
 class Progress:
-    done: int
+    #: Frames finished; fractional while a long window computes (steps × tiles).
+    done: float
     total: int
     elapsed_s: float
 
@@ -283,6 +284,20 @@ def open_sink(job: UpscaleJob, reader, out_w: int, out_h: int, temp: Path | None
     )
 
 
+def interrupted_note(job: UpscaleJob, done: int, total: int, checkpointing: bool) -> str:
+    """What an interrupt kept, when no finished frames were stored."""
+    of = f"{done} of {total}" if total else f"{done}"
+    if checkpointing:
+        return (
+            f"{job.input}: interrupted after {of} frames, before the first window "
+            "finished: nothing to keep yet"
+        )
+    return (
+        f"{job.input}: interrupted after {of} frames; nothing was kept (the output appears "
+        "only when complete; --checkpoint keeps finished frames for --resume)"
+    )
+
+
 # -- the job ----------------------------------------------------------------------------------
 def run_job(
     job: UpscaleJob,
@@ -355,7 +370,7 @@ def run_job(
                 sink.write_array(frame[None], [pts])
             done += 1
 
-        def progress(n: int) -> None:
+        def progress(n: float) -> None:
             if on_progress is not None:
                 on_progress(Progress(n, reader.total, time.perf_counter() - t0))
 
@@ -375,11 +390,13 @@ def run_job(
             stream = run_stream(decoded, method, write, runtime, options)
             with StageTimer("encode"):
                 sink.close()
-        except BaseException:
+        except BaseException as exc:
             sink.abort()
             if store is not None and store.frames_done:
                 warn(f"{store.frames_done} finished frames are kept in {store.directory}; "
                      "rerun the same command with --resume to continue")  # fmt: skip
+            elif isinstance(exc, KeyboardInterrupt):
+                warn(interrupted_note(job, done, reader.total, store is not None))
             raise
     if store is not None:
         store.remove()  # the output is complete and in place
