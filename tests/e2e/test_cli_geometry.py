@@ -44,3 +44,13 @@ def test_duplicate_timestamps_into_mp4_keep_every_frame(tmp_path: Path) -> None:
     assert len(pts) == 5 and pts == sorted(set(pts))
     assert abs(pts[2] - 0.043) < 0.0011
     assert "1 frame(s) repeated the previous frame's timestamp" in res.output
+
+
+def test_file_cut_inside_its_header_is_one_line(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "a.mp4", frames=6)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(src.read_bytes()[:3000])
+    for cmd in (["info", str(cut)], ["upscale", str(cut), "-m", "nearest"]):
+        res = runner.invoke(app, cmd)
+        assert res.exit_code == 2, res.output
+        assert "internal error" not in res.output and "cut.mp4: " in res.output
