@@ -51,3 +51,15 @@ def test_unreachable_hub_fails_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_
     assert res.exit_code != 0
     lines = [ln for ln in res.output.splitlines() if ln.startswith("vsrup: error:")]
     assert len(lines) == 1 and "cannot reach 127.0.0.1" in lines[0], res.output
+
+
+def test_network_check_is_skipped_behind_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vsrup.errors import WeightsError
+    from vsrup.hub.download import require_network
+
+    for key in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(WeightsError, match="cannot reach 127.0.0.1"):
+        require_network("http://127.0.0.1:9", "x")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    require_network("http://127.0.0.1:9", "x")  # the proxy, not a direct connection, is used
