@@ -216,7 +216,9 @@ def needs_even(pix_fmt: str) -> tuple[bool, bool]:
     return fmt.chroma_width(3) != 3, fmt.chroma_height(3) != 3
 
 
-def encoder_options(encoder: str, settings: EncodeSettings, warn: Callable[[str], None]) -> dict:
+def encoder_options(encoder: str, settings: EncodeSettings) -> dict:
+    """The encoder's options for the user's --crf/--preset; values it does not take are
+    usage errors (never silently clamped or ignored)."""
     opts: dict[str, str] = {}
     if settings.preset is not None and settings.preset not in PRESETS.get(encoder, ()):
         if encoder not in PRESETS:
@@ -347,7 +349,7 @@ class VideoWriter:
         cc = vs.codec_context
         cc.time_base = self.time_base
         cc.thread_count = self.settings.threads
-        cc.options = encoder_options(self.encoder, self.settings, self.warn)
+        cc.options = encoder_options(self.encoder, self.settings)
         src = self.source
         cc.colorspace = self.matrix
         cc.color_range = 2 if self.range == "JPEG" else 1
