@@ -11,7 +11,7 @@ from vsrup.cli.progress import ProgressView, RateMeter
 from vsrup.engine.pipeline import Progress, UpscaleJob, run_job
 from vsrup.engine.scheduler import StreamOptions, run_stream
 from vsrup.methods.classical import Bicubic
-from vsrup.steps import report_step
+from vsrup.util.steps import report_step
 from vsrup.video.synth import make_clip
 
 STEPS = 4

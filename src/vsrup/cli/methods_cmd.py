@@ -14,10 +14,10 @@ def register(app: typer.Typer) -> None:
     app.command("methods")(methods)
 
 
-def readiness(spec, gpu: bool) -> str:  # noqa: ANN001 - vsrup.methods.base.MethodSpec
+def readiness(spec, gpu: bool) -> str:  # noqa: ANN001 - vsrup.interface.method.MethodSpec
     """Whether the method can run on this machine: its weights, and the device it wants."""
     from vsrup import methods
-    from vsrup.methods.base import MethodOptions
+    from vsrup.interface.method import MethodOptions
     from vsrup.methods.defaults import weights_installed
 
     # What a run with default options loads (one variant, one native scale).

@@ -72,7 +72,7 @@ def check_method_options(
 ) -> None:
     """Before any file is touched: options the method would ignore are usage errors."""
     from vsrup import methods
-    from vsrup.methods.base import MethodOptions, check_options
+    from vsrup.interface.method import MethodOptions, check_options
 
     spec = methods.get(method).spec
     check_options(spec, MethodOptions(variant=model, extra=extra, prompt=prompt,
@@ -218,7 +218,7 @@ def upscale(
 ) -> None:
     """Upscale videos or image sequences, keeping every frame, timestamp, audio and subtitle."""
     from vsrup.engine.pipeline import UpscaleJob, run_job
-    from vsrup.methods.base import MethodOptions
+    from vsrup.interface.method import MethodOptions
     from vsrup.video.writer import EncodeSettings
 
     state.quiet = quiet

@@ -33,18 +33,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vsrup.bench.timing import StageTimer
 from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner_for_spec
 from vsrup.engine.color import color_fix
 from vsrup.engine.resume import ResumeStore, quantize
 from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
 from vsrup.errors import MethodError
+from vsrup.util.timing import StageTimer
 
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
-    from vsrup.methods.base import Method
+    from vsrup.interface.method import Method
+    from vsrup.interface.runtime import Runtime
 
 Sink = Callable[[np.ndarray, Any], None]
 _END = object()
@@ -154,7 +154,7 @@ class _Writer:
 
 def resize_exact(frame: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """(C, H, W) to an exact size with Lanczos (native scale ≠ requested size)."""
-    from vsrup.methods.classical import resize
+    from vsrup.util.resize import resize
 
     return resize(frame[None].float(), height, width, "lanczos")[0].to(frame.dtype)
 
@@ -173,11 +173,11 @@ def process_window(
     method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s).
 
     `on_fraction(f)` hears how much of the window is done (0..1): tiles, and inside each tile
-    the sampling steps the method reports (`vsrup.steps`)."""
+    the sampling steps the method reports (`vsrup.util.steps`)."""
     from vsrup.engine.runtime import run_with_oom_fallback
     from vsrup.engine.tiles import tiled_apply
-    from vsrup.methods.base import Clip
-    from vsrup.steps import listening_to_steps
+    from vsrup.interface.method import Clip
+    from vsrup.util.steps import listening_to_steps
 
     spec = method.spec
     device = runtime.torch_device if runtime is not None else frames.device

@@ -21,7 +21,7 @@ from vsrup.methods.litevsr.model import LiteVSRModel
 from vsrup.methods.ourlayout import load_checked
 from vsrup.nn.wan.text import encode_prompt
 from vsrup.nn.wan.vae import latent_stats, pad_frames_4k1
-from vsrup.steps import report_step
+from vsrup.util.steps import report_step
 
 SCALE = 4
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from vsrup.steps import report_step
+from vsrup.util.steps import report_step
 
 #: predict(model_input (1, 7, h, w), t) -> model output for the first frame of a pass.
 PlainFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from vsrup.steps import report_step
+from vsrup.util.steps import report_step
 
 
 def shifted_sigmas(steps: int, shift: float, sigma_max: float = 1.0) -> torch.Tensor:
