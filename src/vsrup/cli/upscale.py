@@ -120,10 +120,16 @@ def upscale(
         None, "--scale", "-s", min=0.01, help="Scale factor (default 2)."
     ),
     width: int | None = typer.Option(
-        None, "--width", min=1, help="Output width; height follows the aspect unless given."
+        None,
+        "--width",
+        min=1,
+        help="Output width as displayed (after rotation); height keeps the aspect unless given.",
     ),  # noqa: E501
     height: int | None = typer.Option(
-        None, "--height", min=1, help="Output height; width follows the aspect unless given."
+        None,
+        "--height",
+        min=1,
+        help="Output height as displayed (after rotation); width keeps the aspect unless given.",
     ),  # noqa: E501
     codec: str | None = typer.Option(
         None,
