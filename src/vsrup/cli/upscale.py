@@ -282,15 +282,27 @@ def upscale(
     tile: int | None = typer.Option(None, "--tile", help="Spatial tile size in input pixels."),
     compile: bool = typer.Option(False, "--compile", help="Use torch.compile (slow start)."),
     resume: bool = typer.Option(
-        False, "--resume", help="Continue an interrupted run from its last finished chunk."
+        False,
+        "--resume",
+        help="Insist on continuing an interrupted run: fail, naming the settings that differ, "
+        "when none matches. (Rerunning the same command continues anyway.)",
     ),
     work_dir: Path | None = typer.Option(
-        None, "--work-dir", help="Where finished chunks are kept until the output is complete."
-    ),
-    checkpoint: bool | None = typer.Option(
         None,
+        "--work-dir",
+        help="Where finished segments are kept until the output is complete "
+        "(default: the vsrup cache; see `vsrup jobs list`).",
+    ),
+    checkpoint: bool = typer.Option(
+        True,
         "--checkpoint/--no-checkpoint",
-        help="Keep finished chunks so --resume can continue (default: diffusion methods).",
+        help="Encode in segments kept until the output is complete, so an interrupted run "
+        "continues where it stopped when rerun (default on).",
+    ),
+    segment_frames: int | None = typer.Option(
+        None,
+        "--segment-frames",
+        help="Frames per resume segment (default 240 classical, 48 learned, 16 diffusion).",
     ),
 ) -> None:
     """Upscale videos or image sequences, keeping every frame, timestamp, audio and subtitle."""
@@ -332,6 +344,7 @@ def upscale(
             overwrite=overwrite, device=device, dtype=dtype, batch=batch,
             color_fix=color_fix, offload=offload, vram=vram, tile=tile, compile=compile,
             resume=resume, work_dir=work_dir, checkpoint=checkpoint,
+            segment_frames=segment_frames,
         )  # fmt: skip
         view.start(src.name)
         try:

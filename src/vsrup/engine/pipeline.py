@@ -7,8 +7,10 @@ The stages are separate functions so that each can grow on its own:
 3. `load_method`   the method instance on its runtime (device, dtype, offload, compile)
 4. `vsrup.engine.scheduler.run_stream`: decoding ahead and encoding behind in background
    threads, motion segments, temporal windows with blended overlaps, spatial tiles with the
-   OOM fallback, exact-size resize, colour fix, and checkpoints for `--resume`
-5. `open_sink`     a VideoWriter (inside an AtomicOutput) or an ImageSequenceWriter
+   OOM fallback, exact-size resize, colour fix
+5. `open_sink`     a VideoWriter (inside an AtomicOutput) or an ImageSequenceWriter; with the
+   resume store (on by default) frames are encoded into segments in the job's directory
+   (`vsrup.engine.resume`) and stitched into the sink at the end
 
 Memory stays bounded whatever the video's length; every output frame is written with its
 input frame's pts. Progress and warnings are reported through callbacks.
@@ -59,10 +61,13 @@ class UpscaleJob:
     vram: float | None = None  # GB budget that chooses the spatial tile
     compile: bool = False
     tile: int | None = None  # spatial tile override (input pixels)
-    #: Keep finished chunks in a work directory (None: on for diffusion methods).
-    checkpoint: bool | None = None
+    #: Encode through the resume store's segments (an interrupted job continues).
+    checkpoint: bool = True
+    #: Require an unfinished job to continue (an error names what differs when none matches).
     resume: bool = False
     work_dir: Path | None = None
+    #: Frames per resume segment (None: by the method's speed, `segment_frames`).
+    segment_frames: int | None = None
 
 
 @dataclass
@@ -214,6 +219,82 @@ def job_settings(job: UpscaleJob, spec: MethodSpec, runtime, out_w: int, out_h: 
     }
 
 
+#: Frames per resume segment by method kind: long for fast methods (an encoder restart per
+#: segment costs a little), short for slow ones (an interruption loses at most one segment).
+SEGMENT_FRAMES = {"classical": 240, "learned": 48, "diffusion": 16}
+
+
+def segment_frames(spec: MethodSpec, job: UpscaleJob) -> int:
+    if job.segment_frames is not None:
+        if job.segment_frames < 1:
+            raise UsageError("--segment-frames must be at least 1")
+        return job.segment_frames
+    return SEGMENT_FRAMES.get(spec.kind, 48)
+
+
+def open_store(job: UpscaleJob, spec: MethodSpec, settings: dict, sink, out_w: int,  # noqa: ANN001
+               out_h: int, warn: WarnFn):  # noqa: ANN201  # fmt: skip
+    """The job's resume store and the segment writer feeding it (finished segments of an
+    interrupted run of the same job are kept: the job continues from them)."""
+    from dataclasses import asdict
+
+    from vsrup.engine.resume import ResumeStore, input_identity, software_versions
+    from vsrup.engine.segment_writer import SegmentWriter
+
+    if hasattr(sink, "packet_encoder"):
+        target = sink
+        encode = {**asdict(job.encode or _default_encode()), "container": job.output.suffix}
+    else:
+        from vsrup.video.lossless import LosslessSegments
+
+        target = LosslessSegments(sink, out_w, out_h)
+        encode = {"image_sequence": True}
+    identity = {
+        **input_identity(job.input),
+        "method": spec.id,
+        "settings": settings,
+        "encode": encode,
+        "segment_frames": segment_frames(spec, job),
+        "versions": software_versions(),
+    }
+    if job.resume:
+        check_resumable(identity, job.work_dir)
+    store = ResumeStore.open(identity, work_root=job.work_dir)
+    if store.frames_done:
+        warn(f"{job.input}: continuing an interrupted run: {store.frames_done} frames are "
+             f"finished ({len(store.segments)} segments in {store.directory})")  # fmt: skip
+    return store, SegmentWriter(store, target)
+
+
+def _default_encode():  # noqa: ANN202
+    from vsrup.video.writer import EncodeSettings
+
+    return EncodeSettings()
+
+
+def check_resumable(identity: dict, work_root: Path | None) -> None:
+    """`--resume`: an unfinished job with exactly these settings must exist; otherwise say
+    which settings differ from the unfinished jobs of the same input."""
+    from vsrup.engine.resume import differences, job_key, list_jobs
+
+    jobs = list_jobs(work_root)
+    key = job_key(identity)
+    if any(j.key == key and j.frames_done for j in jobs):
+        return
+    same_input = [j for j in jobs if j.identity.get("input") == identity["input"]]
+    if not same_input:
+        raise UsageError("--resume: no interrupted run of this input to continue",
+                         path=identity["input"], hint="run without --resume to start")  # fmt: skip
+    latest = same_input[-1]
+    diff = "; ".join(differences(latest.identity, identity)[:4]) or "an unreadable job file"
+    raise UsageError(
+        f"--resume: the interrupted run of this input used other settings ({diff})",
+        path=identity["input"],
+        hint="rerun with its settings, or without --resume to start over "
+        f"(`vsrup jobs clean` removes its {latest.frames_done} finished frames)",
+    )
+
+
 def spatial_tile(spec: MethodSpec, job: UpscaleJob) -> int | None:
     """--tile, else the spec's advice scaled to the --vram budget (advice assumes 24 GB)."""
     if job.tile:
@@ -241,6 +322,15 @@ def resize_to(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
 # -- 5. sink ----------------------------------------------------------------------------------
 def is_sequence_output(path: Path) -> bool:
     return path.suffix.lower() == ".png" or (path.suffix == "" and not path.is_file())
+
+
+def partials_dir(output: Path, sequence_out: bool) -> Path:
+    """Where the output's temporary lives (beside the file, or beside the PNG folder)."""
+    if sequence_out:
+        from vsrup.video.imageseq import sequence_pattern
+
+        return sequence_pattern(output)[0].parent
+    return output.parent if str(output.parent) else Path(".")
 
 
 def open_sink(job: UpscaleJob, reader, out_w: int, out_h: int, temp: Path | None, warn: WarnFn):  # noqa: ANN001, ANN201
@@ -311,12 +401,13 @@ def run_job(
         warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "
              "methods assume SDR; no tone-mapping is done")  # fmt: skip
     method, spec, runtime = load_method(job, scale)
-    from vsrup.engine.resume import ResumeStore
     from vsrup.engine.runtime import seed_everything
     from vsrup.engine.scheduler import StreamOptions, run_stream
+    from vsrup.video.output import remove_stale_partials
 
     seed_everything(job.options.seed)
-    store: ResumeStore | None = None
+    remove_stale_partials(partials_dir(job.output, sequence_out), warn)
+    store = None
     done = 0
     with ExitStack() as stack:
         temp = None if sequence_out else stack.enter_context(
@@ -324,23 +415,20 @@ def run_job(
         )  # fmt: skip
         sink = open_sink(job, reader, out_w, out_h, temp, warn)
         bits = 16 if getattr(sink, "deep", reader.deep) else 8
-        checkpoint = job.checkpoint
-        if checkpoint is None:
-            checkpoint = job.resume or job.work_dir is not None or spec.kind == "diffusion"
-        if checkpoint:
+        segments = None
+        if job.checkpoint:
             settings = job_settings(job, spec, runtime, out_w, out_h, bits)
             settings["method_state"] = method.resume_settings()
-            store = ResumeStore.open(
-                job.input, spec.id, settings, work_root=job.work_dir, resume=job.resume
-            )
-            if store.frames_done:
-                warn(f"{job.input}: resuming after {store.frames_done} finished frames")
+            store, segments = open_store(job, spec, settings, sink, out_w, out_h, warn)
 
         def write(frame, pts) -> None:  # noqa: ANN001
             nonlocal done
             # Already quantised (uint8, or uint16 when bits > 8): straight to the encoder.
             with StageTimer("encode"):  # a no-op unless `vsrup bench` is recording
-                sink.write_array(frame[None], [pts])
+                if segments is not None:
+                    segments.write(frame, pts)
+                else:
+                    sink.write_array(frame[None], [pts])
             done += 1
 
         def progress(n: int) -> None:
@@ -353,7 +441,7 @@ def run_job(
             bits=bits,
             tile=spatial_tile(spec, job),
             out_size=(out_h, out_w),
-            store=store,
+            resume_from=store.frames_done if store is not None else 0,
             on_progress=progress,
             on_warning=warn,
             on_info=on_info,
@@ -362,12 +450,19 @@ def run_job(
             decoded = timed_iter("decode", _frames_of(reader))
             stream = run_stream(decoded, method, write, runtime, options)
             with StageTimer("encode"):
+                if store is not None and segments is not None:
+                    segments.close()
+                    done = store.stitch(segments.target.mux_packets)
                 sink.close()
         except BaseException:
             sink.abort()
-            if store is not None and store.frames_done:
-                warn(f"{store.frames_done} finished frames are kept in {store.directory}; "
-                     "rerun the same command with --resume to continue")  # fmt: skip
+            if segments is not None:
+                segments.abort()
+            if store is not None:
+                store.release()
+                if store.frames_done:
+                    warn(f"{store.frames_done} finished frames are kept in {store.directory}; "
+                         "rerun the same command to continue from them")  # fmt: skip
             raise
     if store is not None:
         store.remove()  # the output is complete and in place

@@ -11,20 +11,21 @@ output frames ((H, W, C) uint8/uint16 numpy array, pts) in order, and in between
    OOM fallback that halves the tile), with size padding to the method's multiple/minimum;
 4. blends window overlaps (`StreamingBlender`), applies the colour fix against the input frame,
    quantises once (so stored and fresh frames are the same integers);
-5. stores finished frames in the resume store (if any) and hands them to the sink through a
-   second background thread (bounded queue), so encoding overlaps compute too.
+5. hands finished frames to the sink through a second background thread (bounded queue), so
+   encoding overlaps compute too (the sink is the resume store's segment writer or the
+   output writer itself).
 
 Only a bounded number of frames is alive at any time: the decode queue, the input frames of
 the current and next window, the blender's overlap, the encode queue.
 
-Resume: frames [0, F) already in the store are replayed to the sink first; windows whose real
-frames all lie before F are skipped, and the blender ignores frames before F. A deterministic
-method therefore produces exactly the frames an uninterrupted run would.
+Resume: frames [0, F) are already finished elsewhere (`resume_from`, the segments of the
+resume store); windows whose real frames all lie before F are skipped, the blender ignores
+frames before F, and the sink receives frames from F on. A method whose output depends only on
+its input window (and seed) therefore produces exactly the frames an uninterrupted run would.
 """
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -36,7 +37,7 @@ import numpy as np
 from vsrup.bench.timing import StageTimer
 from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner_for_spec
 from vsrup.engine.color import color_fix
-from vsrup.engine.resume import ResumeStore, quantize
+from vsrup.engine.resume import quantize
 from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
 from vsrup.errors import MethodError
 
@@ -70,9 +71,8 @@ class StreamOptions:
     #: Frames decoded ahead / finished frames waiting for the encoder.
     prefetch: int = 8
     encode_queue: int = 8
-    #: Store finished frames in chunks of at least this many frames.
-    store_every: int = 8
-    store: ResumeStore | None = None
+    #: Output frames [0, resume_from) are finished already (resume): not computed, not sent.
+    resume_from: int = 0
     on_progress: Callable[[int], None] | None = None
     on_warning: Callable[[str], None] | None = None
     #: Lines for the user that are not warnings (e.g. the prompt a method derived).
@@ -232,9 +232,8 @@ def run_stream(
 
     opts = options or StreamOptions()
     spec = method.spec
-    store = opts.store
-    resumed = store.frames_done if store is not None else 0
-    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0, "store": 0.0}
+    resumed = opts.resume_from
+    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0}
     stop = threading.Event()
     writer = _Writer(sink, opts.encode_queue)
     planner: WindowPlanner = planner_for_spec(spec, batch=opts.batch, overlap=opts.overlap)
@@ -244,18 +243,9 @@ def run_stream(
 
     inputs: dict[int, torch.Tensor] = {}
     pts_of: dict[int, Any] = {}
-    pending: list[tuple[np.ndarray, Any]] = []
     done = resumed
     computed = 0
     need_from = 0  # the next window starts here: inputs before it serve only the colour fix
-
-    def flush_store(force: bool) -> None:
-        if store is None or not pending or (len(pending) < opts.store_every and not force):
-            return
-        t0 = time.perf_counter()
-        store.add_chunk(np.stack([f for f, _ in pending]), [p for _, p in pending])
-        pending.clear()
-        timings["store"] += time.perf_counter() - t0
 
     def finish_frames(finished: list[tuple[int, torch.Tensor]]) -> None:
         nonlocal done
@@ -267,13 +257,10 @@ def run_stream(
             fixed = color_fix(out[None], ref[None], opts.color_fix)  # moves ref only if used
             q = quantize(fixed, opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
-            if store is not None:  # without a store, nothing may accumulate here
-                pending.append((q, pts_of[index]))
             writer.put(q, pts_of[index])
             done = index + 1
             if opts.on_progress is not None:
                 opts.on_progress(done)
-        flush_store(force=False)
 
     def release() -> None:
         # Inputs that no later window reads and no unfinished frame needs for its colour fix.
@@ -307,10 +294,6 @@ def run_stream(
             release()
 
     try:
-        # Replay what a previous run finished, so the sink sees every frame in order.
-        if store is not None:
-            for _, frame, pts in store.iter_frames():
-                writer.put(frame, pts)
         source = _background(frames, opts.prefetch, stop)
         count = 0
         t_wait = time.perf_counter()
@@ -344,13 +327,6 @@ def run_stream(
             raise MethodError(f"{spec.id} returned {extra.shape[0]} frames after the last one")
         if count < resumed:
             raise MethodError(f"the input has {count} frames but {resumed} were stored")
-        flush_store(force=True)
-    except BaseException:
-        # Frames already blended are final: keep them for --resume (Ctrl-C, a crash in the
-        # method), unless storing is what failed.
-        with contextlib.suppress(Exception):
-            flush_store(force=True)
-        raise
     finally:
         stop.set()
         # Always drain the writer: frames already handed over reach the sink.
