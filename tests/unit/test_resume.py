@@ -82,7 +82,7 @@ def test_segments_survive_a_reopen_and_describe_themselves(tmp_path, video):
     store = ResumeStore.open(ident, work_root=tmp_path)
     add_segment(store, 0, 4, tmp_path)
     add_segment(store, 4, 4, tmp_path)
-    with pytest.raises(ValueError, match="starts at 3"):
+    with pytest.raises(ValueError, match="not on the plan"):
         add_segment(store, 3, 4, tmp_path)
     store.release()
     again = ResumeStore.open(ident, work_root=tmp_path)
@@ -99,19 +99,23 @@ def test_segments_survive_a_reopen_and_describe_themselves(tmp_path, video):
     assert [again.segment_end(i) for i in (0, 3, 4, 9)] == [4, 4, 8, 12]
 
 
-def test_a_damaged_or_unfinished_segment_is_dropped_with_everything_after(tmp_path, video):
+def test_a_damaged_or_unfinished_segment_is_dropped_and_the_prefix_ends_there(tmp_path, video):
     ident = identity(video)
     store = ResumeStore.open(ident, work_root=tmp_path)
     for first in (0, 4, 8):
         add_segment(store, first, 4, tmp_path)
-    (store.directory / "seg-000000004.pkt").unlink()  # data gone: 4 and 8 are unusable
+    (store.directory / "seg-000000004.pkt").unlink()  # data gone: segment 4 is unusable
     store.temp_path(12).write_bytes(b"half a segment of a killed run")
     store.release()
     again = ResumeStore.open(ident, work_root=tmp_path)
-    assert again.frames_done == 4
+    # Frames after the gap are not "done" (a rerun continues at 4), but segment 8 is kept:
+    # workers may finish segments out of order.
+    assert again.frames_done == 4 and [s.first for s in again.finished()] == [0, 8]
     assert sorted(f.name for f in again.directory.iterdir() if f.name.startswith("seg-")) == [
         "seg-000000000.json",
         "seg-000000000.pkt",
+        "seg-000000008.json",
+        "seg-000000008.pkt",
     ]
 
 
@@ -163,3 +167,36 @@ def test_quantize():
     assert q8[0, 0, :, 0].tolist() == [0, 1, 0, 255, 255, 0]
     q16 = quantize(x, 10)
     assert q16.dtype == np.uint16 and q16[0, 0, 3, 0] == 65535
+
+
+def test_a_segment_rendered_alone_is_byte_identical_to_a_full_runs(tmp_path, video):
+    """The unit of distribution: a worker renders one planned segment with its own method
+    instance and gets exactly the bytes the single-process run wrote for it."""
+    from tests.helpers_engine import temporal_method
+    from vsrup.engine.segments import plan_segments, render_segments, stitch, unfinished
+    from vsrup.video.writer import EncodeSettings, VideoWriter
+
+    g = torch.Generator().manual_seed(2)
+    src = [(torch.rand(3, 12, 16, generator=g), 100 * i) for i in range(30)]
+    target = VideoWriter(tmp_path / "final.mp4", width=32, height=24, time_base=Fraction(1, 2400),
+                         fps=Fraction(24), settings=EncodeSettings(codec="h264"))  # fmt: skip
+    ident = identity(video, segment_frames=8)
+    full = ResumeStore.open(ident, work_root=tmp_path / "a")
+    render_segments(src, temporal_method(), full, target, first=0)
+    assert [s.first for s in full.finished()] == [0, 8, 16, 24]
+
+    worker = ResumeStore.open(ident, work_root=tmp_path / "b")
+    plan = plan_segments(worker, 30, temporal_method().spec)
+    assert [(p.first, p.last) for p in plan] == [(0, 8), (8, 16), (16, 24), (24, 30)]
+    assert plan[2].job == worker.key and plan[2].context > 0
+    for seg in (plan[3], plan[1]):  # out of order, as workers finish
+        method = temporal_method()
+        render_segments(src, method, worker, target, first=seg.first, last=seg.last)
+        name = f"seg-{seg.first:09d}.pkt"
+        assert (worker.directory / name).read_bytes() == (full.directory / name).read_bytes()
+        assert max(start for start, _ in method.calls) < seg.last  # stopped after its frames
+    assert worker.frames_done == 0 and [p.first for p in unfinished(worker, plan)] == [0, 16]
+    with pytest.raises(ValueError, match="segments missing"):
+        stitch(worker, target, 30)
+    assert stitch(full, target, 30) == 30
+    target.close()

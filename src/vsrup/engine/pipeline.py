@@ -234,12 +234,12 @@ def segment_frames(spec: MethodSpec, job: UpscaleJob) -> int:
 
 def open_store(job: UpscaleJob, spec: MethodSpec, settings: dict, sink, out_w: int,  # noqa: ANN001
                out_h: int, warn: WarnFn):  # noqa: ANN201  # fmt: skip
-    """The job's resume store and the segment writer feeding it (finished segments of an
-    interrupted run of the same job are kept: the job continues from them)."""
+    """The job's resume store and the segments' target: the final writer, or lossless
+    segments for image sequences (finished segments of an interrupted run of the same job are
+    kept: the job continues from them)."""
     from dataclasses import asdict
 
     from vsrup.engine.resume import ResumeStore, input_identity, software_versions
-    from vsrup.engine.segment_writer import SegmentWriter
 
     if hasattr(sink, "packet_encoder"):
         target = sink
@@ -262,8 +262,8 @@ def open_store(job: UpscaleJob, spec: MethodSpec, settings: dict, sink, out_w: i
     store = ResumeStore.open(identity, work_root=job.work_dir)
     if store.frames_done:
         warn(f"{job.input}: continuing an interrupted run: {store.frames_done} frames are "
-             f"finished ({len(store.segments)} segments in {store.directory})")  # fmt: skip
-    return store, SegmentWriter(store, target)
+             f"finished ({len(store.prefix())} segments in {store.directory})")  # fmt: skip
+    return store, target
 
 
 def _default_encode():  # noqa: ANN202
@@ -415,20 +415,21 @@ def run_job(
         )  # fmt: skip
         sink = open_sink(job, reader, out_w, out_h, temp, warn)
         bits = 16 if getattr(sink, "deep", reader.deep) else 8
-        segments = None
+        target = None
         if job.checkpoint:
             settings = job_settings(job, spec, runtime, out_w, out_h, bits)
             settings["method_state"] = method.resume_settings()
-            store, segments = open_store(job, spec, settings, sink, out_w, out_h, warn)
+            store, target = open_store(job, spec, settings, sink, out_w, out_h, warn)
 
         def write(frame, pts) -> None:  # noqa: ANN001
             nonlocal done
             # Already quantised (uint8, or uint16 when bits > 8): straight to the encoder.
             with StageTimer("encode"):  # a no-op unless `vsrup bench` is recording
-                if segments is not None:
-                    segments.write(frame, pts)
-                else:
-                    sink.write_array(frame[None], [pts])
+                sink.write_array(frame[None], [pts])
+            done += 1
+
+        def counted() -> None:
+            nonlocal done
             done += 1
 
         def progress(n: int) -> None:
@@ -441,23 +442,28 @@ def run_job(
             bits=bits,
             tile=spatial_tile(spec, job),
             out_size=(out_h, out_w),
-            resume_from=store.frames_done if store is not None else 0,
             on_progress=progress,
             on_warning=warn,
             on_info=on_info,
         )
         try:
             decoded = timed_iter("decode", _frames_of(reader))
-            stream = run_stream(decoded, method, write, runtime, options)
+            if store is None:
+                stream = run_stream(decoded, method, write, runtime, options)
+            else:
+                from vsrup.engine.segments import render_segments, stitch
+
+                first = store.frames_done
+                stream = render_segments(
+                    decoded, method, store, target, first=first, runtime=runtime,
+                    options=options, on_frame=counted,
+                )  # fmt: skip
             with StageTimer("encode"):
-                if store is not None and segments is not None:
-                    segments.close()
-                    done = store.stitch(segments.target.mux_packets)
+                if store is not None:
+                    done = stitch(store, target, stream.frames)
                 sink.close()
         except BaseException:
             sink.abort()
-            if segments is not None:
-                segments.abort()
             if store is not None:
                 store.release()
                 if store.frames_done:

@@ -130,17 +130,30 @@ class ResumeStore:
     # -- state --------------------------------------------------------------------------------
     @property
     def frames_done(self) -> int:
-        """Output frames [0, frames_done) are finished."""
-        return sum(s.count for s in self.segments)
+        """Output frames [0, frames_done) are finished (the gap-free run of segments)."""
+        return sum(s.count for s in self.prefix())
+
+    def prefix(self) -> list[Segment]:
+        """The finished segments from frame 0 up to the first missing one."""
+        out, expected = [], 0
+        for seg in self.segments:
+            if seg.first != expected:
+                break
+            out.append(seg)
+            expected += seg.count
+        return out
 
     def finished(self) -> list[Segment]:
+        """Every finished segment, in frame order (workers may finish them out of order)."""
         return list(self.segments)
 
     def add(self, first: int, count: int, data: Path, packets: int, size: int,
             pts: list[int | None], time_base: Fraction) -> Segment:  # fmt: skip
-        """Make the written (closed, durable) packet file `data` the segment at `first`."""
-        if first != self.frames_done:
-            raise ValueError(f"segment starts at {first}, the store ends at {self.frames_done}")
+        """Make the written (closed, durable) packet file `data` the segment at `first`
+        (replacing one written there before: rendering a segment is idempotent)."""
+        if first % self.segment_frames or not 0 < count <= self.segment_frames:
+            raise ValueError(f"segment [{first}, {first + count}) is not on the plan "
+                             f"({self.segment_frames} frames per segment)")  # fmt: skip
         name = f"seg-{first:09d}.pkt"
         os.replace(data, self.directory / name)
         seg = Segment(first, count, name, packets, size, pts, str(time_base))
@@ -156,7 +169,9 @@ class ResumeStore:
             "written": time.time(),
         }
         _write_json(self.directory / name.replace(".pkt", ".json"), sidecar)
-        self.segments.append(seg)
+        self.segments = sorted(
+            [s for s in self.segments if s.first != first] + [seg], key=lambda s: s.first
+        )
         return seg
 
     def temp_path(self, first: int) -> Path:
@@ -168,10 +183,15 @@ class ResumeStore:
 
         return read_packets(self.directory / seg.file, Fraction(seg.time_base))
 
-    def stitch(self, mux: Callable[[Iterable], None]) -> int:
+    def stitch(self, mux: Callable[[Iterable], None], total: int | None = None) -> int:
         """Hand every segment's packets, in order, to `mux` (the final writer's
-        `mux_packets`); returns the number of frames."""
-        for seg in self.segments:
+        `mux_packets`); returns the number of frames. With `total`, every frame must be in a
+        finished segment."""
+        prefix = self.prefix()
+        if len(prefix) != len(self.segments) or total is not None and self.frames_done != total:
+            raise ValueError(f"{self.directory}: segments missing: frames [0, "
+                             f"{self.frames_done}) of {total} are finished")  # fmt: skip
+        for seg in prefix:
             mux(self.packets(seg))
         return self.frames_done
 
@@ -210,23 +230,20 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _load(directory: Path, key: str) -> list[Segment]:
-    """The gap-free run of complete segments from frame 0 (sidecar present, data intact)."""
+    """The complete segments (sidecar readable, data present), in frame order."""
     segments: list[Segment] = []
-    expected = 0
     for sidecar in sorted(directory.glob("seg-*.json")):
         try:
             raw = json.loads(sidecar.read_text())
             if raw.get("version") != VERSION or raw.get("job") != key:
-                break
+                continue
             seg = Segment(**{k: raw[k] for k in Segment.__dataclass_fields__})
         except (OSError, ValueError, KeyError, TypeError):
-            break
+            continue
         data = directory / seg.file
-        if seg.first != expected or not data.is_file():
-            break
-        segments.append(seg)
-        expected += seg.count
-    # Anything after the first gap is unusable: remove it so it is not mistaken later.
+        if data.is_file() and data.stat().st_size >= seg.bytes:
+            segments.append(seg)
+    # Data without a sidecar (or a damaged one) is unusable: remove it.
     keep = {s.file for s in segments} | {s.file.replace(".pkt", ".json") for s in segments}
     for f in directory.glob("seg-*"):
         if f.name not in keep:

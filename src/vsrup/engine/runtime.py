@@ -263,6 +263,24 @@ def generator(runtime: Runtime, seed: int | None = None) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(runtime.seed if seed is None else seed)
 
 
+def position_seed(seed: int, position: int) -> int:
+    """The seed of the random draws for the window starting at frame `position`: a function
+    of (seed, position) only, so a window draws the same noise whether it is computed in an
+    uninterrupted run, after a resume or alone in another process. Position 0 keeps the seed
+    itself (a one-window video draws what the official code draws for that seed)."""
+    if position == 0:
+        return seed
+    import hashlib
+
+    digest = hashlib.sha256(f"vsrup:{seed}:{position}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def position_generator(runtime: Runtime, seed: int, position: int) -> torch.Generator:
+    """`generator` seeded with `position_seed(seed, position)`."""
+    return generator(runtime, position_seed(seed, position))
+
+
 def maybe_compile(module: M, runtime: Runtime, **kwargs: Any) -> M:
     """`torch.compile(module)` when the runtime asks for it; on failure warn and run eager."""
     if not runtime.compile:

@@ -73,6 +73,9 @@ class StreamOptions:
     encode_queue: int = 8
     #: Output frames [0, resume_from) are finished already (resume): not computed, not sent.
     resume_from: int = 0
+    #: Stop once frames before this index are finished (one segment rendered on its own);
+    #: the frames are those a full run gives, since windows are planned the same way.
+    stop_at: int | None = None
     on_progress: Callable[[int], None] | None = None
     on_warning: Callable[[str], None] | None = None
     #: Lines for the user that are not warnings (e.g. the prompt a method derived).
@@ -176,8 +179,16 @@ def process_window(
     spec = method.spec
     device = runtime.torch_device if runtime is not None else frames.device
 
+    # Context frames (spec.context) precede the window's own frames in `frames`.
+    context = frames.shape[0] - window.length
+
     def fn(x: torch.Tensor) -> torch.Tensor:
-        clip = Clip(frames=x.to(device), start=window.start, segment_starts=window.segment_starts)
+        clip = Clip(
+            frames=x.to(device),
+            start=window.start - context,
+            segment_starts=window.segment_starts,
+            context=context,
+        )
         return method.process(clip)
 
     h, w = frames.shape[-2:]
@@ -195,7 +206,7 @@ def process_window(
         )
         if tuple(out.shape[-2:]) != want:
             raise MethodError(f"{spec.id} returned {tuple(out.shape[-2:])}, expected {want}")
-        return out
+        return out[context:]
 
     def tiled(t: int) -> torch.Tensor:
         return tiled_apply(
@@ -213,9 +224,10 @@ def process_window(
             on_warning(f"out of device memory with {old}px tiles; retrying with {new}px")
 
     floor = max(spec.size_multiple * 2, min(64, tile), spec.min_size)
-    return run_with_oom_fallback(
+    out = run_with_oom_fallback(
         tiled, tile, min_tile=floor, multiple=spec.size_multiple, on_retry=told
     )
+    return out[context:]
 
 
 def run_stream(
@@ -233,6 +245,7 @@ def run_stream(
     opts = options or StreamOptions()
     spec = method.spec
     resumed = opts.resume_from
+    stop_at = opts.stop_at
     timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0}
     stop = threading.Event()
     writer = _Writer(sink, opts.encode_queue)
@@ -250,6 +263,8 @@ def run_stream(
     def finish_frames(finished: list[tuple[int, torch.Tensor]]) -> None:
         nonlocal done
         for index, out in finished:
+            if stop_at is not None and index >= stop_at:
+                continue
             t0 = time.perf_counter()
             ref = inputs[index]
             if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
@@ -264,7 +279,7 @@ def run_stream(
 
     def release() -> None:
         # Inputs that no later window reads and no unfinished frame needs for its colour fix.
-        keep_from = min(need_from, blender.next_frame)
+        keep_from = min(need_from - spec.context, blender.next_frame)
         for i in [i for i in inputs if i < keep_from]:
             del inputs[i]
             pts_of.pop(i, None)
@@ -273,10 +288,11 @@ def run_stream(
         nonlocal computed, need_from
         for win in windows:
             need_from = win.done_before
-            if win.end <= resumed:
+            if win.end <= resumed or stop_at is not None and win.start >= stop_at:
                 release()
-                continue  # every real frame of this window is already stored
-            clip = torch.stack([inputs[i] for i in win.indices])
+                continue  # every real frame of this window is finished or not wanted
+            before = list(range(max(win.start - spec.context, 0), win.start))
+            clip = torch.stack([inputs[i] for i in (*before, *win.indices)])
             t0 = time.perf_counter()
             out = process_window(
                 method, clip, win, runtime, tile, opts.on_warning, opts.tile_overlap
@@ -314,14 +330,19 @@ def run_stream(
                     run_windows(planner.add_segment(closed.start, closed.end))
             else:
                 run_windows(planner.add_frames(1))
+            if stop_at is not None and done >= stop_at:
+                break
             t_wait = time.perf_counter()
-        if segmenter is not None:
+        if stop_at is not None and done >= stop_at:
+            pass  # every wanted frame is out: no need to read or plan the rest
+        elif segmenter is not None:
             with StageTimer("segmentation"):
                 last = segmenter.finish()
             if last is not None:
                 run_windows(planner.add_segment(last.start, last.end))
-        run_windows(planner.finish())
-        finish_frames(blender.finish())
+        if stop_at is None or done < stop_at:
+            run_windows(planner.finish())
+            finish_frames(blender.finish())
         extra = method.flush()
         if extra is not None and extra.shape[0] > 0:
             raise MethodError(f"{spec.id} returned {extra.shape[0]} frames after the last one")

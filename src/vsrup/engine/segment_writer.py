@@ -33,10 +33,11 @@ class SegmentTarget(Protocol):
 
 
 class SegmentWriter:
-    def __init__(self, store: ResumeStore, target: SegmentTarget) -> None:
+    def __init__(self, store: ResumeStore, target: SegmentTarget, first: int | None = None):
         self.store = store
         self.target = target
-        self.index = store.frames_done  # the next frame's index in the output
+        # The next frame's index in the output: a segment boundary.
+        self.index = store.frames_done if first is None else first
         self._first = self.index
         self._encoder: Any = None
         self._file: PacketFile | None = None
