@@ -38,7 +38,9 @@ def frames(n: int, h: int = 16, w: int = 16):
 
 def run(method, src, resume_from=0):
     out: list[np.ndarray] = []
-    run_stream(src, method, lambda f, p: out.append(f), None, StreamOptions(resume_from=resume_from))
+    run_stream(
+        src, method, lambda f, p: out.append(f), None, StreamOptions(resume_from=resume_from)
+    )
     return out
 
 
