@@ -32,11 +32,14 @@ def default_method(scale: float | None, device: str) -> str:
     """The method used when --method is not given: the best installed one (diffusion only
     with a GPU, then span from its wheel, then lanczos), announced on stderr."""
     from vsrup.engine.runtime import resolve_device
-    from vsrup.methods.defaults import best_installed_method
+    from vsrup.methods.defaults import best_installed_method, fallback_reason
 
     gpu = resolve_device(device) != "cpu"
     chosen = best_installed_method(4 if scale is None or scale > 2 else 2, gpu=gpu)
     why = "best installed" + ("" if gpu else " for CPU")
+    missing = fallback_reason(chosen)
+    if missing:
+        why += f"; {missing}"
     info(f"method: {chosen} ({why}; choose another with --method)")
     return chosen
 
