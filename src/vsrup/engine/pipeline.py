@@ -191,7 +191,12 @@ def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object
     )
     job.options.scale = scale
     weights = resolve_weights(spec, job.options)
-    return cls.from_weights(weights, runtime, job.options), spec, runtime
+    method = cls.from_weights(weights, runtime, job.options)
+    if runtime.offload != "none" or runtime.compile:
+        from vsrup.engine.placement import apply_placement
+
+        apply_placement(method, runtime)
+    return method, spec, runtime
 
 
 # -- 4. process -------------------------------------------------------------------------------
@@ -295,15 +300,23 @@ def check_resumable(identity: dict, work_root: Path | None) -> None:
     )
 
 
+#: Tile advice (input pixels, for 24 GB) for methods whose spec gives none: the side `--vram`
+#: scales for them.
+UNTILED_ADVICE = 768
+
+
 def spatial_tile(spec: MethodSpec, job: UpscaleJob) -> int | None:
-    """--tile, else the spec's advice scaled to the --vram budget (advice assumes 24 GB)."""
+    """--tile, else the spec's advice scaled to the --vram budget (advice assumes 24 GB);
+    every method gets a starting tile from --vram, those without advice from UNTILED_ADVICE.
+    None: start with the whole frame (the OOM fallback halves from there)."""
     if job.tile:
         return job.tile
-    if spec.tile is None or not job.vram:
+    if not job.vram:
         return spec.tile
     from vsrup.engine.runtime import tile_for_vram
 
-    return tile_for_vram(spec.tile, job.vram, multiple=spec.size_multiple)
+    advice = spec.tile if spec.tile is not None else UNTILED_ADVICE
+    return tile_for_vram(advice, job.vram, multiple=spec.size_multiple)
 
 
 def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001

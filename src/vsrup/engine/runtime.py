@@ -144,6 +144,11 @@ def empty_cache() -> None:
         mps.empty_cache()
 
 
+#: What to try when even the smallest tile does not fit (every option named here works for
+#: every method: see `apply_offload`).
+OOM_HINT = "try --offload model (or sequential), --dtype fp16/bf16, or --device cpu"
+
+
 def run_with_oom_fallback(
     fn: Callable[[int], T],
     tile: int,
@@ -173,8 +178,7 @@ def run_with_oom_fallback(
             if smaller < min_tile:
                 raise DeviceError(
                     f"out of device memory even with {tile}px tiles",
-                    hint="try --offload sequential, --dtype fp16/bf16, a lower --vram, or "
-                    "--device cpu",
+                    hint=OOM_HINT,
                 ) from None
             if on_retry is not None:
                 on_retry(tile, smaller)

@@ -194,39 +194,29 @@ def process_window(
     h, w = frames.shape[-2:]
     want = (h * method.scale, w * method.scale)
     whole = max(h, w, spec.min_size)
-    if tile is None or tile >= whole:
-        out = tiled_apply(
-            fn,
-            frames,
-            whole + spec.size_multiple,
-            0,
-            scale=method.scale,
-            multiple=spec.size_multiple,
-            min_size=spec.min_size,
-        )
-        if tuple(out.shape[-2:]) != want:
-            raise MethodError(f"{spec.id} returned {tuple(out.shape[-2:])}, expected {want}")
-        return out[context:]
 
     def tiled(t: int) -> torch.Tensor:
-        return tiled_apply(
-            fn,
-            frames,
-            t,
-            min(spec.tile_overlap if tile_overlap is None else tile_overlap, t // 2),
-            scale=method.scale,
-            multiple=spec.size_multiple,
-            min_size=spec.min_size,
-        )
+        if t >= whole:  # the whole frame in one call
+            return tiled_apply(fn, frames, whole + spec.size_multiple, 0, scale=method.scale,
+                               multiple=spec.size_multiple, min_size=spec.min_size)  # fmt: skip
+        # Methods that never tile by design get an eighth of the tile as blended overlap.
+        overlap = spec.tile_overlap or t // 8 if tile_overlap is None else tile_overlap
+        return tiled_apply(fn, frames, t, min(overlap, t // 2), scale=method.scale,
+                           multiple=spec.size_multiple, min_size=spec.min_size)  # fmt: skip
 
     def told(old: int, new: int) -> None:
         if on_warning is not None:
             on_warning(f"out of device memory with {old}px tiles; retrying with {new}px")
 
-    floor = max(spec.size_multiple * 2, min(64, tile), spec.min_size)
+    # Every method starts at its tile (--tile, --vram, the spec's advice) or the whole frame,
+    # and an out-of-memory error halves the tile until it fits.
+    start = whole if tile is None or tile >= whole else tile
+    floor = max(spec.size_multiple * 2, min(32, start), spec.min_size)
     out = run_with_oom_fallback(
-        tiled, tile, min_tile=floor, multiple=spec.size_multiple, on_retry=told
+        tiled, start, min_tile=floor, multiple=spec.size_multiple, on_retry=told
     )
+    if tuple(out.shape[-2:]) != want:
+        raise MethodError(f"{spec.id} returned {tuple(out.shape[-2:])}, expected {want}")
     return out[context:]
 
 
