@@ -105,9 +105,16 @@ def test_a_damaged_or_unfinished_segment_is_dropped_and_the_prefix_ends_there(tm
     for first in (0, 4, 8):
         add_segment(store, first, 4, tmp_path)
     (store.directory / "seg-000000004.pkt").unlink()  # data gone: segment 4 is unusable
-    store.temp_path(12).write_bytes(b"half a segment of a killed run")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    killed = store.directory / f"seg-000000012.pkt.{dead.pid}.tmp"
+    killed.write_bytes(b"half a segment of a killed run")
+    live = store.temp_path(16)  # a live worker's segment in progress: left alone
+    live.write_bytes(b"a segment being written")
     store.release()
     again = ResumeStore.open(ident, work_root=tmp_path)
+    assert not killed.exists() and live.exists()
+    live.unlink()
     # Frames after the gap are not "done" (a rerun continues at 4), but segment 8 is kept:
     # workers may finish segments out of order.
     assert again.frames_done == 4 and [s.first for s in again.finished()] == [0, 8]

@@ -99,14 +99,18 @@ class ResumeStore:
 
     # -- planning ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, identity: dict[str, Any], *, work_root: Path | None = None) -> ResumeStore:
+    def open(
+        cls, identity: dict[str, Any], *, work_root: Path | None = None, claim: bool = True
+    ) -> ResumeStore:
         """The job's store, keeping the finished segments of an earlier run of the same job.
 
-        Raises a UsageError when a live process is working on the same job right now."""
+        `claim` (a single-process run) makes this process the job's owner and raises a
+        UsageError when a live process owns it already; workers of a distributed run open
+        it with `claim=False` (each writes only its own segments, atomically)."""
         key = job_key(identity)
         directory = Path(work_root or default_work_root()) / f"job-{key}"
         segments: list[Segment] = []
-        if directory.exists():
+        if directory.exists() and claim:
             owner = read_owner(directory)
             if owner is not None and owner != os.getpid() and pid_alive(owner):
                 raise UsageError(
@@ -115,12 +119,17 @@ class ResumeStore:
                     hint=f"wait for it, or stop it; its work is in {directory}",
                 )
             segments = _load(directory, key)
-            for tmp in directory.glob("*.tmp"):  # an interrupted segment of a dead run
-                tmp.unlink(missing_ok=True)
+            for tmp in directory.glob("*.tmp"):  # an unfinished segment of a dead process
+                pid = tmp.name.split(".")[-2]
+                if not (pid.isdigit() and pid_alive(int(pid))):
+                    tmp.unlink(missing_ok=True)
+        elif directory.exists():
+            segments = _load_quiet_segments(directory, key)
         directory.mkdir(parents=True, exist_ok=True)
         store = cls(directory, identity, segments)
-        store._write_job()
-        (directory / OWNER_FILE).write_text(str(os.getpid()))
+        if claim:
+            store._write_job()
+            (directory / OWNER_FILE).write_text(str(os.getpid()))
         return store
 
     def segment_end(self, index: int) -> int:
@@ -230,22 +239,12 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _load(directory: Path, key: str) -> list[Segment]:
-    """The complete segments (sidecar readable, data present), in frame order."""
-    segments: list[Segment] = []
-    for sidecar in sorted(directory.glob("seg-*.json")):
-        try:
-            raw = json.loads(sidecar.read_text())
-            if raw.get("version") != VERSION or raw.get("job") != key:
-                continue
-            seg = Segment(**{k: raw[k] for k in Segment.__dataclass_fields__})
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        data = directory / seg.file
-        if data.is_file() and data.stat().st_size >= seg.bytes:
-            segments.append(seg)
+    """The complete segments (sidecar readable, data present), in frame order; removes
+    what is unusable (the owner's privilege)."""
+    segments = _load_quiet_segments(directory, key)
     # Data without a sidecar (or a damaged one) is unusable: remove it.
     keep = {s.file for s in segments} | {s.file.replace(".pkt", ".json") for s in segments}
-    for f in directory.glob("seg-*"):
+    for f in [*directory.glob("seg-*.pkt"), *directory.glob("seg-*.json")]:
         if f.name not in keep:
             f.unlink(missing_ok=True)
     return segments
@@ -279,15 +278,16 @@ def list_jobs(work_root: Path | None = None) -> list[JobInfo]:
             identity = dict(data["identity"])
         except (OSError, ValueError, KeyError, TypeError):
             identity = {}
-        segs = _load_quiet(d)
+        key = d.name.removeprefix("job-")
+        segs = ResumeStore(d, {"segment_frames": 1}, _load_quiet_segments(d, key)).prefix()
         files = [f for f in d.iterdir() if f.is_file()]
         owner = read_owner(d)
         jobs.append(
             JobInfo(
                 directory=d,
-                key=d.name.removeprefix("job-"),
+                key=key,
                 identity=identity,
-                frames_done=segs,
+                frames_done=sum(seg.count for seg in segs),
                 bytes=sum(f.stat().st_size for f in files),
                 modified=max((f.stat().st_mtime for f in files), default=d.stat().st_mtime),
                 owner=owner if owner is not None and pid_alive(owner) else None,
@@ -296,18 +296,21 @@ def list_jobs(work_root: Path | None = None) -> list[JobInfo]:
     return sorted(jobs, key=lambda j: j.modified)
 
 
-def _load_quiet(directory: Path) -> int:
-    """Frames in the complete segments, read without touching anything."""
-    total = 0
+def _load_quiet_segments(directory: Path, key: str) -> list[Segment]:
+    """The complete segments (sidecar readable, data present), touching nothing."""
+    segments: list[Segment] = []
     for sidecar in sorted(directory.glob("seg-*.json")):
         try:
             raw = json.loads(sidecar.read_text())
-            if raw["first"] != total or not (directory / raw["file"]).is_file():
-                break
-            total += int(raw["count"])
+            if raw.get("version") != VERSION or raw.get("job") != key:
+                continue
+            seg = Segment(**{k: raw[k] for k in Segment.__dataclass_fields__})
         except (OSError, ValueError, KeyError, TypeError):
-            break
-    return total
+            continue
+        data = directory / seg.file
+        if data.is_file() and data.stat().st_size >= seg.bytes:
+            segments.append(seg)
+    return segments
 
 
 def differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:

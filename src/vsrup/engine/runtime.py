@@ -7,7 +7,7 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from vsrup.errors import DeviceError, UsageError
 
@@ -145,7 +145,7 @@ def empty_cache() -> None:
 
 
 #: What to try when even the smallest tile does not fit (every option named here works for
-#: every method: see `apply_offload`).
+#: every method: see `vsrup.engine.placement`).
 OOM_HINT = "try --offload model (or sequential), --dtype fp16/bf16, or --device cpu"
 
 
@@ -283,47 +283,3 @@ def position_seed(seed: int, position: int) -> int:
 def position_generator(runtime: Runtime, seed: int, position: int) -> torch.Generator:
     """`generator` seeded with `position_seed(seed, position)`."""
     return generator(runtime, position_seed(seed, position))
-
-
-def maybe_compile(module: M, runtime: Runtime, **kwargs: Any) -> M:
-    """`torch.compile(module)` when the runtime asks for it; on failure warn and run eager."""
-    if not runtime.compile:
-        return module
-    import torch
-
-    try:
-        return torch.compile(module, **kwargs)  # type: ignore[return-value]
-    except Exception as exc:  # compile support varies by platform; eager always works
-        warnings.warn(f"torch.compile unavailable ({exc}); running eagerly", stacklevel=2)
-        return module
-
-
-def apply_offload(model: Any, runtime: Runtime) -> Any:
-    """Place `model` on the runtime's device, or set up CPU offload.
-
-    - none: `model.to(device)`;
-    - model: whole sub-models move to the GPU when used (diffusers pipelines:
-      `enable_model_cpu_offload`; a single module: accelerate's `cpu_offload_with_hook`);
-    - sequential: every layer streams in when used (`enable_sequential_cpu_offload` /
-      accelerate's `cpu_offload`); slowest, smallest footprint.
-    Offload needs an accelerator: on CPU every mode is plain placement.
-    """
-    device = runtime.torch_device
-    if runtime.offload == "none" or device.type == "cpu":
-        return model.to(device)
-    if runtime.offload == "model":
-        if hasattr(model, "enable_model_cpu_offload"):
-            model.enable_model_cpu_offload(device=device)
-            return model
-        from accelerate import cpu_offload_with_hook
-
-        model, _hook = cpu_offload_with_hook(model.to("cpu"), execution_device=device)
-        return model
-    if runtime.offload == "sequential":
-        if hasattr(model, "enable_sequential_cpu_offload"):
-            model.enable_sequential_cpu_offload(device=device)
-            return model
-        from accelerate import cpu_offload
-
-        return cpu_offload(model.to("cpu"), execution_device=device)
-    raise UsageError(f"unknown offload mode {runtime.offload!r}")
