@@ -32,7 +32,9 @@ DRY_INPUT = (32, 24, 5)
 
 
 def variants(kind: str, dry: bool) -> list[tuple[str, dict]]:
-    out = [("default", {}), ("oom", {"vram": 0.5}), ("offload", {"offload": "model"})]
+    out = [("default", {}), ("oom", {"vram": 0.5})]
+    if kind != "classical":  # nothing to offload or compile in a resampler
+        out.append(("offload", {"offload": "model"}))
     if kind == "diffusion" and not dry:
         out.append(("compile", {"compile": True}))
     return out
