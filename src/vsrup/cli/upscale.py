@@ -277,7 +277,7 @@ def upscale(
         "none", "--color-fix", help="Pull colours back to the input: none, adain or wavelet."
     ),
     offload: str = typer.Option(
-        "none", "--offload", help="none, model or sequential CPU offload (GPU memory saver)."
+        "none", "--offload", help="none or model: one network on the GPU at a time (memory saver)."
     ),
     vram: float | None = typer.Option(
         None, "--vram", help="GPU memory budget in GB; chooses the spatial tile size."

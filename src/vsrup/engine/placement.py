@@ -7,8 +7,8 @@ dicts, not inside modules) and
 - `model`: accelerate's `cpu_offload_with_hook` on each: a module moves to the device when
   called and every other one goes back to the CPU first, so only one sub-model (text encoder,
   VAE, UNet/DiT) is on the device at a time;
-- `sequential`: accelerate's `cpu_offload` on each: weights stay in CPU memory and stream to
-  the device layer by layer (slowest, smallest footprint);
+- `sequential`: refused for now: accelerate's per-layer `cpu_offload` changed DLoRAL's output
+  in the CPU test, so it is not offered until it is verified for every method;
 - `--compile`: `Module.compile()` (torch.compile in place) on each.
 
 Limit: networks are loaded on the device first (methods build them there), so a model that
@@ -84,10 +84,9 @@ def apply_placement(method: Any, runtime: Runtime) -> list[str]:
 
             m.register_forward_pre_hook(offload_others)
     elif runtime.offload == "sequential":
-        from accelerate import cpu_offload
-
-        for _, m in modules:
-            cpu_offload(m, execution_device=device)
+        # accelerate's per-layer `cpu_offload` changed DLoRAL's output (up to 0.017 on CPU,
+        # tests/unit/test_placement.py); refused until every method is verified with it.
+        raise UsageError("--offload sequential is not available yet", hint="use --offload model")
     if runtime.compile:
         for _, m in modules:
             m.compile()

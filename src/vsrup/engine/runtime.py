@@ -146,7 +146,7 @@ def empty_cache() -> None:
 
 #: What to try when even the smallest tile does not fit (every option named here works for
 #: every method: see `vsrup.engine.placement`).
-OOM_HINT = "try --offload model (or sequential), --dtype fp16/bf16, or --device cpu"
+OOM_HINT = "try --offload model, --dtype fp16/bf16, or --device cpu"
 
 
 def run_with_oom_fallback(
