@@ -134,6 +134,8 @@ def test_resume_names_the_settings_that_differ(tmp_path, clip, method):
     out = tmp_path / "out.mp4"
     res = runner.invoke(app, args(clip, out, work, "--resume"))
     assert res.exit_code == 2 and "no interrupted run of this input" in res.output
+    res = runner.invoke(app, args(clip, out, work, "--resume", "--no-checkpoint"))
+    assert res.exit_code == 2 and "drop --no-checkpoint" in res.output
 
     method.fail_after_windows, method.fail_with = 5, RuntimeError
     res = runner.invoke(app, args(clip, out, work, "--crf", "30"))

@@ -394,6 +394,8 @@ def run_job(
             on_warning(text)
 
     t0 = time.perf_counter()
+    if job.resume and not job.checkpoint:
+        raise UsageError("--resume continues from the segment store: drop --no-checkpoint")
     job.input = Path(job.input)
     job.output = Path(job.output)
     from vsrup.video.imageseq import is_image_sequence
