@@ -20,6 +20,8 @@ from vsrup.methods.base import MethodOptions
 
 
 def build(method_id: str):
+    """A fresh instance as a fresh process builds it (`run_job` seeds before loading)."""
+    torch.manual_seed(5)
     cls = methods.get(method_id)
     spec = cls.spec
     short = dataclasses.replace(

@@ -415,12 +415,14 @@ def run_job(
     if video.hdr:
         warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "
              "methods assume SDR; no tone-mapping is done")  # fmt: skip
-    method, spec, runtime = load_method(job, scale)
     from vsrup.engine.runtime import seed_everything
     from vsrup.engine.scheduler import StreamOptions, run_stream
     from vsrup.video.output import remove_stale_partials
 
+    # Seeded before loading: whatever a method initialises from the global generator
+    # (synthetic weights) is the same in every process, so a resumed run matches.
     seed_everything(job.options.seed)
+    method, spec, runtime = load_method(job, scale)
     remove_stale_partials(partials_dir(job.output, sequence_out), warn)
     store = None
     done = 0
