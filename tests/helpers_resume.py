@@ -15,6 +15,7 @@ METHOD_ID = "test-temporal"
 def register():  # noqa: ANN201
     """Register the method under METHOD_ID (undone by the caller's monkeypatch, if any)."""
     from vsrup import methods
+    from vsrup.interface import registry
 
     temporal, _ = _methods()
 
@@ -41,7 +42,7 @@ def register():  # noqa: ANN201
             return super().process(clip)
 
     methods.ids()  # load the built-ins first
-    methods._REGISTRY[METHOD_ID] = Controlled
+    registry._REGISTRY[METHOD_ID] = Controlled
     return Controlled
 
 

@@ -45,7 +45,7 @@ def run_one(method_id: str, variant: dict, clip: Path, work: Path, dry: bool) ->
 
     from vsrup import methods
     from vsrup.engine.pipeline import UpscaleJob, run_job
-    from vsrup.methods.base import MethodOptions
+    from vsrup.interface.method import MethodOptions
     from vsrup.video.writer import EncodeSettings
 
     spec = methods.get(method_id).spec

@@ -42,8 +42,10 @@ def same_video(a, b) -> bool:
 
 @pytest.fixture
 def method(monkeypatch):
+    from vsrup.interface import registry
+
     methods.ids()
-    monkeypatch.setitem(methods._REGISTRY, METHOD_ID, methods._REGISTRY.get(METHOD_ID))
+    monkeypatch.setitem(registry._REGISTRY, METHOD_ID, registry._REGISTRY.get(METHOD_ID))
     cls = register()
     cls.log = []
     return cls

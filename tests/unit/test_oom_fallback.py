@@ -15,7 +15,7 @@ from vsrup.engine.pipeline import UNTILED_ADVICE, UpscaleJob, spatial_tile
 from vsrup.engine.runtime import Runtime
 from vsrup.engine.scheduler import StreamOptions, run_stream
 from vsrup.errors import DeviceError
-from vsrup.methods.base import MethodOptions
+from vsrup.interface.method import MethodOptions
 
 
 def oom_above(method, limit: int):

@@ -10,7 +10,7 @@ import torch
 from vsrup import methods
 from vsrup.engine.placement import apply_placement, top_level_modules
 from vsrup.engine.runtime import Runtime
-from vsrup.methods.base import Clip, MethodOptions
+from vsrup.interface.method import Clip, MethodOptions
 
 DIFFUSION = [m for m in methods.ids() if methods.get(m).spec.kind == "diffusion"]
 

@@ -15,7 +15,7 @@ from tests.helpers_engine import (
     tensor_frames,
 )
 from vsrup.engine.scheduler import StreamOptions, run_stream
-from vsrup.methods.base import Clip
+from vsrup.interface.method import Clip
 from vsrup.methods.classical import Bicubic
 
 

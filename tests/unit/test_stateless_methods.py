@@ -16,7 +16,7 @@ import torch
 from vsrup import methods
 from vsrup.engine.runtime import Runtime, position_seed
 from vsrup.engine.scheduler import StreamOptions, run_stream
-from vsrup.methods.base import MethodOptions
+from vsrup.interface.method import MethodOptions
 
 
 def build(method_id: str):

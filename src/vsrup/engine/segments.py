@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import torch
 
     from vsrup.engine.runtime import Runtime
-    from vsrup.methods.base import Method, MethodSpec
+    from vsrup.interface.method import Method, MethodSpec
 
 
 @dataclass(frozen=True)
