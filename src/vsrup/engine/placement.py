@@ -19,12 +19,18 @@ while computing (activations of one sub-model instead of all weights at once).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
 
     from vsrup.engine.runtime import Runtime
+
+
+#: Objects never searched for networks (pipelines are, callable or not).
+_NOT_CONTAINERS = (type, types.FunctionType, types.MethodType, functools.partial, types.ModuleType)
 
 
 def top_level_modules(obj: Any, depth: int = 4) -> list[tuple[str, torch.nn.Module]]:
@@ -48,7 +54,7 @@ def top_level_modules(obj: Any, depth: int = 4) -> list[tuple[str, torch.nn.Modu
             items = list(enumerate(x))
         elif dataclasses.is_dataclass(x) and not isinstance(x, type):
             items = [(f.name, getattr(x, f.name, None)) for f in dataclasses.fields(x)]
-        elif hasattr(x, "__dict__") and not isinstance(x, type) and not callable(x):
+        elif hasattr(x, "__dict__") and not isinstance(x, _NOT_CONTAINERS):
             items = list(vars(x).items())
         else:
             return
