@@ -76,7 +76,8 @@ class StreamOptions:
     #: Stop once frames before this index are finished (one segment rendered on its own);
     #: the frames are those a full run gives, since windows are planned the same way.
     stop_at: int | None = None
-    on_progress: Callable[[int], None] | None = None
+    #: Frames finished so far; fractional while a window is being computed.
+    on_progress: Callable[[float], None] | None = None
     on_warning: Callable[[str], None] | None = None
     #: Lines for the user that are not warnings (e.g. the prompt a method derived).
     on_info: Callable[[str], None] | None = None
@@ -169,18 +170,32 @@ def process_window(
     tile: int | None,
     on_warning: Callable[[str], None] | None = None,
     tile_overlap: int | None = None,
+    on_fraction: Callable[[float], None] | None = None,
 ) -> torch.Tensor:
     """Run the method on one window's input (T, C, H, W), tiled if asked, padded to the
-    method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s)."""
+    method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s).
+    Context frames (`spec.context`) may precede the window's own frames in `frames`; their
+    outputs are dropped.
+
+    `on_fraction(f)` hears how much of the window is done (0..1): tiles, and inside each tile
+    the sampling steps the method reports (`vsrup.util.steps`)."""
     from vsrup.engine.runtime import run_with_oom_fallback
     from vsrup.engine.tiles import tiled_apply
     from vsrup.interface.method import Clip
+    from vsrup.util.steps import listening_to_steps
 
     spec = method.spec
     device = runtime.torch_device if runtime is not None else frames.device
-
-    # Context frames (spec.context) precede the window's own frames in `frames`.
+    where = {"tile": 0, "tiles": 1}
     context = frames.shape[0] - window.length
+
+    def report(part: float) -> None:
+        if on_fraction is not None:
+            on_fraction(min((where["tile"] + part) / where["tiles"], 1.0))
+
+    def on_tile(index: int, count: int) -> None:
+        where.update(tile=index, tiles=count)
+        report(0.0)
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         clip = Clip(
@@ -189,7 +204,9 @@ def process_window(
             segment_starts=window.segment_starts,
             context=context,
         )
-        return method.process(clip)
+        listener = (lambda done, total: report(done / max(total, 1))) if on_fraction else None
+        with listening_to_steps(listener):
+            return method.process(clip)
 
     h, w = frames.shape[-2:]
     want = (h * method.scale, w * method.scale)
@@ -198,11 +215,13 @@ def process_window(
     def tiled(t: int) -> torch.Tensor:
         if t >= whole:  # the whole frame in one call
             return tiled_apply(fn, frames, whole + spec.size_multiple, 0, scale=method.scale,
-                               multiple=spec.size_multiple, min_size=spec.min_size)  # fmt: skip
+                               multiple=spec.size_multiple, min_size=spec.min_size,
+                               on_tile=on_tile)  # fmt: skip
         # Methods that never tile by design get an eighth of the tile as blended overlap.
         overlap = spec.tile_overlap or t // 8 if tile_overlap is None else tile_overlap
         return tiled_apply(fn, frames, t, min(overlap, t // 2), scale=method.scale,
-                           multiple=spec.size_multiple, min_size=spec.min_size)  # fmt: skip
+                           multiple=spec.size_multiple, min_size=spec.min_size,
+                           on_tile=on_tile)  # fmt: skip
 
     def told(old: int, new: int) -> None:
         if on_warning is not None:
@@ -250,6 +269,15 @@ def run_stream(
     computed = 0
     need_from = 0  # the next window starts here: inputs before it serve only the colour fix
 
+    shown = [float(resumed)]
+
+    def tell(frames: float) -> None:
+        """Report progress, never backwards (a window's partial estimate may run ahead of
+        the frames it finishes one by one)."""
+        if opts.on_progress is not None and frames >= shown[0]:
+            shown[0] = frames
+            opts.on_progress(frames)
+
     def finish_frames(finished: list[tuple[int, torch.Tensor]]) -> None:
         nonlocal done
         for index, out in finished:
@@ -264,8 +292,7 @@ def run_stream(
             timings["blend_color"] += time.perf_counter() - t0
             writer.put(q, pts_of[index])
             done = index + 1
-            if opts.on_progress is not None:
-                opts.on_progress(done)
+            tell(done)
 
     def release() -> None:
         # Inputs that no later window reads and no unfinished frame needs for its colour fix.
@@ -273,6 +300,14 @@ def run_stream(
         for i in [i for i in inputs if i < keep_from]:
             del inputs[i]
             pts_of.pop(i, None)
+
+    def partial_progress(win: Window) -> Callable[[float], None] | None:
+        """Fractional frames while a window computes: the frames it makes final, scaled by
+        how much of it is done, so progress moves within long diffusion windows."""
+        if opts.on_progress is None:
+            return None
+        start, todo = done, max(win.done_before - done, 0)
+        return lambda part: tell(start + part * todo)
 
     def run_windows(windows: list[Window]) -> None:
         nonlocal computed, need_from
@@ -285,8 +320,9 @@ def run_stream(
             clip = torch.stack([inputs[i] for i in (*before, *win.indices)])
             t0 = time.perf_counter()
             out = process_window(
-                method, clip, win, runtime, tile, opts.on_warning, opts.tile_overlap
-            )
+                method, clip, win, runtime, tile, opts.on_warning, opts.tile_overlap,
+                on_fraction=partial_progress(win),
+            )  # fmt: skip
             timings["method"] += time.perf_counter() - t0
             computed += 1
             if out.shape[0] != win.length:
