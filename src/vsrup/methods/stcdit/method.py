@@ -51,14 +51,12 @@ class STCDiTMethod(Method):
     )
 
     def __init__(self, parts: Any, runtime: Runtime, options: MethodOptions) -> None:
-        import torch
 
         self.parts = parts
         self.steps = self.steps_for(options)
         self._scale = options.scale if options.scale in self.spec.scales else self.spec.scales[0]
         self.device = runtime.torch_device
-        # Noise is drawn on the CPU so a seed gives the same result on every device.
-        self.generator = torch.Generator().manual_seed(options.seed)
+        self.seed = options.seed
 
     @property
     def scale(self) -> int:
@@ -127,6 +125,9 @@ class STCDiTMethod(Method):
         return cls(parts, runtime, options)
 
     def process(self, clip: Clip) -> torch.Tensor:
+        import torch
+
+        from vsrup.engine.runtime import position_seed
         from vsrup.methods.stcdit.pipeline import upscale_clip
 
         return upscale_clip(
@@ -135,5 +136,7 @@ class STCDiTMethod(Method):
             clip.segment_starts,
             self.scale,
             self.steps,
-            self.generator,
+            # Noise from (seed, position), drawn on the CPU so a seed gives the same result on
+            # every device; no generator state is carried between windows.
+            torch.Generator().manual_seed(position_seed(self.seed, clip.start)),
         )
