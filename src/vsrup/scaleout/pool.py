@@ -17,6 +17,7 @@ distributed run is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -110,48 +111,71 @@ def _init(ray: Any, opts: PoolOptions) -> bool:
     return True
 
 
-def run_pool(
-    items: Iterable[WorkItem],
-    factory: Callable[[], Worker],
-    options: PoolOptions | None = None,
-) -> Iterator[PoolEvent]:
-    """Run every item; yield events as they happen (a generator: iterate it to the end)."""
-    opts = options or PoolOptions()
-    if opts.workers < 1:
-        raise UsageError("--workers must be at least 1")
-    ray = require_ray()
-    from ray.exceptions import RayActorError, RayTaskError
+class RayPool:
+    """`with RayPool(factory, options) as pool: for event in pool.run(items): ...`
 
-    queue = sorted(items, key=lambda it: (-it.cost, it.key))
-    if len({it.key for it in queue}) != len(queue):
-        raise ValueError("work item keys must be unique")
-    started = _init(ray, opts)
-    try:
-        actor_cls = _actor_class(ray).options(
+    The actors live as long as the pool, so a model a worker loaded for one batch of items
+    serves the next batch too. A local Ray instance started here is shut down on exit."""
+
+    def __init__(self, factory: Callable[[], Worker], options: PoolOptions | None = None):
+        self.options = options or PoolOptions()
+        if self.options.workers < 1:
+            raise UsageError("--workers must be at least 1")
+        self.factory = factory
+        self._ray: Any = None
+        self._started = False
+        self._actors: list[Any] = []
+
+    def __enter__(self) -> RayPool:
+        self._ray = require_ray()
+        self._started = _init(self._ray, self.options)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for actor in self._actors:
+            with contextlib.suppress(Exception):  # already gone
+                self._ray.kill(actor)
+        self._actors.clear()
+        if self._started:
+            self._ray.shutdown()
+
+    def _ensure_actors(self, wanted: int) -> None:
+        opts = self.options
+        cls = _actor_class(self._ray).options(
             num_cpus=opts.cpus_per_worker,
             num_gpus=opts.gpus_per_worker,
             max_restarts=-1,
             max_task_retries=0,
         )
-        actors = [actor_cls.remote(factory, i) for i in range(min(opts.workers, len(queue)))]
-        idle = list(range(len(actors)))
+        while len(self._actors) < min(opts.workers, wanted):
+            self._actors.append(cls.remote(self.factory, len(self._actors)))
+
+    def run(self, items: Iterable[WorkItem]) -> Iterator[PoolEvent]:
+        """Run every item, largest cost first; yield events as they happen."""
+        from ray.exceptions import RayActorError, RayTaskError
+
+        ray, opts = self._ray, self.options
+        queue = sorted(items, key=lambda it: (-it.cost, it.key))
+        if len({it.key for it in queue}) != len(queue):
+            raise ValueError("work item keys must be unique")
+        self._ensure_actors(len(queue))
+        idle = list(range(len(self._actors)))
         attempts: dict[str, int] = {}
         running: dict[Any, tuple[WorkItem, int]] = {}
         while queue or running:
             while queue and idle:
                 item, w = queue.pop(0), idle.pop(0)
                 attempts[item.key] = attempts.get(item.key, 0) + 1
-                running[actors[w].run.remote(item.payload)] = (item, w)
+                running[self._actors[w].run.remote(item.payload)] = (item, w)
                 yield PoolEvent("start", item.key, w)
             ready, _ = ray.wait(list(running), num_returns=1)
-            ref = ready[0]
-            item, w = running.pop(ref)
+            item, w = running.pop(ready[0])
             idle.append(w)
             try:
-                seconds, result = ray.get(ref)
+                seconds, result = ray.get(ready[0])
             except RayActorError as err:
                 if attempts[item.key] > opts.max_retries:
-                    yield PoolEvent("failed", item.key, w, error=f"worker lost: {err}")
+                    yield PoolEvent("failed", item.key, w, error=f"worker lost: {_one_line(err)}")
                     continue
                 queue.insert(0, item)  # first in line: it is among the longest
                 yield PoolEvent("retry", item.key, w, error="worker lost")
@@ -161,9 +185,16 @@ def run_pool(
                 yield PoolEvent("failed", item.key, w, error=_one_line(cause))
                 continue
             yield PoolEvent("done", item.key, w, seconds=seconds, result=result)
-    finally:
-        if started:
-            ray.shutdown()
+
+
+def run_pool(
+    items: Iterable[WorkItem],
+    factory: Callable[[], Worker],
+    options: PoolOptions | None = None,
+) -> Iterator[PoolEvent]:
+    """One batch of items on a pool of its own (see `RayPool`)."""
+    with RayPool(factory, options) as pool:
+        yield from pool.run(items)
 
 
 def _one_line(err: BaseException) -> str:
