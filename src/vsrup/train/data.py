@@ -127,3 +127,19 @@ class ClipSampler:
         flip = bool(rng.random() < 0.5)
         clip = read_frames(src, start, self.frames)[:, y : y + self.crop, x : x + self.crop]
         return np.ascontiguousarray(clip[:, :, ::-1] if flip else clip)
+
+
+def seed_for(seed: int, index: int, stream: int) -> int:
+    """A 63-bit seed for one sample's random stream (1: degradation, 2: torch, 3: validation)."""
+    return int(np.random.SeedSequence([seed, index, stream]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def make_pair(
+    sampler: ClipSampler, pipeline: str, scale: int, index: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(HR, LR) uint8 clips of sample `index`; the LR side is degraded from its own seed."""
+    from vsrup.train.degradations.apply import degrade
+
+    hr = sampler.sample(index)
+    rng = np.random.default_rng(seed_for(sampler.seed, index, 1))
+    return hr, degrade(hr, pipeline, scale, rng)

@@ -50,6 +50,10 @@ def rand(gens: Sequence[torch.Generator], device: torch.device) -> torch.Tensor:
 class Objective(ABC):
     method_id: ClassVar[str]
     scale: ClassVar[int] = 4
+    #: HR crops must be a multiple of this (VAE and patch sizes).
+    crop_multiple: ClassVar[int] = 32
+    #: Sampling steps of validation inference with real-size models.
+    default_val_steps: ClassVar[int] = 20
     #: The paper's setting (size "full") and the tiny one tests and `--synthetic-weights tiny`
     #: use.
     recipes: ClassVar[dict[str, Recipe]]

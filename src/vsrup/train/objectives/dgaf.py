@@ -29,6 +29,7 @@ from vsrup.train.objectives.base import Recipe, rand, randn, save_with_config
 
 class Objective(BaseObjective):
     method_id: ClassVar[str] = "dgaf"
+    crop_multiple: ClassVar[int] = 16  # LR sides multiples of 4, as the official pre-processing
     recipes: ClassVar[dict[str, Recipe]] = {
         "full": Recipe(frames=3, crop=256, lr=5e-6, batch=2, grad_accum=1, steps=100_000),
         # choice: the official data are REDS' bicubic LR; real-world is our default too.
