@@ -265,6 +265,12 @@ def upscale(
         "--synthetic-weights",
         help="tiny|full: random weights for testing the plumbing (output is noise).",
     ),  # noqa: E501
+    weights: Path | None = typer.Option(
+        None,
+        "--weights",
+        help="Trained weights folder from `vsrup train` (RUN_DIR/final) for dgaf, litevsr or "
+        "simplegvr, instead of the installed ones.",
+    ),
     model: str | None = typer.Option(None, "--model", help="Model variant of the method."),
     opt: list[str] = typer.Option([], "--opt", help="Method option key=value (repeatable)."),
     batch: int | None = typer.Option(
@@ -325,6 +331,7 @@ def upscale(
             options=MethodOptions(steps=steps, seed=seed, prompt=prompt,
                                   negative_prompt=negative_prompt,
                                   synthetic_weights=synthetic_weights, variant=model,
+                                  weights=weights,
                                   extra=dict(extra)),
             encode=EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                                   audio=not no_audio),

@@ -169,12 +169,31 @@ def resolve_weights(spec: MethodSpec, options: MethodOptions):  # noqa: ANN201
     return resolve(spec, options, ids=methods.get(spec.id).weights_for(options))
 
 
+def check_trained_weights(cls: type[Method], path: Path) -> None:
+    """`--weights DIR`: only for methods `vsrup train` trains, and DIR must be an export."""
+    from vsrup.errors import UsageError, WeightsError
+
+    if cls.own_weights is None:
+        raise UsageError(
+            f"{cls.spec.id} takes no --weights", hint="trained weights: dgaf, litevsr, simplegvr"
+        )
+    missing = [n for n in ("config.json", "model.safetensors") if not (path / n).is_file()]
+    if missing:
+        raise WeightsError(
+            f"is not a trained-weights folder (no {' or '.join(missing)})",
+            path=path,
+            hint="pass RUN_DIR/final as written by vsrup train",
+        )
+
+
 def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object]:
     from vsrup import methods
     from vsrup.engine.runtime import resolve_runtime
 
     cls = methods.get(job.method)
     spec = cls.spec
+    if job.options.weights is not None:
+        check_trained_weights(cls, job.options.weights)
     runtime = resolve_runtime(
         job.device,
         job.dtype,
@@ -211,6 +230,8 @@ def job_settings(job: UpscaleJob, spec: MethodSpec, runtime, out_w: int, out_h: 
         "tile": job.tile,
         "vram": job.vram,
         "bits": bits,
+        # Only when given, so the keys of runs without --weights stay what they were.
+        **({"weights": str(o.weights)} if o.weights is not None else {}),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class MethodOptions:
     #: A method-specific model variant, e.g. realesrgan's "animevideov3".
     variant: str | None = None
     offline: bool = False
+    #: `--weights DIR`: the method's own trained weights (what `vsrup train` exports), used
+    #: instead of the installed ones; with `synthetic_weights` the other parts stay random.
+    weights: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,6 +99,9 @@ class Method(ABC):
     """Base class for all methods. Subclasses set `spec` and implement the three calls."""
 
     spec: ClassVar[MethodSpec]
+    #: Registry id of the weights `vsrup train` produces for this method and `--weights`
+    #: replaces (None: the method takes no --weights).
+    own_weights: ClassVar[str | None] = None
 
     @classmethod
     @abstractmethod
@@ -120,7 +127,10 @@ class Method(ABC):
     @classmethod
     def weights_for(cls, options: MethodOptions) -> tuple[str, ...]:
         """Registry ids this run needs: `spec.weights` unless a variant or scale picks a
-        subset (so the weights of variants not asked for need not be installed)."""
+        subset (so the weights of variants not asked for need not be installed). `--weights`
+        stands in for the method's own id."""
+        if options.weights is not None and cls.own_weights is not None:
+            return tuple(i for i in cls.spec.weights if i != cls.own_weights)
         return cls.spec.weights
 
     def begin(self, first: torch.Tensor) -> str | None:

@@ -80,10 +80,10 @@ def _generators(cfg: TrainConfig, first: int, count: int) -> list[torch.Generato
     return [torch.Generator().manual_seed(seed_for(cfg.seed, first + i, 2)) for i in range(count)]
 
 
-def _batch(sampler, cfg: TrainConfig, scale: int, first: int):  # noqa: ANN001, ANN202
+def _batch(sampler, pipeline: str, batch: int, scale: int, first: int):  # noqa: ANN001, ANN202
     from vsrup.train.data import make_pair
 
-    pairs = [make_pair(sampler, cfg.degradation, scale, first + i) for i in range(cfg.batch)]
+    pairs = [make_pair(sampler, pipeline, scale, first + i) for i in range(batch)]
 
     def stack(arrays: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack(arrays)).permute(0, 1, 4, 2, 3).float() / 255.0
@@ -164,7 +164,9 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
     accelerator.wait_for_everyone()
 
     procs, rank = accelerator.num_processes, accelerator.process_index
-    clips = held_out_clips(sampler, cfg.degradation, objective.scale)
+    # Model-guided degradation happens in latent space, inside the objective, after bicubic.
+    clip_pipeline = "bicubic" if cfg.degradation == "model-guided" else cfg.degradation
+    clips = held_out_clips(sampler, clip_pipeline, objective.scale)
     val_steps = cfg.val_steps or (2 if cfg.synthetic_weights == "tiny" else None)
     last_val: dict[str, float] = {}
     metrics = (cfg.run_dir / METRICS).open("a") if accelerator.is_main_process else None
@@ -185,7 +187,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         total_loss = 0.0
         for micro in range(cfg.grad_accum):
             first = ((step * cfg.grad_accum + micro) * procs + rank) * cfg.batch
-            hr, lr = _batch(sampler, cfg, objective.scale, first)
+            hr, lr = _batch(sampler, clip_pipeline, cfg.batch, objective.scale, first)
             gens = _generators(cfg, first, cfg.batch)
             with accelerator.accumulate(model):
                 with accelerator.autocast():

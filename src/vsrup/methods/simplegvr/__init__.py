@@ -42,6 +42,7 @@ class SimpleGVR(Method):
         default_steps=50,
         speed="slow (50-step DiT)",
     )
+    own_weights = "simplegvr"
 
     def __init__(self, parts, runtime: Runtime, options: MethodOptions) -> None:  # noqa: ANN001
         from vsrup.engine.runtime import generator
@@ -83,11 +84,13 @@ class SimpleGVR(Method):
                 options.seed,
                 pattern,
             )
+            if options.weights is not None:  # a trained model on the random VAE
+                parts = pipeline.with_model(parts, options.weights, pattern)
         else:
             assert weights is not None
             parts = pipeline.pretrained_components(
                 weights["wan21-t2v-1.3b"],
-                weights["simplegvr"],
+                options.weights or weights["simplegvr"],
                 runtime.torch_device,
                 runtime.dtype,
                 pattern,

@@ -69,6 +69,11 @@ class FlowGuidedMethod(Method):
 
         choices = comp.Choices.parse(options.extra)
         size = comp.synthetic_size(options)
+        if options.weights is not None and cls.own_weights is not None:
+            from vsrup.hub.registry import WeightSet
+
+            own = {cls.own_weights: options.weights}
+            weights = WeightSet({**(weights.paths if weights is not None else {}), **own})
         if size is not None:
             base = comp.synthetic_base(size, runtime, options.seed)
             pipeline_cls, guide = cls.build_guide(base.unet, weights, size, runtime)

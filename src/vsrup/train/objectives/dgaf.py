@@ -59,6 +59,9 @@ class Objective(BaseObjective):
         self.prompt_embeds = base.prompt_embeds
         self.scheduler_config = base.scheduler_config
         self.scheduler = DDPMScheduler.from_config(base.scheduler_config)
+        # RAFT refinement iterations: 12 officially; choice: 2 for the tiny test config, where
+        # the flow network is random anyway and dominates the step time on a CPU.
+        self.flow_updates = 2 if size == "tiny" else 12
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.net = DGAFNet.from_unet(self.unet, conditioning_channels=4).to(device).train()
@@ -113,7 +116,7 @@ class Objective(BaseObjective):
             # The fork's get_approximated_x0 (the v-prediction form, whatever the type).
             abar = sched.alphas_cumprod.to(dev)[timesteps].view(-1, 1, 1, 1)
             x0_prev = abar.sqrt() * noisy_prev - (1 - abar).sqrt() * pred_prev
-            flow = self.flow(upscale_for_flow(lq_cur), upscale_for_flow(lq_prev), 12)
+            flow = self.flow(upscale_for_flow(lq_cur), upscale_for_flow(lq_prev), self.flow_updates)
             cond = latent_warp(x0_prev, flow.permute(0, 2, 3, 1).float(), 4)
         inp = torch.cat([noisy, lq_cur], 1)
         down, mid, up = model(inp, timesteps, cond)
@@ -134,6 +137,7 @@ class Objective(BaseObjective):
             make_scheduler(self.scheduler_config),
             self.prompt_embeds,
             self.flow,
+            flow_updates=self.flow_updates,
             dgafnet=self.net,
         )
 
