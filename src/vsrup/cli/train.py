@@ -95,6 +95,8 @@ def train(
             )
 
     summary = run(cfg, on_progress=progress)
+    if summary is None:  # not the main process of a multi-process run
+        return
     if as_json:
         print(json.dumps(summary))
     else:

@@ -119,8 +119,11 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = None) -> dict:
-    """Run (or continue) a training run; returns the summary `vsrup train --json` prints."""
+def train(
+    cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = None
+) -> dict | None:
+    """Run (or continue) a training run; returns the summary `vsrup train --json` prints
+    (None in processes other than the main one of a multi-process run)."""
     from accelerate import Accelerator
 
     from vsrup.train.data import ClipSampler, find_sources
@@ -136,8 +139,11 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
     resume_from = _check_run_dir(cfg)
     sampler = ClipSampler(find_sources(cfg.data), cfg.frames, cfg.crop, cfg.seed)
 
+    # Without a GPU, processes started by torchrun/accelerate talk over gloo on the CPU.
     accelerator = Accelerator(
-        mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum
+        cpu=not torch.cuda.is_available(),
+        mixed_precision=cfg.mixed_precision,
+        gradient_accumulation_steps=cfg.grad_accum,
     )
     objective = objective_cls(
         cfg.synthetic_weights, accelerator.device, cfg.seed, degradation=cfg.degradation
@@ -224,6 +230,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         objective.export(export)
         metrics.close()
     accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return None
     losses = _read_losses(cfg.run_dir)
     tenth = max(1, math.ceil(len(losses) / 10))
     return {
