@@ -58,3 +58,28 @@ def test_sdedit_with_zero_velocity_keeps_the_noised_latent_and_alpha_zero_is_ide
     # v = ε − z (the exact velocity of the straight path) brings the latent back to z.
     exact = lambda x, t: eps - z  # noqa: E731
     assert torch.allclose(sdedit(z, exact, 0.35, eps, steps=3), z, atol=1e-6)
+
+
+def test_vsrup_degrade_pipeline_is_reproducible_and_exclusive(tmp_path) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from vsrup.cli.app import app
+    from vsrup.metrics.frames import read_rgb
+    from vsrup.video.synth import make_clip
+
+    src = make_clip(tmp_path / "in.mkv", width=64, height=48, frames=10, codec="ffv1")
+    runner = CliRunner()
+
+    def run(name: str, *extra: str) -> list[np.ndarray]:
+        args = ["degrade", str(src), "-o", str(tmp_path / name), "--pipeline", "realworld"]
+        result = runner.invoke(app, [*args, "--clip", "4", *extra])
+        assert result.exit_code == 0, result.output
+        return list(read_rgb(tmp_path / name))
+
+    a, b, c = run("a.mkv", "--seed", "3"), run("b.mkv", "--seed", "3"), run("c.mkv", "--seed", "4")
+    assert len(a) == 10 and a[0].shape == (12, 16, 3)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+    bad = runner.invoke(app, ["degrade", str(src), "-o", str(tmp_path / "d.mkv"),
+                              "--pipeline", "realworld", "--blur", "1"])  # fmt: skip
+    assert bad.exit_code != 0 and "replaces" in bad.output and not (tmp_path / "d.mkv").exists()
