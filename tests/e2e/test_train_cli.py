@@ -68,11 +68,10 @@ def test_interrupted_then_resumed_equals_uninterrupted(data: Path, tmp_path: Pat
     run = tmp_path / "run"
     _train(data, run, "--steps", "2", "--val-every", "100")
     # A fresh run into the same folder is refused; so is a resume with other settings.
-    again = runner.invoke(app, ["train", "litevsr", "--data", str(data), "-o", str(run),
-                                "--synthetic-weights", "tiny", "--batch", "1"])  # fmt: skip
+    args = ["train", "litevsr", "--data", str(data), "-o", str(run), "--synthetic-weights", "tiny"]
+    again = runner.invoke(app, [*args, "--batch", "1"])
     assert again.exit_code != 0 and "--resume" in again.output
-    other = runner.invoke(app, ["train", "litevsr", "--data", str(data), "-o", str(run),
-                                "--synthetic-weights", "tiny", "--batch", "2", "--resume"])  # fmt: skip
+    other = runner.invoke(app, [*args, "--batch", "2", "--resume"])
     assert other.exit_code != 0 and "batch: 1 → 2" in other.output
     summary = _train(data, run, "--steps", "4", "--resume", "--val-every", "100")
     assert summary["resumed_from"] == 2 and summary["steps_run"] == 2
@@ -90,7 +89,9 @@ def _upscale(src: Path, out: Path, *extra: str, method: str = "litevsr") -> np.n
         return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
 
 
-def test_export_round_trips_into_upscale_and_models_import(trained, data: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_export_round_trips_into_upscale_and_models_import(
+    trained, data: Path, tmp_path: Path
+) -> None:  # noqa: ANN001
     run, _ = trained
     other = tmp_path / "other"
     _train(data, other, "--steps", "2", "--lr", "0.05", "--val-every", "100")
@@ -102,20 +103,31 @@ def test_export_round_trips_into_upscale_and_models_import(trained, data: Path, 
     assert np.array_equal(mine, again)
     assert not np.array_equal(mine, plain) and not np.array_equal(mine, theirs)
 
-    result = runner.invoke(app, ["models", "import", "litevsr", str(run / "final" / "model.safetensors")])
+    result = runner.invoke(
+        app, ["models", "import", "litevsr", str(run / "final" / "model.safetensors")]
+    )
     assert result.exit_code == 0, result.output
 
     bad = runner.invoke(app, ["upscale", str(src), "-o", str(tmp_path / "x.mkv"), "-m", "lanczos",
                               "--weights", str(run / "final")])  # fmt: skip
     assert bad.exit_code != 0 and "takes no --weights" in bad.output
-    empty = runner.invoke(app, ["upscale", str(src), "-o", str(tmp_path / "y.mkv"), "-m", "litevsr",
-                                "--synthetic-weights", "tiny", "--weights", str(tmp_path)])  # fmt: skip
+    args = ["upscale", str(src), "-o", str(tmp_path / "y.mkv"), "-m", "litevsr"]
+    empty = runner.invoke(app, [*args, "--synthetic-weights", "tiny", "--weights", str(tmp_path)])
     assert empty.exit_code != 0 and "not a trained-weights folder" in empty.output
     assert not (tmp_path / "x.mkv").exists() and not (tmp_path / "y.mkv").exists()
 
 
 def test_bad_options_are_one_line_errors(data: Path, tmp_path: Path) -> None:
-    base = ["train", "litevsr", "--data", str(data), "-o", str(tmp_path / "r"), "--synthetic-weights", "tiny"]
+    base = [
+        "train",
+        "litevsr",
+        "--data",
+        str(data),
+        "-o",
+        str(tmp_path / "r"),
+        "--synthetic-weights",
+        "tiny",
+    ]
     for extra, words in (
         (["--degradation", "model-guided"], "bad --degradation"),
         (["--crop", "48"], "not a multiple of 32"),
@@ -124,5 +136,7 @@ def test_bad_options_are_one_line_errors(data: Path, tmp_path: Path) -> None:
         result = runner.invoke(app, [*base, *extra])
         assert result.exit_code != 0 and words in result.output
         assert "Traceback" not in result.output
-    result = runner.invoke(app, ["train", "stablevsr", "--data", str(data), "-o", str(tmp_path / "s")])
+    result = runner.invoke(
+        app, ["train", "stablevsr", "--data", str(data), "-o", str(tmp_path / "s")]
+    )
     assert result.exit_code != 0 and "does not support 'stablevsr'" in result.output

@@ -39,7 +39,9 @@ def test_loss_decreases_within_a_few_dozen_steps(method: str, tmp_path: Path) ->
     r = objective.recipe
     hr, lr = tiny_batch(r.frames, r.crop, r.batch)
     params = [p for p in objective.trainable.parameters() if p.requires_grad]
-    frozen = {n: p.clone() for n, p in objective.trainable.named_parameters() if not p.requires_grad}
+    frozen = {
+        n: p.clone() for n, p in objective.trainable.named_parameters() if not p.requires_grad
+    }
     opt = torch.optim.AdamW(params, lr=r.lr)
     before = _fixed_loss(objective, hr, lr)
     for step in range(20):
@@ -77,7 +79,9 @@ def test_loss_decreases_within_a_few_dozen_steps(method: str, tmp_path: Path) ->
 
 
 def test_simplegvr_model_guided_degradation_trains(tmp_path: Path) -> None:
-    objective = objective_class("simplegvr")("tiny", torch.device("cpu"), 1, degradation="model-guided")
+    objective = objective_class("simplegvr")(
+        "tiny", torch.device("cpu"), 1, degradation="model-guided"
+    )
     hr, lr = tiny_batch(5, 64, 1)
     gens = [torch.Generator().manual_seed(3)]
     loss = objective.loss(objective.trainable, hr, lr, gens)

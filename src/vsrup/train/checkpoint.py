@@ -19,7 +19,9 @@ def checkpoint_dir(run_dir: Path, step: int) -> Path:
 def latest(run_dir: Path) -> Path | None:
     """The newest complete checkpoint (one with its position file), or None."""
     root = run_dir / "checkpoints"
-    done = sorted(p for p in root.glob("step-*") if (p / POSITION).is_file()) if root.is_dir() else []
+    done = (
+        sorted(p for p in root.glob("step-*") if (p / POSITION).is_file()) if root.is_dir() else []
+    )
     return done[-1] if done else None
 
 

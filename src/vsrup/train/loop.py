@@ -119,9 +119,7 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def train(
-    cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = None
-) -> dict | None:
+def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = None) -> dict | None:
     """Run (or continue) a training run; returns the summary `vsrup train --json` prints
     (None in processes other than the main one of a multi-process run)."""
     from accelerate import Accelerator

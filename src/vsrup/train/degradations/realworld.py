@@ -109,7 +109,9 @@ def degrade_clip(hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.nda
     def final_resize(c: np.ndarray) -> np.ndarray:
         c = _resize(c, target, INTERPOLATIONS[int(rng.integers(3))])
         if rng.random() < 0.8:
-            c = _filter(c, sinc(int(rng.choice(np.arange(7, 22, 2))), rng.uniform(np.pi / 3, np.pi)))
+            c = _filter(
+                c, sinc(int(rng.choice(np.arange(7, 22, 2))), rng.uniform(np.pi / 3, np.pi))
+            )
         return c
 
     if rng.random() < 0.5:

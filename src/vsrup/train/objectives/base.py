@@ -92,7 +92,7 @@ class Objective(ABC):
     def check_export(self, directory: Path) -> None:
         """Load an export through the method's own loader (raises when it does not match)."""
 
-    def enable_gradient_checkpointing(self) -> None:
+    def enable_gradient_checkpointing(self) -> None:  # noqa: B027 (optional: no-op default)
         """Trade compute for memory in the modules gradients flow through."""
 
     def export(self, dst: Path) -> Path:

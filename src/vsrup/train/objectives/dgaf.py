@@ -157,4 +157,6 @@ class Objective(BaseObjective):
     def check_export(self, directory: Path) -> None:
         from vsrup.methods.dgaf.convert import load_dgafnet
 
-        load_dgafnet(directory / "model.safetensors", json.loads((directory / "config.json").read_text()))
+        load_dgafnet(
+            directory / "model.safetensors", json.loads((directory / "config.json").read_text())
+        )
