@@ -64,11 +64,18 @@ def test_json_summary_metrics_and_validation(trained: tuple[Path, dict]) -> None
 def test_interrupted_then_resumed_equals_uninterrupted(data: Path, tmp_path: Path) -> None:
     # Both runs in this test: the same thread count, so even float reductions match.
     full = tmp_path / "full"
-    _train(data, full, "--steps", "4", "--val-every", "2", "--checkpoint-every", "2")
+    _train(data, full, "--steps", "4", "--val-every", "2", "--checkpoint-every", "1")
+    assert sorted(p.name for p in (full / "checkpoints").iterdir()) == [
+        "step-0000003",
+        "step-0000004",
+    ]  # the two newest are kept
     run = tmp_path / "run"
-    _train(data, run, "--steps", "2", "--val-every", "100")
-    # A fresh run into the same folder is refused; so is a resume with other settings.
     args = ["train", "litevsr", "--data", str(data), "-o", str(run), "--synthetic-weights", "tiny"]
+    first = runner.invoke(app, [*args, "--batch", "1", "--steps", "2", "--val-every", "100"])
+    assert first.exit_code == 0, first.output
+    for words in ("step 2/2", "loss ", "lr 2.00e-03", "samples/s", "ETA 0:00:00", "--weights"):
+        assert words in first.output
+    # A fresh run into the same folder is refused; so is a resume with other settings.
     again = runner.invoke(app, [*args, "--batch", "1"])
     assert again.exit_code != 0 and "--resume" in again.output
     other = runner.invoke(app, [*args, "--batch", "2", "--resume"])
