@@ -48,9 +48,15 @@ def test_two_processes_equal_one_process_with_double_batch(tmp_path: Path) -> No
     _run([torchrun, "--nproc_per_node", "2", "--master_port", str(_free_port()), *train,
           "-o", str(tmp_path / "two"), "--batch", "1"], env)  # fmt: skip
     _run([sys.executable, *train, "-o", str(tmp_path / "one"), "--batch", "2"], env)
+    # Gradient accumulation over two micro-batches of one clip: the same samples again.
+    _run(
+        [sys.executable, *train, "-o", str(tmp_path / "acc"), "--batch", "1", "--grad-accum", "2"],
+        env,
+    )
     two, one = _losses(tmp_path / "two"), _losses(tmp_path / "one")
     assert len(two) == len(one) == 2
     assert two == pytest.approx(one, rel=1e-5, abs=1e-7)
+    assert _losses(tmp_path / "acc") == pytest.approx(one, rel=1e-5, abs=1e-7)
     from safetensors.torch import load_file
 
     a = load_file(tmp_path / "two" / "final" / "model.safetensors")

@@ -93,3 +93,20 @@ def test_simplegvr_model_guided_degradation_trains(tmp_path: Path) -> None:
 
     c0 = encode_clips(objective.parts.vae, lr)
     assert not torch.allclose(objective._model_guided(c0, [torch.Generator().manual_seed(3)]), c0)
+
+
+@pytest.mark.parametrize("method", ["litevsr", "simplegvr"])
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients(method: str) -> None:
+    hr, lr = tiny_batch(5, 64, 1)
+    results = []
+    for checkpointing in (False, True):
+        objective = objective_class(method)("tiny", torch.device("cpu"), 42)
+        if checkpointing:
+            objective.enable_gradient_checkpointing()
+        loss = objective.loss(objective.trainable, hr, lr, [torch.Generator().manual_seed(5)])
+        loss.backward()
+        grads = [p.grad.clone() for p in objective.trainable.parameters() if p.grad is not None]
+        results.append((loss.item(), grads))
+    (l0, g0), (l1, g1) = results
+    assert l0 == pytest.approx(l1, rel=1e-6) and len(g0) == len(g1) > 0
+    assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(g0, g1, strict=True))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ class TrainConfig:
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
     log_every: int = 10
-    extra: dict[str, Any] = field(default_factory=dict)
 
     #: What must not change on --resume (the data order and the model depend on them).
     FIXED = ("method", "synthetic_weights", "batch", "grad_accum", "seed", "frames", "crop",
