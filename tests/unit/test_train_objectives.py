@@ -101,9 +101,20 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients(method: str) -
     results = []
     for checkpointing in (False, True):
         objective = objective_class(method)("tiny", torch.device("cpu"), 42)
+        calls = []
         if checkpointing:
             objective.enable_gradient_checkpointing()
+            transformer = objective.model.transformer
+            recompute = transformer._gradient_checkpointing_func
+
+            def counted(*args, calls=calls, recompute=recompute, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+                calls.append(1)
+                return recompute(*args, **kwargs)
+
+            transformer._gradient_checkpointing_func = counted
         loss = objective.loss(objective.trainable, hr, lr, [torch.Generator().manual_seed(5)])
+        # Every DiT block of the trained pass really went through the checkpoint function.
+        assert len(calls) == (len(objective.model.transformer.blocks) if checkpointing else 0)
         loss.backward()
         grads = [p.grad.clone() for p in objective.trainable.parameters() if p.grad is not None]
         results.append((loss.item(), grads))

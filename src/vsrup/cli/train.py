@@ -76,8 +76,7 @@ def train(
     allowed = (*PIPELINES, "model-guided") if method == "simplegvr" else PIPELINES
     if degradation is not None and degradation not in allowed:
         raise UsageError(f"bad --degradation {degradation!r}", hint=f"use {', '.join(allowed)}")
-    if as_json:
-        state.quiet = True
+    state.quiet = as_json  # with --json, stdout/stderr carry only the summary and errors
     cfg = TrainConfig(
         method=method, data=[p.resolve() for p in data], run_dir=run_dir.resolve(),
         synthetic_weights=synthetic_weights, steps=steps, batch=batch, grad_accum=grad_accum,
