@@ -59,7 +59,7 @@ def test_loss_decreases_within_a_few_dozen_steps(method: str, tmp_path: Path) ->
 
     # The export is what the method's --weights loads: the trained module, byte for byte.
     out = objective.export(tmp_path / "final")
-    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import MethodOptions, get
 
     options = MethodOptions(synthetic_weights="tiny", seed=42, steps=1, weights=out)

@@ -40,7 +40,7 @@ class Objective(BaseObjective):
         super().__init__(size, device, seed, **options)
         from diffusers import DDPMScheduler
 
-        from vsrup.engine.runtime import Runtime
+        from vsrup.interface.runtime import Runtime
         from vsrup.methods.dgaf.model import DGAFNet
         from vsrup.methods.stablevsr import components as comp
 
@@ -49,9 +49,9 @@ class Objective(BaseObjective):
             base = comp.synthetic_base(size, runtime, seed)
             self.flow = comp.load_flow(None, True, runtime, "per_sample")
         else:
-            from vsrup.hub.registry import resolve_weights
+            from vsrup.hub.resolve import resolve_ids
 
-            weights = resolve_weights(["stablevsr", "raft-large"])
+            weights = resolve_ids(["stablevsr", "raft-large"])
             base = comp.load_base(weights.get("stablevsr"), "stablevsr", runtime)
             self.flow = comp.load_flow(weights, False, runtime, "per_sample")
         self.unet = base.unet.requires_grad_(False).eval()

@@ -32,14 +32,14 @@ def _pretrained(device: torch.device) -> Any:
     embedding, zero injections)."""
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
 
-    from vsrup.hub.registry import resolve_weights
+    from vsrup.hub.resolve import resolve_ids
     from vsrup.methods.litevsr import config as cfg
     from vsrup.methods.litevsr.adapter import StateAwareAdapter
     from vsrup.methods.litevsr.model import LiteVSRModel
     from vsrup.methods.litevsr.pipeline import LiteVSRComponents
     from vsrup.nn.wan.text import encode_prompt
 
-    base = resolve_weights(["wan22-ti2v-5b"])["wan22-ti2v-5b"]
+    base = resolve_ids(["wan22-ti2v-5b"])["wan22-ti2v-5b"]
     transformer = WanTransformer3DModel.from_pretrained(base, subfolder="transformer")
     vae = AutoencoderKLWan.from_pretrained(base, subfolder="vae")
     adapter = StateAwareAdapter(**cfg.FULL_ADAPTER)

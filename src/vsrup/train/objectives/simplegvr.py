@@ -64,13 +64,13 @@ def _pretrained(device: torch.device) -> Any:
     """Wan2.1-T2V-1.3B widened to [noisy; condition] inputs, a fresh latent upsampler."""
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
-    from vsrup.hub.registry import resolve_weights
+    from vsrup.hub.resolve import resolve_ids
     from vsrup.methods.simplegvr import config as cfg
     from vsrup.methods.simplegvr.model import LatentUpsampler, SimpleGVRModel, widen_from_t2v
     from vsrup.methods.simplegvr.pipeline import PATTERNS, SimpleGVRComponents
     from vsrup.nn.wan.text import encode_prompt
 
-    base = resolve_weights(["wan21-t2v-1.3b"])["wan21-t2v-1.3b"]
+    base = resolve_ids(["wan21-t2v-1.3b"])["wan21-t2v-1.3b"]
     t2v = WanTransformer3DModel.from_pretrained(base, subfolder="transformer")
     model = SimpleGVRModel(
         widen_from_t2v(t2v, 16), LatentUpsampler(**cfg.FULL_UPSAMPLER), PATTERNS["dense"]
