@@ -73,7 +73,6 @@ class Objective(BaseObjective):
         self.model.transformer.requires_grad_(False).eval()
         self.parts.vae.requires_grad_(False)
         self.model.adapter.requires_grad_(True).train()
-        self.checkpointing = False
 
     @property
     def trainable(self) -> nn.Module:
