@@ -129,16 +129,12 @@ class ClipSampler:
         return np.ascontiguousarray(clip[:, :, ::-1] if flip else clip)
 
 
-def seed_for(seed: int, index: int, stream: int) -> int:
-    """A 63-bit seed for one sample's random stream (1: degradation, 2: torch, 3: validation)."""
-    return int(np.random.SeedSequence([seed, index, stream]).generate_state(2, np.uint64)[0] >> 1)
-
-
 def make_pair(
     sampler: ClipSampler, pipeline: str, scale: int, index: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(HR, LR) uint8 clips of sample `index`; the LR side is degraded from its own seed."""
     from vsrup.train.degradations.apply import degrade
+    from vsrup.train.seeds import seed_for
 
     hr = sampler.sample(index)
     rng = np.random.default_rng(seed_for(sampler.seed, index, 1))

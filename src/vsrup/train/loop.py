@@ -75,7 +75,7 @@ def _check_run_dir(cfg: TrainConfig) -> Path | None:
 
 
 def _generators(cfg: TrainConfig, first: int, count: int) -> list[torch.Generator]:
-    from vsrup.train.data import seed_for
+    from vsrup.train.seeds import seed_for
 
     return [torch.Generator().manual_seed(seed_for(cfg.seed, first + i, 2)) for i in range(count)]
 

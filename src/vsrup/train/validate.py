@@ -21,8 +21,9 @@ class HeldOut:
 
 def held_out_clips(sampler, pipeline: str, scale: int, limit: int = 4) -> list[HeldOut]:  # noqa: ANN001
     """Centre crops of each source's held-out tail, degraded with a fixed seed."""
-    from vsrup.train.data import read_frames, seed_for
+    from vsrup.train.data import read_frames
     from vsrup.train.degradations.apply import degrade
+    from vsrup.train.seeds import seed_for
 
     clips = []
     for k, (src, start) in enumerate(sampler.held_out()[:limit]):

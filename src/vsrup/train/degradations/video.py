@@ -15,8 +15,8 @@ def clip_pairs(
     """Yield (gt, lr) uint8 pairs; the GT is cropped to a multiple of the scale."""
     from vsrup.bench.degrade import gt_size
     from vsrup.metrics.frames import as_u8
-    from vsrup.train.data import seed_for
     from vsrup.train.degradations.apply import degrade
+    from vsrup.train.seeds import seed_for
 
     def flush(buffer: list[np.ndarray], k: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         hr = np.stack(buffer)
