@@ -15,8 +15,8 @@ from vsrup.train.objectives import objective_class
 METHODS = ["litevsr", "simplegvr", pytest.param("dgaf", marks=pytest.mark.slow)]
 
 
-def _fixed_loss(objective, hr: torch.Tensor, lr: torch.Tensor) -> float:  # noqa: ANN001
-    """The loss on fixed noise/timesteps (4 draws), so before/after compare like with like."""
+def _fixed_loss(objective, hr: torch.Tensor, lr: torch.Tensor, draws: int = 4) -> float:  # noqa: ANN001
+    """The loss on fixed noise/timesteps, so before/after compare like with like."""
     with torch.no_grad():
         return float(
             np.mean(
@@ -27,7 +27,7 @@ def _fixed_loss(objective, hr: torch.Tensor, lr: torch.Tensor) -> float:  # noqa
                         lr,
                         [torch.Generator().manual_seed(10**6 + 7 * k + i) for i in range(len(hr))],
                     ).item()
-                    for k in range(4)
+                    for k in range(draws)
                 ]
             )
         )
@@ -37,20 +37,22 @@ def _fixed_loss(objective, hr: torch.Tensor, lr: torch.Tensor) -> float:  # noqa
 def test_loss_decreases_within_a_few_dozen_steps(method: str, tmp_path: Path) -> None:
     objective = objective_class(method)("tiny", torch.device("cpu"), 42)
     r = objective.recipe
-    hr, lr = tiny_batch(r.frames, r.crop, r.batch)
+    # dgaf's step is dominated by RAFT at 128×128: fewer steps, one clip, two loss draws.
+    steps, batch, draws = (12, 1, 2) if method == "dgaf" else (20, r.batch, 4)
+    hr, lr = tiny_batch(r.frames, r.crop, batch)
     params = [p for p in objective.trainable.parameters() if p.requires_grad]
     frozen = {
         n: p.clone() for n, p in objective.trainable.named_parameters() if not p.requires_grad
     }
     opt = torch.optim.AdamW(params, lr=r.lr)
-    before = _fixed_loss(objective, hr, lr)
-    for step in range(20):
-        gens = [torch.Generator().manual_seed(1000 * step + i) for i in range(r.batch)]
+    before = _fixed_loss(objective, hr, lr, draws)
+    for step in range(steps):
+        gens = [torch.Generator().manual_seed(1000 * step + i) for i in range(batch)]
         loss = objective.loss(objective.trainable, hr, lr, gens)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    after = _fixed_loss(objective, hr, lr)
+    after = _fixed_loss(objective, hr, lr, draws)
     assert after < 0.9 * before, (before, after)
     # What the paper freezes stays frozen.
     for name, p in objective.trainable.named_parameters():
