@@ -38,6 +38,7 @@ from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner
 from vsrup.engine.color import color_fix
 from vsrup.engine.resume import ResumeStore, quantize
 from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
+from vsrup.engine.temporal import TemporalConfig, TemporalStabilizer
 from vsrup.errors import MethodError
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class StreamOptions:
     #: Store finished frames in chunks of at least this many frames.
     store_every: int = 8
     store: ResumeStore | None = None
+    #: Temporal-consistency stage for per-frame methods (None: off).
+    temporal: TemporalConfig | None = None
     on_progress: Callable[[int], None] | None = None
     on_warning: Callable[[str], None] | None = None
     #: Lines for the user that are not warnings (e.g. the prompt a method derived).
@@ -234,12 +237,22 @@ def run_stream(
     spec = method.spec
     store = opts.store
     resumed = store.frames_done if store is not None else 0
-    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0, "store": 0.0}
+    timings = {
+        "method": 0.0,
+        "wait_decode": 0.0,
+        "blend_color": 0.0,
+        "temporal": 0.0,
+        "store": 0.0,
+    }
     stop = threading.Event()
     writer = _Writer(sink, opts.encode_queue)
     planner: WindowPlanner = planner_for_spec(spec, batch=opts.batch, overlap=opts.overlap)
     segmenter = MotionSegmenter(opts.segment_config) if spec.uses_segments else None
-    blender = StreamingBlender(start=resumed)
+    stage = TemporalStabilizer(opts.temporal) if opts.temporal is not None else None
+    # The temporal stage is deterministic from its context: on resume, the frames just before
+    # the stored ones are recomputed to refill it, and are not emitted again.
+    warm_from = max(resumed - stage.context, 0) if stage is not None else resumed
+    blender = StreamingBlender(start=warm_from)
     tile = opts.tile if opts.tile is not None else spec.tile
 
     inputs: dict[int, torch.Tensor] = {}
@@ -264,6 +277,14 @@ def run_stream(
             ref = inputs[index]
             if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
                 out = resize_exact(out, *opts.out_size)
+            if stage is not None:
+                t1 = time.perf_counter()
+                out = stage.push(ref, out)
+                spent = time.perf_counter() - t1
+                timings["temporal"] += spent
+                t0 += spent  # not part of blend_color
+                if index < resumed:  # context for the stage only: already stored
+                    continue
             fixed = color_fix(out[None], ref[None], opts.color_fix)  # moves ref only if used
             q = quantize(fixed, opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
@@ -286,7 +307,7 @@ def run_stream(
         nonlocal computed, need_from
         for win in windows:
             need_from = win.done_before
-            if win.end <= resumed:
+            if win.end <= warm_from:
                 release()
                 continue  # every real frame of this window is already stored
             clip = torch.stack([inputs[i] for i in win.indices])
