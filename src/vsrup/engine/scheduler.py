@@ -9,7 +9,8 @@ output frames ((H, W, C) uint8/uint16 numpy array, pts) in order, and in between
    arrive (`WindowPlanner`), never needing the total frame count;
 3. runs the method per window, through spatial tiles when the spec asks for them (with the
    OOM fallback that halves the tile), with size padding to the method's multiple/minimum;
-4. blends window overlaps (`StreamingBlender`), applies the colour fix against the input frame,
+4. blends window overlaps (`StreamingBlender`), runs the temporal-consistency stage when asked
+   (`TemporalStabilizer`, per-frame methods), applies the colour fix against the input frame,
    quantises once (so stored and fresh frames are the same integers);
 5. stores finished frames in the resume store (if any) and hands them to the sink through a
    second background thread (bounded queue), so encoding overlaps compute too.
@@ -18,8 +19,10 @@ Only a bounded number of frames is alive at any time: the decode queue, the inpu
 the current and next window, the blender's overlap, the encode queue.
 
 Resume: frames [0, F) already in the store are replayed to the sink first; windows whose real
-frames all lie before F are skipped, and the blender ignores frames before F. A deterministic
-method therefore produces exactly the frames an uninterrupted run would.
+frames all lie before F are skipped, and the blender ignores frames before F. With the
+temporal stage, the `context` frames before F are recomputed too and pass through the stage
+without being emitted, since its output depends on exactly that many preceding frames. A
+deterministic method therefore produces exactly the frames an uninterrupted run would.
 """
 
 from __future__ import annotations
