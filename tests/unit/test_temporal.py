@@ -193,3 +193,14 @@ def test_span_trade_off_steadier_and_keeps_its_gain():
     # On noisy input averaging aligned outputs also averages the noise the model amplified.
     assert psnr_on > psnr_off
     assert psnr_on - psnr_l >= 0.8 * (psnr_off - psnr_l)
+
+
+def test_bench_reports_the_stage_where_it_runs():
+    from vsrup.bench.suite import BenchSettings, run_bench
+
+    settings = BenchSettings(methods=["span", "bicubic"], size=(32, 24), length=3, warmup=0,
+                             ffmpeg=False, synthetic_weights="tiny", temporal=False)  # fmt: skip
+    span, bicubic = run_bench(settings).results
+    assert span.error is None and bicubic.error is None, (span.error, bicubic.error)
+    assert "temporal" in [name for name, *_ in span.stage_means()]  # auto: on for span
+    assert "temporal" not in [name for name, *_ in bicubic.stage_means()]
