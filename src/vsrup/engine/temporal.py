@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
-from vsrup.engine.segment import to_gray_u8
+from vsrup.engine.segment import grey_histogram, to_gray_u8
 
 if TYPE_CHECKING:
     import torch
@@ -149,7 +149,7 @@ class TemporalStabilizer:
         index = self.frames
         self.frames += 1
         grey = grey_u8.astype(np.float32) / 255.0
-        hist = _histogram(grey_u8)
+        hist = grey_histogram(grey_u8)
         if self._prev_grey_u8 is not None and self._prev_grey_u8.shape != grey_u8.shape:
             self.reset()
         pairs = self._advance(grey_u8, grey, hist)
@@ -249,11 +249,6 @@ def _remap(image: np.ndarray, where: np.ndarray, interp: int = cv2.INTER_LINEAR)
 def _inside(where: np.ndarray, w: int, h: int) -> np.ndarray:
     x, y = where[..., 0], where[..., 1]
     return ((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).astype(np.float32)
-
-
-def _histogram(grey_u8: np.ndarray) -> np.ndarray:
-    hist = cv2.calcHist([grey_u8], [0], None, [64], [0, 256])
-    return cv2.normalize(hist, hist).astype(np.float32)
 
 
 __all__ = ["MODES", "TemporalConfig", "TemporalStabilizer", "wants_temporal"]
