@@ -28,7 +28,7 @@ from vsrup.bench.degrade import downscale
 from vsrup.engine.runtime import resolve_runtime
 from vsrup.engine.scheduler import StreamOptions, run_stream
 from vsrup.engine.temporal import TemporalConfig
-from vsrup.methods.base import MethodOptions
+from vsrup.interface.method import MethodOptions
 from vsrup.metrics.report import evaluate_frames
 
 #: name -> per-frame camera step (dx, dy in GT px, rotation in degrees, zoom factor).
@@ -89,7 +89,8 @@ def load(method: str, variant: str | None, scale: int):  # noqa: ANN201
     cls = methods.get(method)
     runtime = resolve_runtime("cpu", "auto", cls.spec.dtypes)
     options = MethodOptions(scale=scale, variant=variant)
-    return cls.from_weights(resolve_weights(cls.spec, options), runtime, options), runtime
+    weights = resolve_weights(cls.spec, options, cls.weights_for(options))
+    return cls.from_weights(weights, runtime, options), runtime
 
 
 def upscale(method, runtime, lr: list, temporal: TemporalConfig | None):  # noqa: ANN001, ANN201

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from tests.e2e.test_engine_pipeline import decode
 from vsrup import methods
 from vsrup.cli.app import app
-from vsrup.methods.base import Clip, Method, MethodSpec
+from vsrup.interface import registry
+from vsrup.interface.method import Clip, Method, MethodSpec
 from vsrup.video.synth import make_clip
 
 
@@ -45,7 +46,7 @@ class Flickery(Method):
 @pytest.fixture
 def flickery(monkeypatch):
     methods.ids()  # load the built-ins first
-    monkeypatch.setitem(methods._REGISTRY, Flickery.spec.id, Flickery)
+    monkeypatch.setitem(registry._REGISTRY, Flickery.spec.id, Flickery)
     monkeypatch.setattr(Flickery, "fail_after_calls", None)
     return Flickery
 

@@ -10,7 +10,7 @@ import torch
 
 from tests.helpers_engine import camera_clip, photo, poses_from_steps
 from vsrup.engine.temporal import TemporalConfig, TemporalStabilizer, wants_temporal
-from vsrup.methods.base import MethodSpec
+from vsrup.interface.method import MethodSpec
 
 LR = (64, 48)  # input (w, h); outputs are ×2
 
@@ -149,12 +149,12 @@ def test_span_trade_off_steadier_and_keeps_its_gain():
     """With real SPAN weights on a noisy pan over a photo: the stage lowers the warping error
     and keeps (at least 80 % of) span's PSNR-Y gain over lanczos; with noise it even adds."""
     from tests.helpers_offline import wheel_pair
-    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.method import Clip, MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import Clip, MethodOptions
-    from vsrup.methods.classical import resize
     from vsrup.methods.offline import MODEL_ARCH, convert_ncnn
     from vsrup.metrics.report import evaluate_frames
+    from vsrup.util.resize import resize
 
     param, _ = wheel_pair("span-x2-ch48")
     import tempfile

@@ -42,7 +42,7 @@ from vsrup.engine.segment import grey_histogram, to_gray_u8
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.methods.base import MethodSpec
+    from vsrup.interface.method import MethodSpec
 
 MODES = ("auto", "on", "off")
 Mode = Literal["auto", "on", "off"]
