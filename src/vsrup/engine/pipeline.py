@@ -226,16 +226,8 @@ def spatial_tile(spec: MethodSpec, job: UpscaleJob) -> int | None:
 
 
 def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
-    for batch in reader:
-        for i, p in enumerate(batch.pts):
-            yield batch.frames[i], p
-
-
-def resize_to(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """Exact output size when the method's native scale does not give it (Lanczos)."""
-    from vsrup.methods.classical import resize
-
-    return resize(frames, height, width, "lanczos")
+    """Decoded frames as the engine carries them: (C, H, W) uint8/uint16, no float pass."""
+    return reader.integer_frames()
 
 
 # -- 5. sink ----------------------------------------------------------------------------------

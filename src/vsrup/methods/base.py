@@ -56,6 +56,9 @@ class MethodSpec:
     default_steps: int | None = None
     #: Pixels of reflection padding the original implementation adds around each frame.
     border_pad: int = 0
+    #: True when `process` takes the decoded uint8/uint16 frames as they are (and may return
+    #: them as such): the engine then converts nothing to float (classical resamplers).
+    integer_frames: bool = False
     #: Human-readable speed class for the README and `vsrup methods`.
     speed: str = ""
 
@@ -81,7 +84,8 @@ class MethodOptions:
 class Clip:
     """A run of consecutive low-resolution frames handed to a method.
 
-    `frames` is (T, C, H, W) float in [0, 1] on the method's device. `start` is the index of
+    `frames` is (T, C, H, W) float in [0, 1] on the method's device, or the decoded uint8 /
+    uint16 values (full scale) for methods whose spec sets `integer_frames`. `start` is the index of
     the first frame in the whole video. `segment_starts` holds the clip-relative indices where
     a new motion segment begins (always containing 0) for methods that use segments.
     """
@@ -105,7 +109,8 @@ class Method(ABC):
 
     @abstractmethod
     def process(self, clip: Clip) -> torch.Tensor:
-        """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip`."""
+        """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip` (or, for an
+        integer clip, integers of the same dtype)."""
 
     @classmethod
     def steps_for(cls, options: MethodOptions) -> int:

@@ -124,6 +124,21 @@ class ImageSequenceReader:
             video=self.video, streams=[],
         )  # fmt: skip
 
+    def integer_frames(self) -> Iterator[tuple[torch.Tensor, int]]:
+        """(C, H, W) uint8/uint16 frames with their pts, one image at a time (the engine's
+        form; see `VideoReader.integer_frames`)."""
+        h, w = self.video.height, self.video.width
+        for i, f in enumerate(self.files):
+            a = read_image(f)
+            if a.shape[:2] != (h, w):
+                raise InputError(
+                    f"image is {a.shape[1]}x{a.shape[0]}, the sequence is {w}x{h}", path=f
+                )
+            frame = torch.from_numpy(a)
+            if self.deep and frame.dtype != torch.uint16:
+                frame = frame.to(torch.uint16)
+            yield frame.permute(2, 0, 1), self.first_index + i
+
     def __iter__(self) -> Iterator[FrameBatch]:
         h, w = self.video.height, self.video.width
         for start in range(0, len(self.files), self.batch):

@@ -251,6 +251,18 @@ class VideoReader:
             ) from None
         self.errors += 1
 
+    def integer_frames(self) -> Iterator[tuple[torch.Tensor, int]]:
+        """(C, H, W) uint8/uint16 frames (channels-last views of the decoded RGB, no copy)
+        with their pts: the engine's form, converted to float only where a method needs it."""
+        h, w = self.video.height, self.video.width
+        for array, p in self.frames():
+            if array.shape[:2] != (h, w):  # a mid-stream size change: rare, but be explicit
+                raise DecodeError(
+                    f"frame size changed mid-stream to {array.shape[1]}x{array.shape[0]}",
+                    path=self.path,
+                )
+            yield torch.from_numpy(array).permute(2, 0, 1), p
+
     def __iter__(self) -> Iterator[FrameBatch]:
         """Batches of float32 (T, C, H, W) frames in [0, 1]."""
         h, w = self.video.height, self.video.width
@@ -258,13 +270,8 @@ class VideoReader:
         buf = torch.empty((self.batch, h, w, 3), dtype=dtype)
         pts: list[int] = []
         index = 0
-        for array, p in self.frames():
-            if array.shape[:2] != (h, w):  # a mid-stream size change: rare, but be explicit
-                raise DecodeError(
-                    f"frame size changed mid-stream to {array.shape[1]}x{array.shape[0]}",
-                    path=self.path,
-                )
-            buf[len(pts)].copy_(torch.from_numpy(array))
+        for chw, p in self.integer_frames():
+            buf[len(pts)].copy_(chw.permute(1, 2, 0))
             pts.append(p)
             if len(pts) == self.batch:
                 yield FrameBatch(to_float(buf, self.deep), pts, index)
