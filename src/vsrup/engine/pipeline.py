@@ -303,6 +303,7 @@ def run_job(
         warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "
              "methods assume SDR; no tone-mapping is done")  # fmt: skip
     method, spec, runtime = load_method(job, scale)
+    from vsrup.engine.direct import eligible, run_direct
     from vsrup.engine.resume import ResumeStore
     from vsrup.engine.runtime import seed_everything
     from vsrup.engine.scheduler import StreamOptions, run_stream
@@ -350,9 +351,13 @@ def run_job(
             on_warning=warn,
             on_info=on_info,
         )
+        direct = eligible(method, runtime, reader, sink, color_fix=job.color_fix, store=store)
         try:
-            decoded = timed_iter("decode", _frames_of(reader))
-            stream = run_stream(decoded, method, write, runtime, options)
+            if direct is not None:  # a classical resampler: decoder → swscale → encoder
+                done, timings = run_direct(reader, sink, direct, progress)
+            else:
+                decoded = timed_iter("decode", _frames_of(reader))
+                timings = run_stream(decoded, method, write, runtime, options).timings
             with StageTimer("encode"):
                 sink.close()
         except BaseException:
@@ -372,7 +377,7 @@ def run_job(
         seconds=time.perf_counter() - t0,
         decode_errors=reader.errors,
         warnings=warnings,
-        timings=stream.timings,
+        timings=timings,
     )
 
 

@@ -94,7 +94,7 @@ class StreamResult:
     timings: dict[str, float]
 
 
-def _background(source: Iterable[Any], size: int, stop: threading.Event) -> Iterator[Any]:
+def background(source: Iterable[Any], size: int, stop: threading.Event) -> Iterator[Any]:
     """Iterate `source` in a daemon thread through a bounded queue; re-raise its errors here."""
     q: queue.Queue[Any] = queue.Queue(maxsize=max(size, 1))
 
@@ -254,7 +254,6 @@ def run_stream(
     """Upscale a stream of (frame, pts) into `sink`; see the module docstring."""
     import time
 
-
     opts = options or StreamOptions()
     spec = method.spec
     store = opts.store
@@ -347,7 +346,7 @@ def run_stream(
         if store is not None:
             for _, frame, pts in store.iter_frames():
                 writer.put(frame, pts)
-        source = _background(frames, opts.prefetch, stop)
+        source = background(frames, opts.prefetch, stop)
         count = 0
         t_wait = time.perf_counter()
         for frame, pts in source:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -175,6 +176,21 @@ class VideoReader:
     # -- decoding --------------------------------------------------------------------------
     def frames(self) -> Iterator[tuple[np.ndarray, int]]:
         """Yield (H, W, 3) uint8 or uint16 arrays with their pts, for the selected frames."""
+        fmt = "rgb48le" if self.deep else "rgb24"
+        matrix = sws_matrix(self.matrix)
+        for frame in self.av_frames():
+            array = frame.to_ndarray(
+                format=fmt,
+                src_colorspace=matrix,
+                dst_colorspace=matrix,
+                src_color_range=frame.color_range or None,
+                dst_color_range="JPEG",
+            )
+            yield array, frame.pts
+
+    def av_frames(self) -> Iterator[Any]:
+        """Yield the selected frames as decoded (PyAV `VideoFrame`s in the file's own pixel
+        format), with the same error handling as `frames`."""
         import av
 
         decoded = 0
@@ -184,7 +200,6 @@ class VideoReader:
             stream.thread_type = "AUTO"
             if self.first_pts is not None and self.first_pts > (self.video.start_pts or 0):
                 container.seek(self.first_pts, stream=stream, backward=True)
-            fmt = "rgb48le" if self.deep else "rgb24"
             packets = container.demux(stream)
             while decoded < self.total:
                 try:
@@ -206,16 +221,9 @@ class VideoReader:
                         continue
                     if decoded >= self.total:
                         break
-                    array = frame.to_ndarray(
-                        format=fmt,
-                        src_colorspace=sws_matrix(self.matrix),
-                        dst_colorspace=sws_matrix(self.matrix),
-                        src_color_range=frame.color_range or None,
-                        dst_color_range="JPEG",
-                    )
                     last_pts = frame.pts
                     decoded += 1
-                    yield array, frame.pts
+                    yield frame
         missing = self.total - decoded
         what = f"decoding stopped after {decoded} of {self.total} frames"
         reaches_end = self.range.stop is None and self.range.duration_s is None

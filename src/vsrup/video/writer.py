@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -365,10 +366,7 @@ class VideoWriter:
                     dst_colorspace=sws_matrix(self.matrix),
                     dst_color_range=self.range,
                 )
-                frame.pts = int(p) - self.pts_offset
-                frame.time_base = self.time_base
-                self.out.mux(self.stream.encode(frame))
-                self.frames_written += 1
+                self._mux(frame, p)
         except av.error.FFmpegError as exc:
             raise self._encode_error(exc) from None
         except OSError as exc:
@@ -376,6 +374,32 @@ class VideoWriter:
         if self.passthrough is not None and pts:
             # Let the other tracks catch up to just past this batch (input seconds).
             self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
+
+    def _mux(self, frame: Any, pts: int) -> None:
+        frame.pts = int(pts) - self.pts_offset
+        frame.time_base = self.time_base
+        self.out.mux(self.stream.encode(frame))
+        self.frames_written += 1
+
+    def write_frame(self, frame: Any, pts: int) -> None:
+        """Encode a PyAV `VideoFrame` that is already in the encoder's pixel format and size
+        (`pix_fmt`, `enc_w` × `enc_h`, colour matrix `matrix`, range `range`): the direct
+        resampling path hands over swscale's output without any other conversion."""
+        import av
+
+        if (frame.width, frame.height) != (self.enc_w, self.enc_h) or (
+            frame.format.name != self.pix_fmt
+        ):
+            raise ValueError(f"frame is {frame.width}x{frame.height} {frame.format.name}, the "
+                             f"encoder takes {self.enc_w}x{self.enc_h} {self.pix_fmt}")  # fmt: skip
+        try:
+            self._mux(frame, pts)
+        except av.error.FFmpegError as exc:
+            raise self._encode_error(exc) from None
+        except OSError as exc:
+            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
+        if self.passthrough is not None:
+            self.passthrough.pump(float(int(pts) * self.time_base) + 0.5)
 
     def _work(self) -> None:
         assert self._queue is not None
