@@ -59,7 +59,7 @@ def run_direct(
 
     from av.video.reformatter import VideoReformatter
 
-    from vsrup.engine.scheduler import background
+    from vsrup.engine.prefetch import background
     from vsrup.video.reader import sws_matrix
 
     stop = threading.Event()

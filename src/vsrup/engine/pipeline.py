@@ -22,12 +22,14 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from vsrup.bench.timing import StageTimer, timed_iter
 from vsrup.errors import UsageError
 from vsrup.methods.base import Method, MethodOptions, MethodSpec
+
+if TYPE_CHECKING:
+    import torch
 
 #: Memory for one batch of output frames (float32); sets the batch size for window-1 methods.
 BATCH_BYTES = 192 * 1024 * 1024
@@ -175,8 +177,13 @@ def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object
 
     cls = methods.get(job.method)
     spec = cls.spec
+    device = job.device
+    if device == "auto" and spec.kind == "classical":
+        # A resampler is one libswscale call per frame on the CPU, next to the decoder and
+        # the encoder: a GPU round trip of the frames cannot pay for itself.
+        device = "cpu"
     runtime = resolve_runtime(
-        job.device,
+        device,
         job.dtype,
         spec.dtypes,
         offload=job.offload,
@@ -305,10 +312,7 @@ def run_job(
     method, spec, runtime = load_method(job, scale)
     from vsrup.engine.direct import eligible, run_direct
     from vsrup.engine.resume import ResumeStore
-    from vsrup.engine.runtime import seed_everything
-    from vsrup.engine.scheduler import StreamOptions, run_stream
 
-    seed_everything(job.options.seed)
     store: ResumeStore | None = None
     done = 0
     with ExitStack() as stack:
@@ -340,22 +344,26 @@ def run_job(
             if on_progress is not None:
                 on_progress(Progress(n, reader.total, time.perf_counter() - t0))
 
-        options = StreamOptions(
-            color_fix=job.color_fix,
-            batch=batch_size(spec, out_w, out_h, job.batch),
-            bits=bits,
-            tile=spatial_tile(spec, job),
-            out_size=(out_h, out_w),
-            store=store,
-            on_progress=progress,
-            on_warning=warn,
-            on_info=on_info,
-        )
         direct = eligible(method, runtime, reader, sink, color_fix=job.color_fix, store=store)
         try:
             if direct is not None:  # a classical resampler: decoder → swscale → encoder
                 done, timings = run_direct(reader, sink, direct, progress)
             else:
+                from vsrup.engine.runtime import seed_everything
+                from vsrup.engine.scheduler import StreamOptions, run_stream
+
+                seed_everything(job.options.seed)
+                options = StreamOptions(
+                    color_fix=job.color_fix,
+                    batch=batch_size(spec, out_w, out_h, job.batch),
+                    bits=bits,
+                    tile=spatial_tile(spec, job),
+                    out_size=(out_h, out_w),
+                    store=store,
+                    on_progress=progress,
+                    on_warning=warn,
+                    on_info=on_info,
+                )
                 decoded = timed_iter("decode", _frames_of(reader))
                 timings = run_stream(decoded, method, write, runtime, options).timings
             with StageTimer("encode"):

@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ from vsrup.bench.timing import StageTimer
 from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner_for_spec
 from vsrup.engine.color import color_fix
 from vsrup.engine.frames import integer_chw, integer_hwc, is_integer, stack_frames, to_unit_float
+from vsrup.engine.prefetch import background
 from vsrup.engine.resume import ResumeStore, quantize
 from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
 from vsrup.errors import MethodError
@@ -92,36 +93,6 @@ class StreamResult:
     windows_computed: int
     segmentation: Segmentation | None
     timings: dict[str, float]
-
-
-def background(source: Iterable[Any], size: int, stop: threading.Event) -> Iterator[Any]:
-    """Iterate `source` in a daemon thread through a bounded queue; re-raise its errors here."""
-    q: queue.Queue[Any] = queue.Queue(maxsize=max(size, 1))
-
-    def work() -> None:
-        try:
-            for item in source:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(_END)
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put(("__error__", exc))
-
-    t = threading.Thread(target=work, name="vsrup-decode", daemon=True)
-    t.start()
-    while True:
-        item = q.get()
-        if item is _END:
-            return
-        if isinstance(item, tuple) and len(item) == 2 and item[0] == "__error__":
-            raise item[1]
-        yield item
 
 
 class _Writer:

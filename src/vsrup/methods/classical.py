@@ -11,16 +11,19 @@ resample with the same kernel, bicubic as PyTorch's (a = -0.75).
 from __future__ import annotations
 
 import math
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from vsrup.methods import register
 from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
 from vsrup.video.scale import FrameScaler, resize_frames
 
+if TYPE_CHECKING:  # torch is imported where it runs: the CPU path never needs it
+    import torch
+
 
 def _lanczos_kernel(x: torch.Tensor, a: int = 3) -> torch.Tensor:
+    import torch
+
     x = x.abs()
     out = torch.sinc(x) * torch.sinc(x / a)
     return torch.where(x < a, out, torch.zeros_like(out))
@@ -34,6 +37,8 @@ def lanczos_weights(
     Pixel centres are aligned (half-pixel convention). When downscaling the kernel is
     stretched by the ratio so the result is antialiased, as in Pillow and ffmpeg.
     """
+    import torch
+
     ratio = n_in / n_out
     support = a * max(ratio, 1.0)
     centres = (torch.arange(n_out, dtype=torch.float64, device=device) + 0.5) * ratio - 0.5
@@ -51,6 +56,8 @@ def _band_matrix(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The resampling as a dense (n_out, n_in) matrix (clamped taps accumulate at the edges)
     plus the tap indices, which give each output row's band of non-zero columns."""
+    import torch
+
     idx, w = lanczos_weights(n_in, n_out, device=device)
     m = torch.zeros(n_out, n_in, dtype=torch.float64, device=device)
     rows = torch.arange(n_out, device=device)[:, None].expand_as(idx)
@@ -66,6 +73,9 @@ def _upscale_axis_polyphase(x: torch.Tensor, dim: int, s: int, a: int = 3) -> to
     gather, no K-times-larger temporary), interleaved at the end. Same numbers as the gather
     path (edge replication = its index clamping), several times faster.
     """
+    import torch
+    import torch.nn.functional as F
+
     centres = (torch.arange(s, dtype=torch.float64) + 0.5) / s - 0.5
     taps = 2 * a + 1
     first = torch.floor(centres - a + 1).long()  # per-phase offset of the first tap
@@ -97,6 +107,8 @@ def _resample_axis(x: torch.Tensor, dim: int, n_out: int, block: int = 128) -> t
     the number of taps while BLAS does the arithmetic: several times faster than gathering K
     shifted copies, with the same weights (sums in the input dtype).
     """
+    import torch
+
     last = dim in (-1, x.dim() - 1)
     n_in = x.shape[dim]
     if last and n_out % n_in == 0 and n_out > n_in:
@@ -128,6 +140,8 @@ def lanczos_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def resize(x: torch.Tensor, height: int, width: int, kernel: str) -> torch.Tensor:
     """Resize (T, C, H, W) frames with `kernel` in {nearest, bicubic, lanczos}; no clamping
     is done here except for kernels that overshoot (bicubic, lanczos)."""
+    import torch.nn.functional as F
+
     if x.shape[-2:] == (height, width):
         return x
     if kernel == "nearest":
@@ -158,6 +172,8 @@ class _Resampler(Method):
         return self._scale
 
     def process(self, clip: Clip) -> torch.Tensor:
+        import torch
+
         t, c, h, w = clip.frames.shape
         size = (h * self._scale, w * self._scale)
         frames = clip.frames

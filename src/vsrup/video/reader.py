@@ -15,13 +15,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from vsrup.errors import DecodeError, UsageError
 from vsrup.video.probe import MediaInfo, open_input, probe, scan_video_packets
+
+if TYPE_CHECKING:  # torch is imported where frames become tensors, not to decode
+    import torch
 
 #: AVColorSpace → the matrix names swscale understands.
 _SWS_MATRIX = {1: "itu709", 4: "fcc", 5: "itu601", 6: "itu601", 7: "smpte240m", 9: "bt2020",
@@ -262,6 +264,8 @@ class VideoReader:
     def integer_frames(self) -> Iterator[tuple[torch.Tensor, int]]:
         """(C, H, W) uint8/uint16 frames (channels-last views of the decoded RGB, no copy)
         with their pts: the engine's form, converted to float only where a method needs it."""
+        import torch
+
         h, w = self.video.height, self.video.width
         for array, p in self.frames():
             if array.shape[:2] != (h, w):  # a mid-stream size change: rare, but be explicit
@@ -273,6 +277,8 @@ class VideoReader:
 
     def __iter__(self) -> Iterator[FrameBatch]:
         """Batches of float32 (T, C, H, W) frames in [0, 1]."""
+        import torch
+
         h, w = self.video.height, self.video.width
         dtype = torch.uint16 if self.deep else torch.uint8
         buf = torch.empty((self.batch, h, w, 3), dtype=dtype)
@@ -291,6 +297,8 @@ class VideoReader:
 
 def to_float(hwc: torch.Tensor, deep: bool) -> torch.Tensor:
     """(T, H, W, C) uint8/uint16 → contiguous (T, C, H, W) float32 in [0, 1], in one pass."""
+    import torch
+
     scale = 1.0 / (65535.0 if deep else 255.0)
     src = hwc.permute(0, 3, 1, 2)
     if deep:  # uint16 arithmetic is limited in torch; go through int32

@@ -21,15 +21,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from vsrup.errors import EncodeError, UsageError
 from vsrup.video.probe import VideoInfo
 from vsrup.video.reader import assumed_matrix, sws_matrix
 from vsrup.video.remux import PassThrough
+
+if TYPE_CHECKING:  # only the float `write` needs torch; encoding integers does not
+    import torch
 
 #: User-facing codec names → FFmpeg encoders.
 CODECS = {
@@ -292,6 +294,8 @@ class VideoWriter:
     def _to_array(self, frames: torch.Tensor) -> np.ndarray:
         """(T, C, H, W) float → contiguous (T, H, W, 3) uint8/uint16, padded to the encoded
         size: one float pass (scale, round, clamp) and one integer copy into HWC order."""
+        import torch
+
         peak = 65535.0 if self.deep else 255.0
         x = frames.detach().to("cpu", torch.float32)
         q = (x * peak).add_(0.5).clamp_(0, peak)
