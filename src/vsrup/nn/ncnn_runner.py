@@ -31,6 +31,9 @@ class NcnnNet:
 
         self.net = ncnn.Net()
         self.net.opt.use_vulkan_compute = False  # the CPU backend; Vulkan is another story
+        # ncnn's OpenMP workers spin for 20 ms after each layer by default; in a pipeline the
+        # decoder and the encoder need those cores between layers, so they sleep at once.
+        self.net.opt.openmp_blocktime = 0
         if self.net.load_param(str(param)) != 0 or self.net.load_model(str(bin_path)) != 0:
             raise RuntimeError(f"ncnn could not load {param.name}")
         self.in_blob, self.out_blob = in_blob, out_blob
