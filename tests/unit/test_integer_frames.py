@@ -34,14 +34,10 @@ def _collect(frames, method, **options):  # noqa: ANN001, ANN202
     return out
 
 
-class _Spy(Method):
-    """Lanczos ×2 that records the dtype of every clip it is given."""
+class _Recording(Method):
+    """×2 methods that record the dtype of every clip they are given."""
 
-    spec: ClassVar[MethodSpec] = methods.get("lanczos").spec
     seen: ClassVar[list[torch.dtype]] = []
-
-    def __init__(self) -> None:
-        self.inner = methods.get("lanczos").from_weights(None, None, MethodOptions(scale=2))
 
     @classmethod
     def from_weights(cls, weights, runtime, options):  # noqa: ANN001, ANN206
@@ -53,25 +49,29 @@ class _Spy(Method):
 
     def process(self, clip: Clip) -> torch.Tensor:
         self.seen.append(clip.frames.dtype)
-        return self.inner.process(clip)
+        return self.upscale(clip)
+
+    def upscale(self, clip: Clip) -> torch.Tensor:
+        raise NotImplementedError
 
 
-class _FloatDouble(Method):
+class _Spy(_Recording):
+    """The lanczos method itself (integer frames in, integers out)."""
+
+    spec: ClassVar[MethodSpec] = methods.get("lanczos").spec
+    seen: ClassVar[list[torch.dtype]] = []
+
+    def upscale(self, clip: Clip) -> torch.Tensor:
+        return methods.get("lanczos").from_weights(None, None, MethodOptions(scale=2)).process(clip)
+
+
+class _FloatDouble(_Recording):
     """A 'learned' method: floats in, floats out (nearest ×2)."""
 
     spec: ClassVar[MethodSpec] = MethodSpec(id="t-float", summary="", kind="learned", scales=(2,))
     seen: ClassVar[list[torch.dtype]] = []
 
-    @classmethod
-    def from_weights(cls, weights, runtime, options):  # noqa: ANN001, ANN206
-        return cls()
-
-    @property
-    def scale(self) -> int:
-        return 2
-
-    def process(self, clip: Clip) -> torch.Tensor:
-        self.seen.append(clip.frames.dtype)
+    def upscale(self, clip: Clip) -> torch.Tensor:
         return clip.frames.repeat_interleave(2, -2).repeat_interleave(2, -1)
 
 
