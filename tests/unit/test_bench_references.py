@@ -12,7 +12,7 @@ from vsrup.bench.core import MethodResult, RunTiming, ffmpeg_runner
 from vsrup.bench.references import bench_ncnn_span, set_ratios, span_files
 from vsrup.bench.runner import Job
 from vsrup.bench.suite import BenchSettings, run_bench
-from vsrup.methods.base import MethodOptions
+from vsrup.interface.method import MethodOptions
 from vsrup.video.synth import make_clip
 
 

@@ -15,7 +15,7 @@ import torch
 from vsrup import methods
 from vsrup.engine.pipeline import UpscaleJob, run_job
 from vsrup.engine.scheduler import StreamOptions, run_stream
-from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
+from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
 from vsrup.video.reader import VideoReader
 from vsrup.video.scale import FrameScaler
 from vsrup.video.synth import make_clip

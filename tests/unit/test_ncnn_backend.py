@@ -11,7 +11,7 @@ from vsrup import methods
 from vsrup.engine.runtime import Runtime
 from vsrup.errors import UsageError
 from vsrup.hub.registry import WeightSet
-from vsrup.methods.base import Clip, MethodOptions
+from vsrup.interface.method import Clip, MethodOptions
 from vsrup.methods.offline import MODEL_ARCH, convert_ncnn
 
 pytest.importorskip("ncnn", reason="pip ncnn is not installed")

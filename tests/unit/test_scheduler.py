@@ -16,7 +16,7 @@ from tests.helpers_engine import (
 )
 from vsrup.engine.resume import ResumeStore
 from vsrup.engine.scheduler import StreamOptions, run_stream
-from vsrup.methods.base import Clip
+from vsrup.interface.method import Clip
 from vsrup.methods.classical import Bicubic
 
 

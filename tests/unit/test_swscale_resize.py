@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from vsrup import methods
-from vsrup.methods.base import Clip, MethodOptions
+from vsrup.interface.method import Clip, MethodOptions
 from vsrup.video.scale import FrameScaler, resize_rgb
 
 FFMPEG_FLAGS = {"lanczos": "lanczos", "bicubic": "bicubic", "nearest": "neighbor", "area": "area"}

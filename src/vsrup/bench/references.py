@@ -16,7 +16,7 @@ from typing import Any
 
 from vsrup.bench.core import MethodResult, RunTiming
 from vsrup.bench.runner import Job
-from vsrup.bench.timing import StageTotal
+from vsrup.util.timing import StageTotal
 
 #: Our method → the reference row it is compared with.
 REFERENCE_OF = {"lanczos": "ffmpeg-lanczos", "span": "ncnn-span"}

@@ -27,7 +27,7 @@ from vsrup.bench.degrade import Degradation
 from vsrup.bench.references import ncnn_available, set_ratios
 from vsrup.bench.runner import Job, Runner
 from vsrup.errors import InputError, UsageError
-from vsrup.methods.base import MethodOptions
+from vsrup.interface.method import MethodOptions
 
 SCHEMA = "vsrup.bench/1"
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from vsrup.bench.timing import StageTimer, timed_iter
+from vsrup.util.timing import StageTimer, timed_iter
 from vsrup.video.scale import SWS_KERNELS
 
 

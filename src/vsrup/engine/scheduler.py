@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vsrup.bench.timing import StageTimer
 from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner_for_spec
 from vsrup.engine.color import color_fix
 from vsrup.engine.frames import integer_chw, integer_hwc, is_integer, stack_frames, to_unit_float
@@ -45,12 +44,13 @@ from vsrup.engine.prefetch import background
 from vsrup.engine.resume import ResumeStore, quantize
 from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
 from vsrup.errors import MethodError
+from vsrup.util.timing import StageTimer
 
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
-    from vsrup.methods.base import Method, MethodSpec
+    from vsrup.interface.method import Method, MethodSpec
+    from vsrup.interface.runtime import Runtime
     from vsrup.video.scale import FrameScaler
 
 Sink = Callable[[np.ndarray, Any], None]
@@ -141,7 +141,7 @@ def resize_exact(
         if not is_integer(frame):
             frame = integer_chw(quantize(frame[None], bits)[0])
         return resize_frames(frame[None], height, width, scaler or FrameScaler("lanczos"))[0]
-    from vsrup.methods.classical import resize
+    from vsrup.util.resize import resize
 
     return resize(to_unit_float(frame[None]), height, width, "lanczos")[0]
 
@@ -168,7 +168,7 @@ def process_window(
     method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s)."""
     from vsrup.engine.runtime import run_with_oom_fallback
     from vsrup.engine.tiles import tiled_apply
-    from vsrup.methods.base import Clip
+    from vsrup.interface.method import Clip
 
     spec = method.spec
     device = runtime.torch_device if runtime is not None else frames.device

@@ -141,7 +141,7 @@ def load_model(base_dir: Path, ckpt_dir: Path, dtype: torch.dtype) -> STCDiT:
     every key and shape checked, built on meta and filled in place (no double allocation)."""
     from safetensors.torch import load_file
 
-    from vsrup.methods.ourlayout import check_state
+    from vsrup.hub.safe_load import check_keys
 
     meta_path, weights_path = ckpt_dir / "config.json", ckpt_dir / "model.safetensors"
     if not meta_path.is_file() or not weights_path.is_file():
@@ -159,7 +159,7 @@ def load_model(base_dir: Path, ckpt_dir: Path, dtype: torch.dtype) -> STCDiT:
         if "norm_added_q" not in k
     }
     state.update({k: v.to(dtype) for k, v in load_file(weights_path).items()})
-    check_state(expected, state, ckpt_dir)
+    check_keys(state, expected, path=ckpt_dir)
     model.load_state_dict(state, assign=True)
     _fresh_rope(model)
     return model
@@ -256,7 +256,7 @@ def upscale_clip(
     generator: torch.Generator,
 ) -> torch.Tensor:
     """(T, 3, H, W) in [0, 1] → (T, 3, H·s, W·s) in [0, 1]."""
-    from vsrup.methods.classical import lanczos_resize
+    from vsrup.util.resize import lanczos_resize
 
     t_in, _, h, w = frames.shape
     multiple = 16 // scale if 16 % scale == 0 else 16

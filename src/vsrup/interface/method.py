@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
 
 Kind = Literal["classical", "learned", "diffusion"]
 
@@ -54,8 +54,6 @@ class MethodSpec:
     uses_segments: bool = False
     #: Default sampling steps for diffusion methods.
     default_steps: int | None = None
-    #: Pixels of reflection padding the original implementation adds around each frame.
-    border_pad: int = 0
     #: True when `process` takes the decoded uint8/uint16 frames as they are (and may return
     #: them as such): the engine then converts nothing to float (classical resamplers).
     integer_frames: bool = False
@@ -76,7 +74,6 @@ class MethodOptions:
     synthetic_weights: str | None = None
     #: A method-specific model variant, e.g. realesrgan's "animevideov3".
     variant: str | None = None
-    offline: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -142,7 +139,9 @@ class Method(ABC):
         return {}
 
     def flush(self) -> torch.Tensor | None:
-        """Return frames still buffered at the end of the video (None for stateless methods)."""
+        """Called once after the last `process`. Every method returns exactly as many frames as
+        each `process` call was given, so there is nothing left to emit: return None (the
+        engine raises MethodError if frames come back); a method may release state here."""
         return None
 
     @property
