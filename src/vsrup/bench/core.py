@@ -183,7 +183,7 @@ def ffmpeg_runner(job: Job) -> None:
         chain.insert(0, f"trim=start_frame={job.start}{end},setpts=PTS-STARTPTS")
     cmd = [exe, "-nostdin", "-v", "error", "-y", "-i", str(job.input), "-an", "-sn"]
     # The encoder settings `vsrup upscale` uses by default, so the rows compare like for like.
-    x264 = encoder_options("libx264", EncodeSettings(), lambda _m: None)
+    x264 = encoder_options("libx264", EncodeSettings())
     cmd += ["-vf", ",".join(chain), "-c:v", "libx264", "-crf", x264["crf"]]
     cmd += ["-preset", x264["preset"]]
     # The same pixel format the bench runner's encoder picks, so quality rows compare fairly.
