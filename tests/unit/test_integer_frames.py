@@ -211,3 +211,14 @@ def test_direct_path_is_only_taken_when_nothing_else_is_needed(tmp_path: Path) -
     finally:
         sink.abort()
         odd.abort()
+
+
+def test_auto_device_runs_classical_methods_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vsrup.engine.pipeline import load_method
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # as on a GPU machine
+    job = UpscaleJob(Path("in.mp4"), Path("out.mp4"), method="lanczos", device="auto")
+    _, _, runtime = load_method(job, 2)
+    assert runtime.device == "cpu"
+    asked = UpscaleJob(Path("in.mp4"), Path("out.mp4"), method="lanczos", device="cuda")
+    assert load_method(asked, 2)[2].device == "cuda"  # an explicit --device is honoured
