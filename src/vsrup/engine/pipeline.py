@@ -7,7 +7,8 @@ The stages are separate functions so that each can grow on its own:
 3. `load_method`   the method instance on its runtime (device, dtype, offload, compile)
 4. `vsrup.engine.scheduler.run_stream`: decoding ahead and encoding behind in background
    threads, motion segments, temporal windows with blended overlaps, spatial tiles with the
-   OOM fallback, exact-size resize, colour fix, and checkpoints for `--resume`
+   OOM fallback, exact-size resize, the temporal-consistency stage (`--temporal`), colour
+   fix, and checkpoints for `--resume`
 5. `open_sink`     a VideoWriter (inside an AtomicOutput) or an ImageSequenceWriter
 
 Memory stays bounded whatever the video's length; every output frame is written with its
@@ -58,6 +59,8 @@ class UpscaleJob:
     dtype: str = "auto"
     batch: int | None = None
     color_fix: str = "none"  # none | adain | wavelet
+    #: Temporal-consistency stage: auto (learned per-frame methods) | on | off.
+    temporal: str = "auto"
     offload: str = "none"  # none | model | sequential
     vram: float | None = None  # GB budget that chooses the spatial tile
     compile: bool = False
@@ -228,6 +231,7 @@ def job_settings(
         "extra": o.extra,
         "range": [job.frames, job.start, job.duration],
         "color_fix": job.color_fix,
+        "temporal": _settings_of(temporal_config(job, spec)),
         "device": runtime.device,
         "dtype": runtime.dtype_name,
         "tile": job.tile,
@@ -250,6 +254,17 @@ def spatial_tile(spec: MethodSpec, job: UpscaleJob) -> int | None:
 def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
     """Decoded frames as the engine carries them: (C, H, W) uint8/uint16, no float pass."""
     return reader.integer_frames()
+
+
+def temporal_config(job: UpscaleJob, spec: MethodSpec):  # noqa: ANN201
+    """The temporal stage's settings when it runs for this job, else None."""
+    from vsrup.engine.temporal import TemporalConfig, wants_temporal
+
+    return TemporalConfig() if wants_temporal(job.temporal, spec) else None
+
+
+def _settings_of(config) -> dict | None:  # noqa: ANN001
+    return dataclasses.asdict(config) if config is not None else None
 
 
 # -- 5. sink ----------------------------------------------------------------------------------
@@ -376,7 +391,10 @@ def run_job(
             if on_progress is not None:
                 on_progress(Progress(n, reader.total, time.perf_counter() - t0))
 
-        direct = eligible(method, runtime, reader, sink, color_fix=job.color_fix, store=store)
+        temporal = temporal_config(job, spec)
+        direct = None
+        if temporal is None:  # the temporal stage needs the engine loop
+            direct = eligible(method, runtime, reader, sink, color_fix=job.color_fix, store=store)
         try:
             if direct is not None:  # a classical resampler: decoder → swscale → encoder
                 done, timings = run_direct(reader, sink, direct, progress)
@@ -392,6 +410,7 @@ def run_job(
                     tile=spatial_tile(spec, job),
                     out_size=(out_h, out_w),
                     store=store,
+                    temporal=temporal,
                     on_progress=progress,
                     on_warning=warn,
                     on_info=on_info,

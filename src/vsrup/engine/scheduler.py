@@ -11,7 +11,8 @@ and in between:
 3. runs the method per window, through spatial tiles when the spec asks for them (with the
    OOM fallback that halves the tile), with size padding to the method's multiple/minimum;
 4. blends window overlaps (`StreamingBlender`), resizes to the exact output size (libswscale
-   Lanczos on the CPU, like ffmpeg's), applies the colour fix against the input frame,
+   Lanczos on the CPU, like ffmpeg's), runs the temporal-consistency stage when asked
+   (`TemporalStabilizer`, per-frame methods), applies the colour fix against the input frame,
    quantises once (so stored and fresh frames are the same integers);
 5. stores finished frames in the resume store (if any) and hands them to the sink through a
    second background thread (bounded queue), so encoding overlaps compute too.
@@ -22,8 +23,10 @@ converted to float only for methods that need floats (`MethodSpec.integer_frames
 for the colour fix and for tiled runs; a classical method's frames stay integers end to end.
 
 Resume: frames [0, F) already in the store are replayed to the sink first; windows whose real
-frames all lie before F are skipped, and the blender ignores frames before F. A deterministic
-method therefore produces exactly the frames an uninterrupted run would.
+frames all lie before F are skipped, and the blender ignores frames before F. With the
+temporal stage, the `context` frames before F are recomputed too and pass through the stage
+without being emitted, since its output depends on exactly that many preceding frames. A
+deterministic method therefore produces exactly the frames an uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from vsrup.engine.frames import integer_chw, integer_hwc, is_integer, stack_fram
 from vsrup.engine.prefetch import background
 from vsrup.engine.resume import ResumeStore, quantize
 from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
+from vsrup.engine.temporal import TemporalConfig, TemporalStabilizer
 from vsrup.errors import MethodError
 from vsrup.util.timing import StageTimer
 
@@ -80,6 +84,8 @@ class StreamOptions:
     #: Store finished frames in chunks of at least this many frames.
     store_every: int = 8
     store: ResumeStore | None = None
+    #: Temporal-consistency stage for per-frame methods (None: off).
+    temporal: TemporalConfig | None = None
     #: Frames finished so far; fractional while a window is being computed.
     on_progress: Callable[[float], None] | None = None
     on_warning: Callable[[str], None] | None = None
@@ -248,12 +254,22 @@ def run_stream(
     spec = method.spec
     store = opts.store
     resumed = store.frames_done if store is not None else 0
-    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0, "store": 0.0}
+    timings = {
+        "method": 0.0,
+        "wait_decode": 0.0,
+        "blend_color": 0.0,
+        "temporal": 0.0,
+        "store": 0.0,
+    }
     stop = threading.Event()
     writer = _Writer(sink, opts.encode_queue)
     planner: WindowPlanner = planner_for_spec(spec, batch=opts.batch, overlap=opts.overlap)
     segmenter = MotionSegmenter(opts.segment_config) if spec.uses_segments else None
-    blender = StreamingBlender(start=resumed)
+    stage = TemporalStabilizer(opts.temporal) if opts.temporal is not None else None
+    # The temporal stage is deterministic from its context: on resume, the frames just before
+    # the stored ones are recomputed to refill it, and are not emitted again.
+    warm_from = max(resumed - stage.context, 0) if stage is not None else resumed
+    blender = StreamingBlender(start=warm_from)
     tile = opts.tile if opts.tile is not None else spec.tile
     scaler: FrameScaler | None = None  # the exact-size resize's swscale state, made once
 
@@ -291,6 +307,14 @@ def run_stream(
 
                     scaler = FrameScaler("lanczos")
                 out = resize_exact(out, *opts.out_size, opts.bits, scaler)
+            if stage is not None:
+                t1 = time.perf_counter()
+                out = stage.push(to_unit_float(inputs[index]), to_unit_float(out))
+                spent = time.perf_counter() - t1
+                timings["temporal"] += spent
+                t0 += spent  # not part of blend_color
+                if index < resumed:  # context for the stage only: already stored
+                    continue
             if opts.color_fix != "none":
                 ref = to_unit_float(inputs[index])
                 out = color_fix(to_unit_float(out)[None], ref[None], opts.color_fix)[0]
@@ -325,7 +349,7 @@ def run_stream(
         nonlocal computed, need_from
         for win in windows:
             need_from = win.done_before
-            if win.end <= resumed:
+            if win.end <= warm_from:
                 release()
                 continue  # every real frame of this window is already stored
             clip = stack_frames([inputs[i] for i in win.indices])
