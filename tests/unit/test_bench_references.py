@@ -79,6 +79,9 @@ def test_bench_shows_span_beside_ncnn_with_the_ratio() -> None:
     assert report.results[0].versus.endswith("× ncnn-span")
     assert "fps vs reference" in report.to_markdown()
     assert report.to_dict()["results"][0]["versus"] == report.results[0].versus
+    synthetic = BenchSettings(methods=["span"], size=(24, 16), length=1, scale=2, warmup=0,
+                              ffmpeg=False, temporal=False, synthetic_weights="tiny")  # fmt: skip
+    assert [r.method for r in run_bench(synthetic).results] == ["span"]  # no real-vs-random row
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="no ffmpeg binary on PATH")

@@ -155,7 +155,9 @@ def run_bench(
             results.append(result)
             if on_result:
                 on_result(result)
-        if settings.ncnn and "span" in settings.methods and ncnn_available():
+        # Against real weights only: a synthetic span is another network.
+        real = not settings.synthetic_weights
+        if settings.ncnn and real and "span" in settings.methods and ncnn_available():
             from vsrup.bench.references import bench_ncnn_span
 
             job = Job(src, out_dir / "ncnn-span", "ncnn", options, start=start, stop=stop)
