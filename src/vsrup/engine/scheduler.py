@@ -327,16 +327,16 @@ def run_stream(
             if segmenter is not None:
                 with StageTimer("segmentation"):
                     closed = segmenter.push(frame)
-                if closed is not None:
-                    run_windows(planner.add_segment(closed.start, closed.end))
+                for seg in closed:
+                    run_windows(planner.add_segment(seg.start, seg.end))
             else:
                 run_windows(planner.add_frames(1))
             t_wait = time.perf_counter()
         if segmenter is not None:
             with StageTimer("segmentation"):
                 last = segmenter.finish()
-            if last is not None:
-                run_windows(planner.add_segment(last.start, last.end))
+            for seg in last:
+                run_windows(planner.add_segment(seg.start, seg.end))
         run_windows(planner.finish())
         finish_frames(blender.finish())
         extra = method.flush()
