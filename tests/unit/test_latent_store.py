@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from vsrup.engine.latent_store import LatentStore, SteppedLatents
+from vsrup.engine.latent_store import LatentAppender, LatentStore, SteppedLatents
 
 SHAPE = (2, 5, 3, 4)
 
@@ -69,3 +69,15 @@ def test_stepped_latents_resume_after_a_crash(tmp_path: Path) -> None:
     # Another run's checkpoint (other meta) is not picked up.
     other = SteppedLatents(tmp_path, SHAPE, {"run": 2}, persistent=True, resume=True)
     assert not other.resumed and other.step == 0
+
+
+@pytest.mark.parametrize("spill_bytes", [10**9, 200])
+def test_appender_builds_a_store_of_unknown_length(tmp_path: Path, spill_bytes: int) -> None:
+    app = LatentAppender((2, 3), tmp_path / "rows.f32", spill_bytes=spill_bytes)
+    rows = torch.arange(60, dtype=torch.float32).reshape(10, 2, 3)
+    for chunk in rows.split(3):
+        app.append(chunk)
+    store = app.finish()
+    assert store.shape == (10, 2, 3)
+    assert store.spilled == (spill_bytes == 200)
+    assert torch.equal(store.read((slice(None),)), rows)

@@ -85,6 +85,11 @@ class LatentStore:
         if pos != flat.size:
             raise ValueError(f"filled {pos} of {flat.size} values")
 
+    @property
+    def array(self) -> np.ndarray:
+        """The underlying array (a np.memmap once spilled), for fills in a custom order."""
+        return self._array
+
     def flush(self) -> None:
         if isinstance(self._array, np.memmap):
             self._array.flush()
@@ -94,6 +99,68 @@ class LatentStore:
         self._array = np.zeros(0, dtype=self.dtype)
         if self.spilled and self.path is not None:
             self.path.unlink(missing_ok=True)
+
+
+class LatentAppender:
+    """Builds a `LatentStore` whose length along the first axis is not known in advance
+    (latents of segments as they stream in): rows are kept in RAM until they pass
+    `spill_bytes` (or from the start when `persistent`), then go to the file `path`."""
+
+    def __init__(
+        self,
+        row_shape: Sequence[int],
+        path: Path | None = None,
+        *,
+        spill_bytes: int = DEFAULT_SPILL_BYTES,
+        persistent: bool = False,
+    ) -> None:
+        self.row_shape = tuple(int(s) for s in row_shape)
+        self.path = path
+        self.spill_bytes = spill_bytes
+        self.rows = 0
+        self._ram: list[np.ndarray] = []
+        self._file: Any = None
+        if persistent:
+            self._spill()
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows * int(np.prod(self.row_shape)) * 4
+
+    def append(self, rows: torch.Tensor) -> None:
+        """Add (n, *row_shape) rows at the end."""
+        arr = rows.detach().to("cpu", torch.float32).contiguous().numpy()
+        if arr.shape[1:] != self.row_shape:
+            raise ValueError(f"rows of shape {arr.shape[1:]}, expected {self.row_shape}")
+        self.rows += arr.shape[0]
+        if self._file is None:
+            self._ram.append(arr)
+            if self.nbytes > self.spill_bytes:
+                self._spill()
+        else:
+            self._file.write(arr.tobytes())
+
+    def finish(self) -> LatentStore:
+        """The rows so far as a store of shape (rows, *row_shape)."""
+        shape = (self.rows, *self.row_shape)
+        if self._file is None:
+            store = LatentStore(shape, self.path, spill_bytes=1 << 62)
+            if self._ram:
+                store.array[...] = np.concatenate(self._ram)
+            self._ram = []
+            return store
+        self._file.close()
+        self._file = None
+        return LatentStore(shape, self.path, existing=True)
+
+    def _spill(self) -> None:
+        if self.path is None:
+            raise ValueError("an appender that spills to disk needs a file path")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "wb")  # noqa: SIM115 (closed in finish)
+        for arr in self._ram:
+            self._file.write(arr.tobytes())
+        self._ram = []
 
 
 def _torch_dtype(dtype: np.dtype) -> torch.dtype:

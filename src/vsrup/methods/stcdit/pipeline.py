@@ -68,9 +68,9 @@ def _finish(
     model = model.to(device=device, dtype=dtype).eval()
     # RoPE tables are buffers: keep them in float32 whatever the compute dtype.
     _fresh_rope(model, device)
-    # The Wan VAE stays in fp32 (small next to the DiT, and sensitive); tiled over space.
+    # The Wan VAE stays in fp32 (small next to the DiT, and sensitive; the official code runs
+    # it in bf16). Spatial tiles are vsrup.nn.wan.vae's official ones (diffusers' own off).
     vae = vae.to(device=device).eval()
-    vae.enable_tiling(272, 272, 144, 128)  # the official 34×34-latent tiles, stride 18×16
     return model, vae
 
 
@@ -246,6 +246,18 @@ def tiled_velocity(
     return (out / weight.view(1, 1, -1, 1, 1).float()).to(x.dtype)
 
 
+def prepare_video(parts: STCDiTParts, frames: torch.Tensor, scale: int) -> torch.Tensor:
+    """(T, 3, H, W) in [0, 1] → (1, 3, T, H·s↑16, W·s↑16) in [-1, 1] on the model's device:
+    Lanczos ×s (as the official loader) and reflection padding to 16 output pixels."""
+    from vsrup.methods.classical import lanczos_resize
+
+    multiple = 16 // scale if 16 % scale == 0 else 16
+    padded, _ = pad_to(frames.float(), multiple=multiple)
+    hr = lanczos_resize(padded, padded.shape[-2] * scale, padded.shape[-1] * scale)
+    hr, _ = pad_to(hr.clamp(0, 1), multiple=16)
+    return (hr * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0).to(parts.device)
+
+
 @torch.no_grad()
 def upscale_clip(
     parts: STCDiTParts,
@@ -255,15 +267,9 @@ def upscale_clip(
     steps: int,
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """(T, 3, H, W) in [0, 1] → (T, 3, H·s, W·s) in [0, 1]."""
-    from vsrup.methods.classical import lanczos_resize
-
+    """One independent window (`--window N`): (T, 3, H, W) in [0, 1] → (T, 3, H·s, W·s)."""
     t_in, _, h, w = frames.shape
-    multiple = 16 // scale if 16 % scale == 0 else 16
-    padded, _ = pad_to(frames.float(), multiple=multiple)
-    hr = lanczos_resize(padded, padded.shape[-2] * scale, padded.shape[-1] * scale)
-    hr, _ = pad_to(hr.clamp(0, 1), multiple=16)
-    video = (hr * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0).to(parts.device)
+    video = prepare_video(parts, frames, scale)
 
     segments = split_segments(segment_starts, t_in, cfg.MAX_SEGMENT)
     enc = encode_segments(parts.vae, video, segments)
