@@ -36,7 +36,7 @@ class STCDiTMethod(Method):
         id="stcdit",
         summary="STCDiT: Wan2.1 DiT + LoRA with anchor frames and motion-aware VAE segments",
         kind="diffusion",
-        scales=(4, 2),
+        scales=(4, 2, 1),  # 1: restoration at the input size (the official .sh's --upscale 1)
         # ~21 latent frames after per-segment 4k+1 padding (segments of ≤ 9 frames).
         window=57,
         overlap=8,

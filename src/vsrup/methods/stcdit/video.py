@@ -41,6 +41,7 @@ from vsrup.engine.latent_store import (
 from vsrup.engine.tiles import gaussian_window
 from vsrup.errors import MethodError
 from vsrup.methods.stcdit import config as cfg
+from vsrup.methods.stcdit.frames import Geometry, model_output, plan_geometry
 from vsrup.methods.stcdit.pipeline import STCDiTParts, guided_velocity, select_anchors
 from vsrup.nn.wan.flow import shifted_sigmas
 from vsrup.nn.wan.vae import decode_segments, encode_segments
@@ -138,7 +139,7 @@ class VideoRun:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.spill_bytes = spill_bytes
         self.segments = _Segments()
-        self._size: tuple[int, int] | None = None  # input (h, w)
+        self._geometry: Geometry | None = None
         self._appender: LatentAppender | None = None
         # LQ latents finished by an interrupted run are reused as they are.
         self._stored = self._read_lq_meta() if resume and self.persistent else None
@@ -156,9 +157,8 @@ class VideoRun:
         from vsrup.methods.stcdit.pipeline import prepare_video
 
         n = frames.shape[0]
-        if self._size is None:
-            self._size = (frames.shape[-2], frames.shape[-1])
         self._frames_seen += n
+        self._geometry = plan_geometry(frames.shape[-2], frames.shape[-1], self.scale)
         if self._stored is not None:
             k = len(self.segments.frames)
             if k >= len(self._stored.frames) or self._stored.frames[k] != n:
@@ -169,7 +169,7 @@ class VideoRun:
             self.segments.frames.append(n)
             self.segments.latents.append(self._stored.latents[k])
             return
-        video = prepare_video(self.parts, frames, self.scale)
+        video, _ = prepare_video(self.parts, frames, self.scale)
         enc = encode_segments(self.parts.vae, video, [range(n)])
         latents = enc.latents[0].permute(1, 0, 2, 3)  # (f, C, h, w)
         if self._appender is None:
@@ -288,16 +288,15 @@ class VideoRun:
 
     # -- decoding ---------------------------------------------------------------------------
     def _decode(self, latents: LatentStore, skip_before: int) -> Iterator[torch.Tensor]:
-        assert self._size is not None
-        h, w = self._size
+        geometry = self._geometry
+        assert geometry is not None
         pos, first = 0, 0
         for n_frames, n_lat in zip(self.segments.frames, self.segments.latents):
             if first + n_frames > skip_before:
                 z = latents.read((slice(pos, pos + n_lat),)).to(self.parts.dtype)
                 z = z.permute(1, 0, 2, 3)[None].to(self.parts.device)
                 out = decode_segments(self.parts.vae, z, [n_lat], [n_frames])
-                out = ((out[0].permute(1, 0, 2, 3) + 1) / 2).clamp(0, 1)
-                out = out[:, :, : h * self.scale, : w * self.scale]
+                out = model_output(out[0].permute(1, 0, 2, 3), geometry)
                 for k in range(max(0, skip_before - first), n_frames):
                     yield out[k]
             pos += n_lat
