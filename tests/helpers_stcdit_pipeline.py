@@ -27,19 +27,52 @@ STILL = (0.0, 0.0, 0.0, 1.0)
 CASES: dict[str, dict[str, Any]] = {
     # Longer than the old 57-frame window: 118 frames → 13 segments, 40 latent frames, so
     # the temporal tiles start at 0, 19 and 19 again (the official loop repeats a tile).
-    "long": dict(frames=118, size=(32, 16), scale=1, steps=2, tile_frames=21,
-                 max_hw=(960, 1280), max_segment=9, motion="pan"),  # fmt: skip
+    "long": dict(
+        frames=118,
+        size=(32, 16),
+        scale=1,
+        steps=2,
+        tile_frames=21,
+        max_hw=(960, 1280),
+        max_segment=9,
+        motion="pan",
+    ),  # fmt: skip
     # Shorter than one segment: 4 frames, padded to 5 inside the VAE (2 latent frames).
-    "short4": dict(frames=4, size=(32, 16), scale=1, steps=2, tile_frames=21,
-                   max_hw=(960, 1280), max_segment=9, motion="pan"),  # fmt: skip
+    "short4": dict(
+        frames=4,
+        size=(32, 16),
+        scale=1,
+        steps=2,
+        tile_frames=21,
+        max_hw=(960, 1280),
+        max_segment=9,
+        motion="pan",
+    ),  # fmt: skip
     # Odd size at ×2: 27×19 → 54×38, resized to 48×32 for the model and back; spatial tiles
     # of 2×2 latents (repeats included).
-    "odd": dict(frames=6, size=(27, 19), scale=2, steps=2, tile_frames=21,
-                max_hw=(16, 16), max_segment=9, motion="pan"),  # fmt: skip
+    "odd": dict(
+        frames=6,
+        size=(27, 19),
+        scale=2,
+        steps=2,
+        tile_frames=21,
+        max_hw=(16, 16),
+        max_segment=9,
+        motion="pan",
+    ),  # fmt: skip
     # A camera jump the segmenter cuts at, 256 px tall so the VAE runs on two spatial tiles
-    # (240 px, stride 120) and the DiT on 3-D tiles of 3 latent frames.
-    "motion": dict(frames=8, size=(32, 256), scale=1, steps=2, tile_frames=3,
-                   max_hw=(128, 1280), max_segment=9, motion="jump"),  # fmt: skip
+    # (240 px, stride 120) and the DiT on two 16-latent rows; a --tile_frame_kernel of 3 that
+    # the official function ignores (fewer than 21 latent frames: one temporal tile).
+    "motion": dict(
+        frames=8,
+        size=(32, 256),
+        scale=1,
+        steps=2,
+        tile_frames=3,
+        max_hw=(128, 1280),
+        max_segment=9,
+        motion="jump",
+    ),  # fmt: skip
 }
 
 

@@ -221,9 +221,7 @@ def run_case(pipe_mod, dit, vae, repo: Path, name: str, out: Path) -> None:  # n
 
     case = CASES[name]
     frames = case_frames(name)  # (N, h, w, 3) uint8
-    segments = load_segmenter(repo, frames)(
-        "<memory>", minimal_segment_length=case["max_segment"]
-    )
+    segments = load_segmenter(repo, frames)("<memory>", minimal_segment_length=case["max_segment"])
     covered = sum(e - s for s, e in segments)
     if covered != len(frames) or segments[0][0] != 0:
         raise SystemExit(f"{name}: the official segmenter covered {covered} of {len(frames)}")

@@ -147,20 +147,30 @@ def _encode(vae: torch.nn.Module, clip: torch.Tensor, tiles: bool) -> torch.Tens
     )
 
 
+def decode_unclamped(vae: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """diffusers' `AutoencoderKLWan._decode` (frame by frame through the causal cache)
+    without its final clamp: DiffSynth blends its tiles unclamped and clamps the blend."""
+    if vae.config.patch_size is not None:
+        raise ValueError("decode_unclamped supports the Wan2.1 VAE (no patchify) only")
+    vae.clear_cache()
+    x = vae.post_quant_conv(z)
+    outs = []
+    for i in range(z.shape[2]):
+        vae._conv_idx = [0]
+        extra = {"first_chunk": True} if i == 0 else {}
+        step = x[:, :, i : i + 1]
+        outs.append(vae.decoder(step, feat_cache=vae._feat_map, feat_idx=vae._conv_idx, **extra))
+    vae.clear_cache()
+    return torch.cat(outs, dim=2)
+
+
 def _decode(vae: torch.nn.Module, z: torch.Tensor, tiles: bool) -> torch.Tensor:
     if not tiles:
         return vae.decode(z, return_dict=False)[0]
     f = vae.config.scale_factor_spatial
     frames = z.shape[2] * 4 - 3
-    out = official_tiled(
-        lambda t: vae.decode(t, return_dict=False)[0],
-        z,
-        OFFICIAL_TILE,
-        OFFICIAL_STRIDE,
-        f,
-        3,
-        frames,
-    )
+    decode = lambda t: decode_unclamped(vae, t)  # noqa: E731
+    out = official_tiled(decode, z, OFFICIAL_TILE, OFFICIAL_STRIDE, f, 3, frames)
     return out.clamp(-1, 1)
 
 
