@@ -75,7 +75,8 @@ def test_engine_reproduces_the_official_pipeline(name: str) -> None:
     lr = case_frames(name)
     assert np.array_equal(lr, tensors["lr"].numpy()), "the case's frames changed"
     method, runtime = _method(_parts(meta, tensors["context"]), meta["scale"], meta["steps"])
-    frames = [(torch.from_numpy(f).permute(2, 0, 1).float() / 255, Fraction(i)) for i, f in enumerate(lr)]  # fmt: skip
+    tensor = torch.from_numpy(lr).permute(0, 3, 1, 2).float() / 255
+    frames = [(f, Fraction(i)) for i, f in enumerate(tensor)]
     got: list[np.ndarray] = []
     result = run_stream(frames, method, lambda f, _pts: got.append(f), runtime, StreamOptions())
 

@@ -40,7 +40,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 from stcdit import DIMS, RANK, load_official, randomise, read_source  # noqa: E402
-
 from tests.helpers_stcdit_pipeline import CASES, TINY_VAE, case_frames  # noqa: E402
 
 PKG = "_stcdit_pipe"
