@@ -68,3 +68,44 @@ def test_window_is_refused_for_frame_by_frame_methods(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "--window" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_resume_continues_inside_the_sampling_loop(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A crash in step 2 of 2 keeps step 1 in the work directory; `--resume` computes only
+    step 2 and writes the frames an uninterrupted run writes."""
+    from vsrup.methods.stcdit import video
+
+    src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=6)
+    base = [
+        "upscale", str(src), "-m", "stcdit", "--synthetic-weights", "tiny", "--steps", "2",
+        "--scale", "1", "--device", "cpu", "--quiet", "--codec", "ffv1",
+    ]  # fmt: skip
+    clean = tmp_path / "clean.mkv"
+    assert CliRunner().invoke(app, [*base, "-o", str(clean)]).exit_code == 0
+
+    real = video.guided_velocity
+    calls = {"n": 0}
+
+    def failing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls["n"] += 1
+        if calls["n"] == 2:  # one tile per step on this clip: the first call of step 2
+            raise RuntimeError("killed in step 2")
+        return real(*args, **kwargs)
+
+    out = tmp_path / "out.mkv"
+    work = tmp_path / "work"
+    monkeypatch.setattr(video, "guided_velocity", failing)
+    crashed = CliRunner().invoke(app, [*base, "-o", str(out), "--work-dir", str(work)])
+    assert crashed.exit_code != 0 and not out.exists()
+    assert list(work.rglob("latent_steps.json")), "step 1 was not checkpointed"
+
+    calls["n"] = 10  # from here on, count only
+    resumed = CliRunner().invoke(app, [*base, "-o", str(out), "--work-dir", str(work), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert calls["n"] == 11  # step 2 only
+    assert _decoded(out) == _decoded(clean)
+
+
+def _decoded(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24").tobytes() for f in container.decode(video=0)]
