@@ -109,3 +109,42 @@ def test_resume_continues_inside_the_sampling_loop(tmp_path: Path, monkeypatch) 
 def _decoded(path: Path) -> list[bytes]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24").tobytes() for f in container.decode(video=0)]
+
+
+def test_scene_cuts_sample_each_shot_on_its_own(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from tests.helpers_engine import camera_clip, photo, poses_from_steps, write_video
+    from vsrup.methods.stcdit import video
+
+    pan = poses_from_steps([(1, 0, 0, 1)] * 4)
+    frames = camera_clip(photo("astronaut"), pan, (32, 32)) + camera_clip(
+        photo("coffee"), pan, (32, 32)
+    )
+    src = tmp_path / "two_shots.mkv"
+    write_video(src, frames)
+    runs: list[int] = []
+    real_init = video.VideoRun.__init__
+
+    def counting(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        runs.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(video.VideoRun, "__init__", counting)
+    base = [
+        "upscale", str(src), "-m", "stcdit", "--synthetic-weights", "tiny", "--steps", "1",
+        "--scale", "1", "--device", "cpu", "--quiet",
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "a.mp4"), "--scene-cuts"])
+    assert result.exit_code == 0, result.output
+    assert len(runs) == 2 and len(_frame_times(tmp_path / "a.mp4")) == 10
+    runs.clear()
+    result = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "b.mp4")])
+    assert result.exit_code == 0, result.output
+    assert len(runs) == 1
+
+
+def test_scene_cuts_are_refused_for_methods_without_segments(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=2)
+    args = ["upscale", str(src), "-o", str(tmp_path / "o.mp4"), "-m", "lanczos", "--scene-cuts"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and "--scene-cuts" in result.output
+    assert "Traceback" not in result.output
