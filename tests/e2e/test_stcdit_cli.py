@@ -61,7 +61,7 @@ def test_window_option_samples_independent_windows(tmp_path: Path, monkeypatch) 
     assert len(_frame_times(out)) == 12
 
 
-def test_window_is_refused_for_frame_by_frame_methods(tmp_path: Path) -> None:
+def test_window_is_refused_for_methods_without_a_whole_video_run(tmp_path: Path) -> None:
     src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=2)
     args = ["upscale", str(src), "-o", str(tmp_path / "o.mp4"), "-m", "lanczos", "--window", "4"]
     result = CliRunner().invoke(app, args)
