@@ -26,9 +26,9 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 
 from vsrup.engine.tiles import tiled_apply
 from vsrup.errors import WeightsError
-from vsrup.methods.classical import lanczos_resize
 from vsrup.methods.dloral import model as M
 from vsrup.methods.dloral.convert import FILENAME, read_converted
+from vsrup.util.resize import lanczos_resize
 
 SCALE = 4
 #: The official process size 512 divided by the scale: shorter inputs are enlarged first.
