@@ -66,11 +66,14 @@ class UpscaleJob:
     work_dir: Path | None = None
     #: Whole-video methods: cut into independent shots at hard scene changes.
     scene_cuts: bool = False
+    #: Frame rate given to an image sequence (24 when None); videos keep their timestamps.
+    fps: float | None = None
 
 
 @dataclass
 class Progress:
-    done: int
+    #: Frames finished; fractional while a long window computes (steps × tiles).
+    done: float
     total: int
     elapsed_s: float
 
@@ -112,7 +115,10 @@ def open_source(job: UpscaleJob, batch: int, warn: WarnFn):  # noqa: ANN201
     frange = FrameRange.parse(job.frames, job.start, job.duration)
     kwargs = dict(batch=batch, frame_range=frange, ignore_errors=job.ignore_errors)
     if is_image_sequence(job.input):
-        return ImageSequenceReader(job.input, **kwargs)
+        return ImageSequenceReader(job.input, fps=job.fps or 24, on_warning=warn, **kwargs)
+    if job.fps is not None:
+        raise UsageError("--fps sets the rate of image sequences; a video keeps its own",
+                         path=job.input)  # fmt: skip
     return VideoReader(job.input, on_warning=warn, **kwargs)
 
 
@@ -143,9 +149,13 @@ def native_scale(spec: MethodSpec, ratio: float) -> int:
     return bigger[0] if bigger else max(spec.scales)
 
 
-def plan_output(spec: MethodSpec, w: int, h: int, job: UpscaleJob) -> tuple[int, int, int]:
-    """(native scale, output width, output height)."""
-    out_w, out_h = target_size(w, h, job.scale, job.width, job.height)
+def plan_output(
+    spec: MethodSpec, w: int, h: int, job: UpscaleJob, rotation: int = 0
+) -> tuple[int, int, int]:
+    """(native scale, output width, output height) of the stored frame. --width/--height
+    mean the displayed picture, so a 90°-rotated video swaps them."""
+    want_w, want_h = (job.height, job.width) if rotation % 180 == 90 else (job.width, job.height)
+    out_w, out_h = target_size(w, h, job.scale, want_w, want_h)
     ratio = max(out_w / w, out_h / h)
     return native_scale(spec, ratio), out_w, out_h
 
@@ -248,7 +258,10 @@ def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
 
 
 def is_sequence_output(path: Path) -> bool:
-    return path.suffix.lower() == ".png" or (path.suffix == "" and not path.is_file())
+    """Images out (`frames/%06d.png`, or one `still.png`); never guessed from a bare name."""
+    from vsrup.video.imageseq import IMAGE_EXTENSIONS
+
+    return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def open_sink(job: UpscaleJob, reader, out_w: int, out_h: int, temp: Path | None, warn: WarnFn):  # noqa: ANN001, ANN201
@@ -276,6 +289,20 @@ def open_sink(job: UpscaleJob, reader, out_w: int, out_h: int, temp: Path | None
         pts_offset=offset if getattr(reader, "window_s", None) else 0,
         warn=warn,
         label=str(job.output),
+    )
+
+
+def interrupted_note(job: UpscaleJob, done: int, total: int, checkpointing: bool) -> str:
+    """What an interrupt kept, when no finished frames were stored."""
+    of = f"{done} of {total}" if total else f"{done}"
+    if checkpointing:
+        return (
+            f"{job.input}: interrupted after {of} frames, before the first window "
+            "finished: nothing to keep yet"
+        )
+    return (
+        f"{job.input}: interrupted after {of} frames; nothing was kept (the output appears "
+        "only when complete; --checkpoint keeps finished frames for --resume)"
     )
 
 
@@ -317,7 +344,7 @@ def run_job(
         raise UsageError(f"--scene-cuts: {spec0.id} does not use motion segments")
     reader = open_source(job, 1, warn)
     video = reader.video
-    scale, out_w, out_h = plan_output(spec0, video.width, video.height, job)
+    scale, out_w, out_h = plan_output(spec0, video.width, video.height, job, video.rotation)
     reader.batch = batch_size(spec0, out_w, out_h, job.batch)
     if video.hdr:
         warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "
@@ -358,7 +385,7 @@ def run_job(
                 sink.write_array(frame[None], [pts])
             done += 1
 
-        def progress(n: int) -> None:
+        def progress(n: float) -> None:
             if on_progress is not None:
                 on_progress(Progress(n, reader.total, time.perf_counter() - t0))
 
@@ -381,11 +408,13 @@ def run_job(
             stream = run_stream(decoded, method, write, runtime, options)
             with StageTimer("encode"):
                 sink.close()
-        except BaseException:
+        except BaseException as exc:
             sink.abort()
             if store is not None and store.frames_done:
                 warn(f"{store.frames_done} finished frames are kept in {store.directory}; "
                      "rerun the same command with --resume to continue")  # fmt: skip
+            elif isinstance(exc, KeyboardInterrupt):
+                warn(interrupted_note(job, done, reader.total, store is not None))
             raise
     if store is not None:
         store.remove()  # the output is complete and in place

@@ -78,7 +78,8 @@ class StreamOptions:
     #: Store finished frames in chunks of at least this many frames.
     store_every: int = 8
     store: ResumeStore | None = None
-    on_progress: Callable[[int], None] | None = None
+    #: Frames finished so far; fractional while a window is being computed.
+    on_progress: Callable[[float], None] | None = None
     on_warning: Callable[[str], None] | None = None
     #: Lines for the user that are not warnings (e.g. the prompt a method derived).
     on_info: Callable[[str], None] | None = None
@@ -175,19 +176,35 @@ def process_window(
     tile: int | None,
     on_warning: Callable[[str], None] | None = None,
     tile_overlap: int | None = None,
+    on_fraction: Callable[[float], None] | None = None,
 ) -> torch.Tensor:
     """Run the method on one window's input (T, C, H, W), tiled if asked, padded to the
-    method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s)."""
+    method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s).
+
+    `on_fraction(f)` hears how much of the window is done (0..1): tiles, and inside each tile
+    the sampling steps the method reports (`vsrup.util.steps`)."""
     from vsrup.engine.runtime import run_with_oom_fallback
     from vsrup.engine.tiles import tiled_apply
     from vsrup.interface.method import Clip
+    from vsrup.util.steps import listening_to_steps
 
     spec = method.spec
     device = runtime.torch_device if runtime is not None else frames.device
+    where = {"tile": 0, "tiles": 1}
+
+    def report(part: float) -> None:
+        if on_fraction is not None:
+            on_fraction(min((where["tile"] + part) / where["tiles"], 1.0))
+
+    def on_tile(index: int, count: int) -> None:
+        where.update(tile=index, tiles=count)
+        report(0.0)
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         clip = Clip(frames=x.to(device), start=window.start, segment_starts=window.segment_starts)
-        return method.process(clip)
+        listener = (lambda done, total: report(done / max(total, 1))) if on_fraction else None
+        with listening_to_steps(listener):
+            return method.process(clip)
 
     h, w = frames.shape[-2:]
     want = (h * method.scale, w * method.scale)
@@ -201,6 +218,7 @@ def process_window(
             scale=method.scale,
             multiple=spec.size_multiple,
             min_size=spec.min_size,
+            on_tile=on_tile,
         )
         if tuple(out.shape[-2:]) != want:
             raise MethodError(f"{spec.id} returned {tuple(out.shape[-2:])}, expected {want}")
@@ -215,6 +233,7 @@ def process_window(
             scale=method.scale,
             multiple=spec.size_multiple,
             min_size=spec.min_size,
+            on_tile=on_tile,
         )
 
     def told(old: int, new: int) -> None:
@@ -260,6 +279,15 @@ def run_stream(
     computed = 0
     need_from = 0  # the next window starts here: inputs before it serve only the colour fix
 
+    shown = [float(resumed)]
+
+    def tell(frames: float) -> None:
+        """Report progress, never backwards (a window's partial estimate may run ahead of
+        the frames it finishes one by one)."""
+        if opts.on_progress is not None and frames >= shown[0]:
+            shown[0] = frames
+            opts.on_progress(frames)
+
     def flush_store(force: bool) -> None:
         if store is None or not pending or (len(pending) < opts.store_every and not force):
             return
@@ -292,8 +320,7 @@ def run_stream(
                 pending.append((q, pts_of[index]))
             writer.put(q, pts_of[index])
             done = index + 1
-            if opts.on_progress is not None:
-                opts.on_progress(done)
+            tell(done)
         flush_store(force=False)
 
     def release() -> None:
@@ -302,6 +329,14 @@ def run_stream(
         for i in [i for i in inputs if i < keep_from]:
             del inputs[i]
             pts_of.pop(i, None)
+
+    def partial_progress(win: Window) -> Callable[[float], None] | None:
+        """Fractional frames while a window computes: the frames it makes final, scaled by
+        how much of it is done, so progress moves within long diffusion windows."""
+        if opts.on_progress is None:
+            return None
+        start, todo = done, max(win.done_before - done, 0)
+        return lambda part: tell(start + part * todo)
 
     def run_windows(windows: list[Window]) -> None:
         nonlocal computed, need_from
@@ -313,8 +348,9 @@ def run_stream(
             clip = torch.stack([inputs[i] for i in win.indices])
             t0 = time.perf_counter()
             out = process_window(
-                method, clip, win, runtime, tile, opts.on_warning, opts.tile_overlap
-            )
+                method, clip, win, runtime, tile, opts.on_warning, opts.tile_overlap,
+                on_fraction=partial_progress(win),
+            )  # fmt: skip
             timings["method"] += time.perf_counter() - t0
             computed += 1
             if out.shape[0] != win.length:
