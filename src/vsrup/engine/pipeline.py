@@ -69,6 +69,8 @@ class UpscaleJob:
     checkpoint: bool | None = None
     resume: bool = False
     work_dir: Path | None = None
+    #: Whole-video methods: cut into independent shots at hard scene changes.
+    scene_cuts: bool = False
     #: Frame rate given to an image sequence (24 when None); videos keep their timestamps.
     fps: float | None = None
 
@@ -255,10 +257,19 @@ def job_settings(
         "dtype": runtime.dtype_name,
         "tile": job.tile,
         "vram": job.vram,
+        "window": o.window,
+        "scene_cuts": job.scene_cuts,
         "bits": bits,
         # Only when given, so the keys of runs without --weights stay what they were.
         **({"weights": str(o.weights)} if o.weights is not None else {}),
     }
+
+
+def segment_config(job: UpscaleJob):  # noqa: ANN201
+    """The official motion segmentation, plus scene-change cuts with --scene-cuts."""
+    from vsrup.engine.segment import SegmentConfig
+
+    return SegmentConfig(scene_threshold=0.3) if job.scene_cuts else SegmentConfig()
 
 
 def spatial_tile(spec: MethodSpec, job: UpscaleJob) -> int | None:
@@ -370,6 +381,10 @@ def run_job(
     from vsrup.interface import registry
 
     spec0 = registry.get(job.method).spec
+    if job.options.window is not None and not spec0.uses_segments:
+        raise UsageError(f"--window: {spec0.id} has no whole-video run to replace with windows")
+    if job.scene_cuts and not spec0.uses_segments:
+        raise UsageError(f"--scene-cuts: {spec0.id} does not use motion segments")
     reader = open_source(job, 1, warn)
     video = reader.video
     scale, out_w, out_h = plan_output(spec0, video.width, video.height, job, video.rotation)
@@ -400,6 +415,9 @@ def run_job(
             )
             if store.frames_done:
                 warn(f"{job.input}: resuming after {store.frames_done} finished frames")
+        # Whole-video methods keep their latent state (per-step checkpoints) beside the
+        # finished frames, so --resume continues inside the sampling loop too.
+        method.use_work_dir(store.directory / "latents" if store else None, job.resume)
 
         def write(frame, pts) -> None:  # noqa: ANN001
             nonlocal done
@@ -435,6 +453,9 @@ def run_job(
                     on_progress=progress,
                     on_warning=warn,
                     on_info=on_info,
+                    window=job.options.window,
+                    shots=job.scene_cuts,
+                    segment_config=segment_config(job),
                 )
                 decoded = timed_iter("decode", _frames_of(reader))
                 timings = run_stream(decoded, method, write, runtime, options).timings

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,9 +45,10 @@ import numpy as np
 from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner_for_spec
 from vsrup.engine.color import color_fix
 from vsrup.engine.frames import integer_chw, integer_hwc, is_integer, stack_frames, to_unit_float
+from vsrup.engine.latent_store import DEFAULT_SPILL_BYTES
 from vsrup.engine.prefetch import background
 from vsrup.engine.resume import ResumeStore, quantize
-from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
+from vsrup.engine.segment import MotionSegmenter, Segment, Segmentation, SegmentConfig
 from vsrup.engine.temporal import TemporalConfig, TemporalStabilizer
 from vsrup.errors import MethodError
 from vsrup.util.timing import StageTimer
@@ -68,6 +71,8 @@ class StreamOptions:
     batch: int = 1
     #: Override the method's temporal overlap.
     overlap: int | None = None
+    #: `--window N`: override the method's temporal window (frames).
+    window: int | None = None
     #: Motion segmentation settings for methods that use segments.
     segment_config: SegmentConfig = field(default_factory=SegmentConfig)
     #: Output bit depth: 8 → uint8 frames, more → uint16.
@@ -91,6 +96,10 @@ class StreamOptions:
     on_warning: Callable[[str], None] | None = None
     #: Lines for the user that are not warnings (e.g. the prompt a method derived).
     on_info: Callable[[str], None] | None = None
+    #: Whole-video methods: start an independent run at every scene-change cut.
+    shots: bool = False
+    #: Whole-video methods: host RAM for the colour-fix references before they spill to disk.
+    spill_bytes: int | None = None
 
 
 @dataclass
@@ -263,7 +272,9 @@ def run_stream(
     }
     stop = threading.Event()
     writer = _Writer(sink, opts.encode_queue)
-    planner: WindowPlanner = planner_for_spec(spec, batch=opts.batch, overlap=opts.overlap)
+    planner: WindowPlanner = planner_for_spec(
+        spec, batch=opts.batch, overlap=opts.overlap, window=opts.window
+    )
     segmenter = MotionSegmenter(opts.segment_config) if spec.uses_segments else None
     stage = TemporalStabilizer(opts.temporal) if opts.temporal is not None else None
     # The temporal stage is deterministic from its context: on resume, the frames just before
@@ -297,6 +308,17 @@ def run_stream(
         pending.clear()
         timings["store"] += time.perf_counter() - t0
 
+    # Whole-video runs release their inputs as segments are handed over; the colour fix and
+    # the temporal stage read them back from a spilling store (an appender, then a store per
+    # shot).
+    refs: dict[str, Any] = {}
+
+    def reference(index: int) -> torch.Tensor:
+        """Input frame `index` as float in [0, 1]."""
+        if index in inputs:
+            return to_unit_float(inputs[index])
+        return refs["store"].read((index - refs["first"],))
+
     def finish_frames(finished: list[tuple[int, torch.Tensor]]) -> None:
         nonlocal done, scaler
         for index, out in finished:
@@ -309,14 +331,14 @@ def run_stream(
                 out = resize_exact(out, *opts.out_size, opts.bits, scaler)
             if stage is not None:
                 t1 = time.perf_counter()
-                out = stage.push(to_unit_float(inputs[index]), to_unit_float(out))
+                out = stage.push(reference(index), to_unit_float(out))
                 spent = time.perf_counter() - t1
                 timings["temporal"] += spent
                 t0 += spent  # not part of blend_color
                 if index < resumed:  # context for the stage only: already stored
                     continue
             if opts.color_fix != "none":
-                ref = to_unit_float(inputs[index])
+                ref = reference(index)
                 out = color_fix(to_unit_float(out)[None], ref[None], opts.color_fix)[0]
             if is_integer(out):  # nothing needed floats: straight to the encoder's form
                 q = integer_hwc(out[None], opts.bits)[0]
@@ -372,6 +394,62 @@ def run_stream(
             finish_frames(finished)
             release()
 
+    whole = method.whole_video()
+    if whole and segmenter is None:
+        raise MethodError(f"{spec.id}: a whole-video run needs motion segments")
+    device = runtime.torch_device if runtime is not None else None
+    shot = {"first": 0}
+    workdir = contextlib.ExitStack()
+
+    def add_whole(seg: Segment) -> None:
+        """Whole-video mode: hand one closed segment to the method (a scene cut may first
+        end the current shot)."""
+        from vsrup.interface.method import Clip
+
+        if opts.shots and "scene-change" in seg.reason and seg.start > shot["first"]:
+            finish_shot(seg.start)
+        clip = to_unit_float(stack_frames([inputs[i] for i in range(seg.start, seg.end)]))
+        t0 = time.perf_counter()
+        method.add_segment(Clip(clip if device is None else clip.to(device), start=seg.start))
+        timings["method"] += time.perf_counter() - t0
+        if opts.color_fix != "none" or stage is not None:
+            if "appender" not in refs:
+                from vsrup.engine.latent_store import LatentAppender
+
+                tmp = Path(workdir.enter_context(tempfile.TemporaryDirectory(prefix="vsrup-")))
+                spill = opts.spill_bytes or DEFAULT_SPILL_BYTES
+                refs["appender"] = LatentAppender(
+                    clip.shape[1:], tmp / "refs.f32", spill_bytes=spill
+                )
+            refs["appender"].append(clip)
+        for i in range(seg.start, seg.end):
+            del inputs[i]
+
+    def finish_shot(end: int) -> None:
+        nonlocal computed
+        if "appender" in refs:
+            refs["store"], refs["first"] = refs.pop("appender").finish(), shot["first"]
+        skip = max(resumed - shot["first"], 0)
+        index = shot["first"] + skip
+        t0 = time.perf_counter()
+        for out in method.finish_video(skip):
+            timings["method"] += time.perf_counter() - t0
+            finish_frames([(index, out)])
+            index += 1
+            t0 = time.perf_counter()
+        timings["method"] += time.perf_counter() - t0
+        if index != max(end, resumed):
+            raise MethodError(f"{spec.id} returned frames up to {index}, expected {end}")
+        computed += 1
+        shot["first"] = end
+
+    def closed_segments(segments: list[Segment]) -> None:
+        for seg in segments:
+            if whole:
+                add_whole(seg)
+            else:
+                run_windows(planner.add_segment(seg.start, seg.end))
+
     try:
         # Replay what a previous run finished, so the sink sees every frame in order.
         if store is not None:
@@ -395,17 +473,19 @@ def run_stream(
                     closed = segmenter.push(
                         frame.permute(1, 2, 0).numpy() if is_integer(frame) else frame
                     )
-                if closed is not None:
-                    run_windows(planner.add_segment(closed.start, closed.end))
+                closed_segments(closed)
             else:
                 run_windows(planner.add_frames(1))
             t_wait = time.perf_counter()
         if segmenter is not None:
             with StageTimer("segmentation"):
                 last = segmenter.finish()
-            if last is not None:
-                run_windows(planner.add_segment(last.start, last.end))
-        run_windows(planner.finish())
+            closed_segments(last)
+        if whole:
+            if count:
+                finish_shot(count)
+        else:
+            run_windows(planner.finish())
         finish_frames(blender.finish())
         extra = method.flush()
         if extra is not None and extra.shape[0] > 0:
@@ -421,6 +501,7 @@ def run_stream(
         raise
     finally:
         stop.set()
+        workdir.close()
         # Always drain the writer: frames already handed over reach the sink.
         writer.close()
     return StreamResult(
