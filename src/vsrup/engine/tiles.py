@@ -11,6 +11,8 @@ Two blend windows:
   stays flat, because tiles are only trusted where they saw all the context they needed.
 - "gaussian": the window used by StableSR/DLoRAL's latent tiling (a Gaussian over the whole
   tile with variance 0.01 of its size squared), kept for fidelity to those methods.
+  "gaussian_offset_y" is the same with the vertical window centred at size/2 instead of
+  (size − 1)/2, half a sample low, exactly as DLoRAL's official loop computes it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from fractions import Fraction
 import torch
 import torch.nn.functional as F
 
-Blend = str  # "linear" | "gaussian"
+Blend = str  # "linear" | "gaussian" | "gaussian_offset_y"
 
 
 def axis_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -57,10 +59,11 @@ def linear_window(size: int, overlap_lo: int, overlap_hi: int, margin: int) -> t
     return w
 
 
-def gaussian_window(size: int) -> torch.Tensor:
-    """1-D Gaussian over a whole tile, variance 0.01 in units of the tile size (StableSR)."""
+def gaussian_window(size: int, mid: float | None = None) -> torch.Tensor:
+    """1-D Gaussian over a whole tile, variance 0.01 in units of the tile size (StableSR),
+    centred on the tile (or at `mid`)."""
     var = 0.01
-    mid = (size - 1) / 2
+    mid = (size - 1) / 2 if mid is None else mid
     x = torch.arange(size, dtype=torch.float64)
     return torch.exp(-((x - mid) ** 2) / (size * size) / (2 * var)) / math.sqrt(2 * math.pi * var)
 
@@ -145,7 +148,7 @@ def tiled_apply(
                 raise RuntimeError(f"tile function returned {tuple(y.shape[-2:])}, want {(oh, ow)}")
             if out is None:
                 out = torch.zeros(*y.shape[:-2], out_h, out_w, dtype=torch.float32, device=y.device)
-            wy = _window(oh, y0, th_i, hp, ys, overlap, scale, margin, blend)
+            wy = _window(oh, y0, th_i, hp, ys, overlap, scale, margin, blend, vertical=True)
             wx = _window(ow, x0, tw_i, wp, xs, overlap, scale, margin, blend)
             w2 = (wy[:, None] * wx[None, :]).to(y.device)
             out[..., oy : oy + oh, ox : ox + ow] += y.float() * w2.float()
@@ -165,9 +168,12 @@ def _window(
     scale: Fraction,
     margin: int,
     blend: Blend,
+    vertical: bool = False,
 ) -> torch.Tensor:
     if blend == "gaussian":
         return gaussian_window(size)
+    if blend == "gaussian_offset_y":
+        return gaussian_window(size, size / 2 if vertical else None)
     if blend != "linear":
         raise ValueError(f"unknown blend {blend!r}")
     # Actual overlap with the neighbours on each side (the last tile may overlap more).
