@@ -287,6 +287,19 @@ def upscale(
     work_dir: Path | None = typer.Option(
         None, "--work-dir", help="Where finished chunks are kept until the output is complete."
     ),
+    window: int | None = typer.Option(
+        None,
+        "--window",
+        min=1,
+        help="Temporal methods: independent windows of N frames (STCDiT: instead of the "
+        "official one run over the whole video; a deviation).",
+    ),
+    scene_cuts: bool = typer.Option(
+        False,
+        "--scene-cuts",
+        help="Motion-segment methods: also cut at hard scene changes; STCDiT samples each "
+        "shot on its own (a deviation).",
+    ),
     checkpoint: bool | None = typer.Option(
         None,
         "--checkpoint/--no-checkpoint",
@@ -325,13 +338,13 @@ def upscale(
             options=MethodOptions(steps=steps, seed=seed, prompt=prompt,
                                   negative_prompt=negative_prompt,
                                   synthetic_weights=synthetic_weights, variant=model,
-                                  extra=dict(extra)),
+                                  window=window, extra=dict(extra)),
             encode=EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                                   audio=not no_audio),
             frames=frames, start=start, duration=duration, ignore_errors=ignore_errors,
             overwrite=overwrite, device=device, dtype=dtype, batch=batch,
             color_fix=color_fix, offload=offload, vram=vram, tile=tile, compile=compile,
-            resume=resume, work_dir=work_dir, checkpoint=checkpoint,
+            resume=resume, work_dir=work_dir, checkpoint=checkpoint, scene_cuts=scene_cuts,
         )  # fmt: skip
         view.start(src.name)
         try:

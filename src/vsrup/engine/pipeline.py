@@ -63,6 +63,8 @@ class UpscaleJob:
     checkpoint: bool | None = None
     resume: bool = False
     work_dir: Path | None = None
+    #: Whole-video methods: cut into independent shots at hard scene changes.
+    scene_cuts: bool = False
 
 
 @dataclass
@@ -210,8 +212,17 @@ def job_settings(job: UpscaleJob, spec: MethodSpec, runtime, out_w: int, out_h: 
         "dtype": runtime.dtype_name,
         "tile": job.tile,
         "vram": job.vram,
+        "window": o.window,
+        "scene_cuts": job.scene_cuts,
         "bits": bits,
     }
+
+
+def segment_config(job: UpscaleJob):  # noqa: ANN201
+    """The official motion segmentation, plus scene-change cuts with --scene-cuts."""
+    from vsrup.engine.segment import SegmentConfig
+
+    return SegmentConfig(scene_threshold=0.3) if job.scene_cuts else SegmentConfig()
 
 
 def spatial_tile(spec: MethodSpec, job: UpscaleJob) -> int | None:
@@ -303,6 +314,10 @@ def run_job(
     from vsrup import methods
 
     spec0 = methods.get(job.method).spec
+    if job.options.window is not None and spec0.window <= 1:
+        raise UsageError(f"--window: {spec0.id} works frame by frame, it has no temporal window")
+    if job.scene_cuts and not spec0.uses_segments:
+        raise UsageError(f"--scene-cuts: {spec0.id} does not use motion segments")
     reader = open_source(job, 1, warn)
     video = reader.video
     scale, out_w, out_h = plan_output(spec0, video.width, video.height, job)
@@ -335,6 +350,9 @@ def run_job(
             )
             if store.frames_done:
                 warn(f"{job.input}: resuming after {store.frames_done} finished frames")
+        # Whole-video methods keep their latent state (per-step checkpoints) beside the
+        # finished frames, so --resume continues inside the sampling loop too.
+        method.use_work_dir(store.directory / "latents" if store else None, job.resume)
 
         def write(frame, pts) -> None:  # noqa: ANN001
             nonlocal done
@@ -357,6 +375,9 @@ def run_job(
             on_progress=progress,
             on_warning=warn,
             on_info=on_info,
+            window=job.options.window,
+            shots=job.scene_cuts,
+            segment_config=segment_config(job),
         )
         try:
             decoded = timed_iter("decode", _frames_of(reader))

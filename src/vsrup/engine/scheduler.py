@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,8 +38,9 @@ import numpy as np
 from vsrup.bench.timing import StageTimer
 from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner_for_spec
 from vsrup.engine.color import color_fix
+from vsrup.engine.latent_store import DEFAULT_SPILL_BYTES
 from vsrup.engine.resume import ResumeStore, quantize
-from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
+from vsrup.engine.segment import MotionSegmenter, Segment, Segmentation, SegmentConfig
 from vsrup.errors import MethodError
 
 if TYPE_CHECKING:
@@ -57,6 +60,8 @@ class StreamOptions:
     batch: int = 1
     #: Override the method's temporal overlap.
     overlap: int | None = None
+    #: `--window N`: override the method's temporal window (frames).
+    window: int | None = None
     #: Motion segmentation settings for methods that use segments.
     segment_config: SegmentConfig = field(default_factory=SegmentConfig)
     #: Output bit depth: 8 → uint8 frames, more → uint16.
@@ -77,6 +82,10 @@ class StreamOptions:
     on_warning: Callable[[str], None] | None = None
     #: Lines for the user that are not warnings (e.g. the prompt a method derived).
     on_info: Callable[[str], None] | None = None
+    #: Whole-video methods: start an independent run at every scene-change cut.
+    shots: bool = False
+    #: Whole-video methods: host RAM for the colour-fix references before they spill to disk.
+    spill_bytes: int | None = None
 
 
 @dataclass
@@ -237,7 +246,9 @@ def run_stream(
     timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0, "store": 0.0}
     stop = threading.Event()
     writer = _Writer(sink, opts.encode_queue)
-    planner: WindowPlanner = planner_for_spec(spec, batch=opts.batch, overlap=opts.overlap)
+    planner: WindowPlanner = planner_for_spec(
+        spec, batch=opts.batch, overlap=opts.overlap, window=opts.window
+    )
     segmenter = MotionSegmenter(opts.segment_config) if spec.uses_segments else None
     blender = StreamingBlender(start=resumed)
     tile = opts.tile if opts.tile is not None else spec.tile
@@ -257,14 +268,24 @@ def run_stream(
         pending.clear()
         timings["store"] += time.perf_counter() - t0
 
+    refs: dict[str, Any] = {}  # whole-video colour fix: an appender, then a store per shot
+
+    def reference(index: int) -> torch.Tensor | None:
+        if index in inputs:
+            return inputs[index]
+        if opts.color_fix == "none":
+            return None
+        store = refs["store"]
+        return store.read((index - refs["first"],))
+
     def finish_frames(finished: list[tuple[int, torch.Tensor]]) -> None:
         nonlocal done
         for index, out in finished:
             t0 = time.perf_counter()
-            ref = inputs[index]
+            ref = reference(index)
             if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
                 out = resize_exact(out, *opts.out_size)
-            fixed = color_fix(out[None], ref[None], opts.color_fix)  # moves ref only if used
+            fixed = out[None] if ref is None else color_fix(out[None], ref[None], opts.color_fix)
             q = quantize(fixed, opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
             if store is not None:  # without a store, nothing may accumulate here
@@ -306,6 +327,62 @@ def run_stream(
             finish_frames(finished)
             release()
 
+    whole = method.whole_video()
+    if whole and segmenter is None:
+        raise MethodError(f"{spec.id}: a whole-video run needs motion segments")
+    device = runtime.torch_device if runtime is not None else None
+    shot = {"first": 0}
+    workdir = contextlib.ExitStack()
+
+    def add_whole(seg: Segment) -> None:
+        """Whole-video mode: hand one closed segment to the method (a scene cut may first
+        end the current shot)."""
+        from vsrup.methods.base import Clip
+
+        if opts.shots and "scene-change" in seg.reason and seg.start > shot["first"]:
+            finish_shot(seg.start)
+        clip = torch.stack([inputs[i] for i in range(seg.start, seg.end)])
+        t0 = time.perf_counter()
+        method.add_segment(Clip(clip if device is None else clip.to(device), start=seg.start))
+        timings["method"] += time.perf_counter() - t0
+        if opts.color_fix != "none":
+            if "appender" not in refs:
+                from vsrup.engine.latent_store import LatentAppender
+
+                tmp = Path(workdir.enter_context(tempfile.TemporaryDirectory(prefix="vsrup-")))
+                spill = opts.spill_bytes or DEFAULT_SPILL_BYTES
+                refs["appender"] = LatentAppender(
+                    clip.shape[1:], tmp / "refs.f32", spill_bytes=spill
+                )
+            refs["appender"].append(clip)
+        for i in range(seg.start, seg.end):
+            del inputs[i]
+
+    def finish_shot(end: int) -> None:
+        nonlocal computed
+        if "appender" in refs:
+            refs["store"], refs["first"] = refs.pop("appender").finish(), shot["first"]
+        skip = max(resumed - shot["first"], 0)
+        index = shot["first"] + skip
+        t0 = time.perf_counter()
+        for out in method.finish_video(skip):
+            timings["method"] += time.perf_counter() - t0
+            finish_frames([(index, out)])
+            index += 1
+            t0 = time.perf_counter()
+        timings["method"] += time.perf_counter() - t0
+        if index != max(end, resumed):
+            raise MethodError(f"{spec.id} returned frames up to {index}, expected {end}")
+        computed += 1
+        shot["first"] = end
+
+    def closed_segments(segments: list[Segment]) -> None:
+        for seg in segments:
+            if whole:
+                add_whole(seg)
+            else:
+                run_windows(planner.add_segment(seg.start, seg.end))
+
     try:
         # Replay what a previous run finished, so the sink sees every frame in order.
         if store is not None:
@@ -327,17 +404,19 @@ def run_stream(
             if segmenter is not None:
                 with StageTimer("segmentation"):
                     closed = segmenter.push(frame)
-                if closed is not None:
-                    run_windows(planner.add_segment(closed.start, closed.end))
+                closed_segments(closed)
             else:
                 run_windows(planner.add_frames(1))
             t_wait = time.perf_counter()
         if segmenter is not None:
             with StageTimer("segmentation"):
                 last = segmenter.finish()
-            if last is not None:
-                run_windows(planner.add_segment(last.start, last.end))
-        run_windows(planner.finish())
+            closed_segments(last)
+        if whole:
+            if count:
+                finish_shot(count)
+        else:
+            run_windows(planner.finish())
         finish_frames(blender.finish())
         extra = method.flush()
         if extra is not None and extra.shape[0] > 0:
@@ -353,6 +432,7 @@ def run_stream(
         raise
     finally:
         stop.set()
+        workdir.close()
         # Always drain the writer: frames already handed over reach the sink.
         writer.close()
     return StreamResult(

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     import torch
 
     from vsrup.engine.runtime import Runtime
@@ -74,6 +77,9 @@ class MethodOptions:
     #: A method-specific model variant, e.g. realesrgan's "animevideov3".
     variant: str | None = None
     offline: bool = False
+    #: `--window N`: independent temporal windows of N frames instead of a method's
+    #: whole-video run (a deviation from official semantics, for methods that have one).
+    window: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -139,6 +145,27 @@ class Method(ABC):
     def flush(self) -> torch.Tensor | None:
         """Return frames still buffered at the end of the video (None for stateless methods)."""
         return None
+
+    # -- whole-video methods (official semantics over the entire video) ---------------------
+    def whole_video(self) -> bool:
+        """True when this instance computes the whole video in one run, as its official code
+        does: the engine then hands it every motion segment (`add_segment`) and takes the
+        frames from `finish_video`, instead of calling `process` per window."""
+        return False
+
+    def use_work_dir(self, directory: Path | None, resume: bool) -> None:
+        """Where a whole-video run keeps its state (None: a temporary directory), and
+        whether to continue an interrupted run found there."""
+        del directory, resume  # methods without a whole-video run keep no state
+
+    def add_segment(self, clip: Clip) -> None:
+        """Take one motion segment's input frames (whole-video methods)."""
+        raise NotImplementedError
+
+    def finish_video(self, skip_before: int = 0) -> Iterator[torch.Tensor]:
+        """Compute and yield the output frames (C, H*s, W*s) in order, from frame
+        `skip_before` on (whole-video methods); afterwards a new video may begin."""
+        raise NotImplementedError
 
     @property
     def scale(self) -> int:
