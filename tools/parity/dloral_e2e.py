@@ -287,8 +287,10 @@ def main() -> None:
     from PIL import Image
 
     tensors = {}
-    for name, (n, h, w) in CASES.items():
-        tensors[f"{name}.inputs"] = torch.from_numpy(np.ascontiguousarray(frames[f"{work}/{name}.mp4"]))
+    for name, (n, _, _) in CASES.items():
+        tensors[f"{name}.inputs"] = torch.from_numpy(
+            np.ascontiguousarray(frames[f"{work}/{name}.mp4"])
+        )
         outs = [np.asarray(Image.open(work / "out" / name / f"frame_{k:04d}.png").convert("RGB"))
                 for k in range(1, n)]  # fmt: skip
         tensors[f"{name}.outputs"] = torch.from_numpy(np.stack(outs))

@@ -328,8 +328,6 @@ def run_stream(
             release()
 
     whole = method.whole_video()
-    if whole and segmenter is None:
-        raise MethodError(f"{spec.id}: a whole-video run needs motion segments")
     device = runtime.torch_device if runtime is not None else None
     shot = {"first": 0}
     workdir = contextlib.ExitStack()
@@ -405,6 +403,8 @@ def run_stream(
                 with StageTimer("segmentation"):
                     closed = segmenter.push(frame)
                 closed_segments(closed)
+            elif whole:  # a whole-video method without segments takes frames as they come
+                add_whole(Segment(index, index + 1, "frame"))
             else:
                 run_windows(planner.add_frames(1))
             t_wait = time.perf_counter()
