@@ -101,3 +101,43 @@ def test_resume_after_a_crash_mid_sampling_gives_the_same_frames(tmp_path: Path)
     assert '"step": 0' not in state  # finished steps were kept
     resumed = _run(pipe, case, meta, tmp_path / "work", resume=True)
     torch.testing.assert_close(resumed, clean, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("frames", [14, 4])
+def test_whole_video_run_keeps_its_state_on_disk_and_returns_every_frame(
+    frames: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the method's whole-video interface (what the engine calls): a clip longer than
+    the old 12-frame window and a 4-frame clip (no padding to 12), with every store forced
+    into memory-mapped files whose sizes are what `bytes_per_frame` says (the figure the docs
+    quote per minute of 1080p)."""
+    from vsrup.engine.runtime import Runtime
+    from vsrup.methods import get
+    from vsrup.methods.base import Clip, MethodOptions
+    from vsrup.methods.stablevsr import video
+
+    extra = {"flow_updates": "1"}
+    opts = MethodOptions(synthetic_weights="tiny", steps=2, extra=extra)
+    m = get("dgaf").from_weights(None, Runtime(), opts)
+    assert m.whole_video()
+    seen: dict[str, int] = {}
+    close = video.SequenceRun.close
+
+    def measure(run) -> None:  # noqa: ANN001
+        for path in run.dir.rglob("*.f32"):
+            seen[path.name] = path.stat().st_size
+        close(run)
+
+    monkeypatch.setattr(video.SequenceRun, "close", measure)
+    monkeypatch.setattr(video, "DEFAULT_SPILL_BYTES", 0)
+    m.use_work_dir(tmp_path / "work", resume=False)
+    x = torch.rand(frames, 3, 32, 36)
+    for i in range(frames):
+        m.add_segment(Clip(frames=x[i : i + 1], start=i))
+    out = list(m.finish_video())
+    assert len(out) == frames and out[0].shape == (3, 128, 144)
+    assert float(torch.stack(out).min()) >= 0 and float(torch.stack(out).max()) <= 1
+    per_frame = video.bytes_per_frame(32, 36)
+    stored = seen["latents_a.f32"] + seen["latents_b.f32"] + seen["lr.f32"]
+    stored += seen["flows.f32"] * frames / (frames - 1)  # N−1 flow pairs for N frames
+    assert stored == pytest.approx(per_frame * frames)

@@ -39,6 +39,14 @@ from vsrup.methods.stablevsr.sampler import pass_order
 RNG_FILE = "rng_{step:05d}.pt"
 
 
+def bytes_per_frame(lr_height: int, lr_width: int, latent_channels: int = 4) -> int:
+    """Host RAM / disk the run keeps per frame (float32): two latent states (the last
+    finished step and the one being written), the LR frame, and the forward and backward
+    flows at ×4 resolution (two values per output pixel each): 300 bytes per LR pixel."""
+    pixels = lr_height * lr_width
+    return 4 * pixels * (2 * latent_channels + 3 + 2 * 2 * 16)
+
+
 class SequenceRun:
     """One sequence's whole-sequence sampling (a `FlowGuidedPipeline` does the per-frame
     work); `work_dir` None keeps the state in a temporary directory."""
@@ -50,14 +58,14 @@ class SequenceRun:
         seed: int,
         work_dir: Path | None = None,
         resume: bool = False,
-        spill_bytes: int = DEFAULT_SPILL_BYTES,
+        spill_bytes: int | None = None,
     ) -> None:
         self.pipeline, self.steps, self.seed = pipeline, steps, seed
         self.persistent = work_dir is not None
         self.dir = work_dir or Path(tempfile.mkdtemp(prefix="vsrup-seq-"))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.resume = resume
-        self.spill = spill_bytes
+        self.spill = DEFAULT_SPILL_BYTES if spill_bytes is None else spill_bytes
         self._lr: LatentAppender | None = None
         self.stores: list[Any] = []
 
@@ -69,9 +77,7 @@ class SequenceRun:
         """Append (T, 3, h, w) LR frames in [0, 1]."""
         lr = frames.float() * 2.0 - 1.0
         if self._lr is None:
-            self._lr = LatentAppender(
-                lr.shape[1:], self.dir / "lr.f32", spill_bytes=self.spill, persistent=False
-            )
+            self._lr = LatentAppender(lr.shape[1:], self.dir / "lr.f32", spill_bytes=self.spill)
         self._lr.append(lr)
 
     def _flows(self, lr: LatentStore) -> LatentStore:
