@@ -184,9 +184,9 @@ class SequenceRun:
             old.unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Drop the state (a persistent work dir is left to the engine's store)."""
-        for store in self.stores:
-            store.delete()
+        """Drop a temporary work directory. A job's work directory is left as it is: after a
+        crash it holds the checkpoint `--resume` continues from, and the job's store removes
+        it once the output is complete."""
         self.stores = []
         if not self.persistent:
             shutil.rmtree(self.dir, ignore_errors=True)
