@@ -33,8 +33,8 @@ class _ReplayFlows:
         return out
 
 
-def _pipeline(method: str):  # noqa: ANN202
-    case, meta = load_case(method)
+def _pipeline(method: str, name: str | None = None):  # noqa: ANN202
+    case, meta = load_case(method, name)
     unet, vae, scheduler = tiny_base(meta, method)
     flow = _ReplayFlows(*flows_of(case))
     if method == "stablevsr":
@@ -73,9 +73,16 @@ def _run(pipe, case, meta, work: Path | None, resume: bool = False, spill: int =
         run.close()
 
 
-@pytest.mark.parametrize("method", ["stablevsr", "dgaf"])
-def test_sequence_run_equals_the_official_pipeline(method: str, tmp_path: Path) -> None:
-    pipe, case, meta = _pipeline(method)
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [("stablevsr", None), ("dgaf", None), ("stablevsr", "long"), ("stablevsr", "four")],
+)
+def test_sequence_run_equals_the_official_pipeline(
+    method: str, name: str | None, tmp_path: Path
+) -> None:
+    """3 frames (both methods), 14 frames (longer than the old 12-frame window: one official
+    run over all of them) and a 4-frame clip (nothing padded)."""
+    pipe, case, meta = _pipeline(method, name)
     out = _run(pipe, case, meta, tmp_path / "work", spill=0)  # every store memory-mapped
     torch.testing.assert_close(out, case["official_hr"], atol=2e-5, rtol=0)
 
