@@ -39,7 +39,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from stcdit import DIMS, RANK, load_official, randomise, read_source  # noqa: E402
+from stcdit import DIMS, load_official, read_source, with_lora  # noqa: E402
 from tests.helpers_stcdit_pipeline import CASES, TINY_VAE, case_frames  # noqa: E402
 
 PKG = "_stcdit_pipe"
@@ -197,22 +197,11 @@ _WAN_STD = [2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
 
 
 def official_dit(dit_cls: type):  # noqa: ANN201
-    from peft import LoraConfig, inject_adapter_in_model
-
     torch.manual_seed(0)
     dit = dit_cls(
         in_dim=16, out_dim=16, eps=1e-6, patch_size=(1, 2, 2), has_image_input=False, **DIMS
     )
-    dit.enable_lq_condition()
-    lora = LoraConfig(
-        r=RANK,
-        lora_alpha=RANK,
-        init_lora_weights=False,
-        target_modules=["q", "k", "v", "o", "ffn.0", "ffn.2"],
-    )
-    dit = inject_adapter_in_model(lora, dit)
-    randomise(dit, seed=0)
-    return dit.eval()
+    return with_lora(dit, seed=0)
 
 
 def run_case(pipe_mod, dit, vae, repo: Path, name: str, out: Path) -> None:  # noqa: ANN001

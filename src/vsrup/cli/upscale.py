@@ -291,8 +291,8 @@ def upscale(
         None,
         "--window",
         min=1,
-        help="Temporal methods: independent windows of N frames (STCDiT: instead of the "
-        "official one run over the whole video; a deviation).",
+        help="STCDiT: independent windows of up to N frames instead of the official single "
+        "run over the whole video (a deviation).",
     ),
     scene_cuts: bool = typer.Option(
         False,

@@ -314,8 +314,8 @@ def run_job(
     from vsrup import methods
 
     spec0 = methods.get(job.method).spec
-    if job.options.window is not None and spec0.window <= 1:
-        raise UsageError(f"--window: {spec0.id} works frame by frame, it has no temporal window")
+    if job.options.window is not None and not spec0.uses_segments:
+        raise UsageError(f"--window: {spec0.id} has no whole-video run to replace with windows")
     if job.scene_cuts and not spec0.uses_segments:
         raise UsageError(f"--scene-cuts: {spec0.id} does not use motion segments")
     reader = open_source(job, 1, warn)

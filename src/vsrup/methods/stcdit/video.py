@@ -44,7 +44,7 @@ from vsrup.methods.stcdit import config as cfg
 from vsrup.methods.stcdit.frames import Geometry, model_output, plan_geometry
 from vsrup.methods.stcdit.pipeline import STCDiTParts, guided_velocity, select_anchors
 from vsrup.nn.wan.flow import shifted_sigmas
-from vsrup.nn.wan.vae import decode_segments, encode_segments
+from vsrup.nn.wan.vae import decode_segments, encode_segments, first_latents
 
 #: Values drawn per `torch.randn` call; any multiple of 16 gives the same stream (the CPU
 #: generator fills blocks of 16), the last call takes the remainder plus one chunk.
@@ -110,11 +110,7 @@ class _Segments:
 
     @property
     def anchors(self) -> list[int]:
-        out, pos = [], 0
-        for n in self.latents:
-            out.append(pos)
-            pos += n
-        return out
+        return first_latents(self.latents)
 
 
 class VideoRun:

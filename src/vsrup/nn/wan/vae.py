@@ -121,11 +121,17 @@ class SegmentLatents:
     @property
     def anchor_indices(self) -> list[int]:
         """Latent index of each segment's first latent frame."""
-        out, pos = [], 0
-        for n in self.latent_counts:
-            out.append(pos)
-            pos += n
-        return out
+        return first_latents(self.latent_counts)
+
+
+def first_latents(latent_counts: Sequence[int]) -> list[int]:
+    """Latent index of each segment's first latent frame (its anchor), given the latent
+    frames per segment."""
+    out, pos = [], 0
+    for n in latent_counts:
+        out.append(pos)
+        pos += n
+    return out
 
 
 def _encode(vae: torch.nn.Module, clip: torch.Tensor, tiles: bool) -> torch.Tensor:
