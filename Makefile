@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (see README):
 #   make demo  — venv, install, generate a sample clip, upscale it offline, print what was written
-#   make test  — venv, install with test extras, run the whole test suite
+#   make test  — venv, install with test extras, check the import layers, run the test suite
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -28,10 +28,14 @@ demo: install
 	@echo "wrote examples/sample_x2.mp4 (from examples/sample.mp4)"
 
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected: failing"; exit 1; fi; exit $$rc
 
 lint: install
+	$(BIN)/lint-imports
+	$(BIN)/vulture
+	$(BIN)/deptry src
 	$(BIN)/ruff check src tests examples tools
 	$(BIN)/ruff format --check src tests examples tools
 

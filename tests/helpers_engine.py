@@ -95,7 +95,7 @@ def _methods():
     import torch
     import torch.nn.functional as F
 
-    from vsrup.methods.base import Clip, Method, MethodSpec
+    from vsrup.interface.method import Clip, Method, MethodSpec
 
     class TemporalMean(Method):
         """×2 nearest upscale plus a little of the window's mean frame: deterministic, and its

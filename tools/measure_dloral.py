@@ -29,9 +29,9 @@ def main() -> None:
 
     import torch
 
-    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.method import Clip, MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import Clip, MethodOptions
 
     cuda = args.device.startswith("cuda")
 

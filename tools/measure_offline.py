@@ -22,10 +22,10 @@ from skimage import data
 from skimage.metrics import structural_similarity
 
 from vsrup import methods
-from vsrup.engine.runtime import Runtime
 from vsrup.engine.tiles import tiled_apply
-from vsrup.methods.base import Clip, MethodOptions
-from vsrup.methods.classical import resize
+from vsrup.interface.method import Clip, MethodOptions
+from vsrup.interface.runtime import Runtime
+from vsrup.util.resize import resize
 
 PHOTOS = {"astronaut": data.astronaut, "coffee": data.coffee, "chelsea": data.chelsea}
 METHODS = {

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from tests.helpers_engine import _methods
 from vsrup import methods
 from vsrup.cli.app import app
+from vsrup.interface import registry
 from vsrup.video.synth import make_clip
 
 
@@ -37,7 +38,7 @@ def failing_method(monkeypatch):
             return m
 
     methods.ids()  # load the built-ins first
-    monkeypatch.setitem(methods._REGISTRY, Failing.spec.id, Failing)
+    monkeypatch.setitem(registry._REGISTRY, Failing.spec.id, Failing)
     return Failing
 
 

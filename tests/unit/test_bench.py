@@ -14,8 +14,8 @@ from vsrup import methods
 from vsrup.bench.degrade import Degradation
 from vsrup.bench.instrument import instrumented
 from vsrup.bench.suite import BenchSettings, run_bench
-from vsrup.bench.timing import STAGES, StageTimer, is_recording, recording, timed_iter
 from vsrup.cli.app import app
+from vsrup.util.timing import STAGES, StageTimer, is_recording, recording, timed_iter
 
 
 def test_stage_timer_is_a_no_op_unless_recording_and_records_nesting() -> None:

@@ -14,7 +14,7 @@ from vsrup.engine.chunks import (
     planner_for_spec,
     valid_length,
 )
-from vsrup.methods.base import MethodSpec
+from vsrup.interface.method import MethodSpec
 
 AWKWARD = [1, 2, 3, 5, 7, 13, 17, 20, 21, 22, 41, 97]
 CONFIGS = [

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from vsrup import methods
-from vsrup.methods.base import Clip, MethodOptions
-from vsrup.methods.classical import lanczos_resize, resize
+from vsrup.interface.method import Clip, MethodOptions
+from vsrup.util.resize import lanczos_resize, resize
 
 
 def test_registry_lists_classical_methods() -> None:

@@ -10,7 +10,7 @@ import torch
 from tests.helpers_ram import TAGS, THRESHOLDS, official_files
 from vsrup.errors import UsageError, WeightsError
 from vsrup.hub.registry import WeightSet
-from vsrup.methods.base import Clip
+from vsrup.interface.method import Clip
 from vsrup.methods.dloral import DLoRAL
 from vsrup.methods.dloral import pipeline as PL
 from vsrup.methods.dloral import prompt as P

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vsrup.methods import classical
+from vsrup.util import resize as resampling
 
 
 def _direct(x: torch.Tensor, dim: int, n_out: int) -> torch.Tensor:
     """Gather every tap and weight it: the definition, slow but obvious."""
-    idx, w = classical.lanczos_weights(x.shape[dim], n_out)
+    idx, w = resampling.lanczos_weights(x.shape[dim], n_out)
     g = x.index_select(dim, idx.reshape(-1))
     shape = list(x.shape)
     shape[dim : dim + 1] = [n_out, idx.shape[1]]
@@ -27,6 +27,6 @@ def _direct(x: torch.Tensor, dim: int, n_out: int) -> torch.Tensor:
 def test_fast_paths_match_the_definition(shape: tuple[int, ...], size: tuple[int, int]) -> None:
     x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
     want = _direct(_direct(x, x.dim() - 2, size[0]), x.dim() - 1, size[1])
-    got = classical.lanczos_resize(x, *size)
+    got = resampling.lanczos_resize(x, *size)
     assert got.shape == want.shape
     assert (got - want).abs().max() < 1e-5

@@ -164,7 +164,7 @@ def test_models_info_prints_adapter_size_and_injection_points() -> None:
 def test_steps_default_and_zero_steps_is_refused(method_id: str) -> None:
     from vsrup import methods
     from vsrup.errors import MethodError
-    from vsrup.methods.base import MethodOptions
+    from vsrup.interface.method import MethodOptions
 
     cls = methods.get(method_id)
     assert cls.steps_for(MethodOptions()) == cls.spec.default_steps

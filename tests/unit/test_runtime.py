@@ -16,7 +16,6 @@ from vsrup.engine.runtime import (
     resolve_runtime,
     run_with_oom_fallback,
     seed_everything,
-    suggest_tile,
 )
 from vsrup.engine.tiles import tiled_apply
 from vsrup.errors import DeviceError, UsageError
@@ -82,16 +81,6 @@ def test_oom_fallback_around_tiled_apply_gives_the_untiled_result():
     with torch.no_grad():
         out = run_with_oom_fallback(run, 96, min_tile=32, on_retry=lambda a, b: None)
         assert torch.allclose(out, conv(x), atol=1e-5)
-
-
-def test_suggest_tile_scales_with_budget():
-    small = suggest_tile(8, bytes_per_pixel=200_000, fixed_gb=2)
-    large = suggest_tile(24, bytes_per_pixel=200_000, fixed_gb=2)
-    assert small % 8 == 0 and large % 8 == 0 and 64 <= small < large
-    # Memory model holds: activations of the suggested tile fit in the budget.
-    assert 200_000 * large**2 <= (24 * 0.85 - 2) * 1024**3
-    assert suggest_tile(1, bytes_per_pixel=1e9, fixed_gb=5) == 64  # floor
-    assert suggest_tile(80, bytes_per_pixel=10, max_tile=1024) == 1024
 
 
 def test_seed_everything_repeats_all_generators():

@@ -73,7 +73,7 @@ def test_latent_warp_is_nearest_up_warp_nearest_down() -> None:
 def test_bidirectional_order_and_flow_choice() -> None:
     from diffusers import DDPMScheduler
 
-    from vsrup.methods.stablevsr.configs import SCHEDULER
+    from vsrup.methods.stablevsr.config import SCHEDULER
     from vsrup.methods.stablevsr.sampler import bidirectional_sample
 
     n, steps = 4, 4
@@ -108,7 +108,7 @@ def test_bidirectional_order_and_flow_choice() -> None:
 def test_single_frame_runs_unguided() -> None:
     from diffusers import DDPMScheduler
 
-    from vsrup.methods.stablevsr.configs import SCHEDULER
+    from vsrup.methods.stablevsr.config import SCHEDULER
     from vsrup.methods.stablevsr.sampler import bidirectional_sample
 
     seen = []
@@ -129,7 +129,7 @@ def test_single_frame_runs_unguided() -> None:
 def _tiny_parts():  # noqa: ANN202
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 
-    from vsrup.methods.stablevsr import configs
+    from vsrup.methods.stablevsr import config as configs
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(**configs.unet_config("tiny")).eval()
@@ -209,7 +209,7 @@ def test_full_configs_on_meta_match_the_checkpoint_sizes() -> None:
     from diffusers import UNet2DConditionModel
 
     from vsrup.methods.dgaf.model import DGAFNet
-    from vsrup.methods.stablevsr import configs
+    from vsrup.methods.stablevsr import config as configs
     from vsrup.methods.stablevsr.method import build_controlnet
 
     with init_empty_weights():
@@ -343,8 +343,8 @@ def test_raft_per_sample_norm_makes_batching_exact(tmp_path: Path) -> None:
 
 
 def test_missing_raft_weights_is_a_clear_error(tmp_path: Path) -> None:
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods.stablevsr.components import load_flow
 
     with pytest.raises(WeightsError, match="raft-large.*vsrup models (download|import) raft-large"):
@@ -357,10 +357,10 @@ def test_missing_raft_weights_is_a_clear_error(tmp_path: Path) -> None:
 
 # -- methods ----------------------------------------------------------------------------------
 def test_missing_base_weights_name_the_download_command() -> None:
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.method import MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import MethodOptions
 
     with pytest.raises(WeightsError, match="vsrup models download stablevsr"):
         get("stablevsr").from_weights(WeightSet({}), Runtime(), MethodOptions())
@@ -369,9 +369,9 @@ def test_missing_base_weights_name_the_download_command() -> None:
 
 
 def test_bad_method_option_is_a_usage_error() -> None:
-    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.method import MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import MethodOptions
 
     opts = MethodOptions(synthetic_weights="tiny", extra={"warp": "crooked"})
     with pytest.raises(UsageError, match="warp"):
@@ -380,9 +380,9 @@ def test_bad_method_option_is_a_usage_error() -> None:
 
 @pytest.mark.parametrize(("method", "frames"), [("stablevsr", 2), ("dgaf", 1)])
 def test_process_returns_every_frame_at_4x(method: str, frames: int) -> None:
-    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.method import Clip, MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import Clip, MethodOptions
 
     extra = {"scheduler": "ddim", "flow_updates": "1"}  # one RAFT refinement keeps CPU time low
     opts = MethodOptions(synthetic_weights="tiny", steps=1, extra=extra)

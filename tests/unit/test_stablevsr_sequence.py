@@ -118,9 +118,9 @@ def test_whole_video_run_keeps_its_state_on_disk_and_returns_every_frame(
     the old 12-frame window and a 4-frame clip (no padding to 12), with every store forced
     into memory-mapped files whose sizes are what `bytes_per_frame` says (the figure the docs
     quote per minute of 1080p)."""
-    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.method import Clip, MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import Clip, MethodOptions
     from vsrup.methods.stablevsr import video
 
     extra = {"flow_updates": "1"}

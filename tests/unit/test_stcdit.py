@@ -145,9 +145,9 @@ def test_shifted_sigmas_follow_the_official_schedule() -> None:
 
 @pytest.fixture(scope="module")
 def synthetic_method():  # noqa: ANN201
-    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.method import MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import MethodOptions
 
     def make(seed: int = 42, **kw):  # noqa: ANN003, ANN202
         options = MethodOptions(synthetic_weights="tiny", steps=2, seed=seed, **kw)
@@ -157,7 +157,7 @@ def synthetic_method():  # noqa: ANN201
 
 
 def test_process_returns_every_frame_at_scale_and_is_deterministic(synthetic_method) -> None:  # noqa: ANN001
-    from vsrup.methods.base import Clip
+    from vsrup.interface.method import Clip
 
     frames = torch.rand(4, 3, 5, 6)  # odd sizes: padded to 16 output pixels inside
     clip = Clip(frames, 0, (0, 3))
@@ -171,7 +171,7 @@ def test_process_returns_every_frame_at_scale_and_is_deterministic(synthetic_met
 
 
 def test_large_variant_runs_with_cfg_and_channel_concat(synthetic_method) -> None:  # noqa: ANN001
-    from vsrup.methods.base import Clip
+    from vsrup.interface.method import Clip
 
     method = synthetic_method(variant="large")
     parts = method.parts

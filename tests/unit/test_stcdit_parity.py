@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tests.helpers_stcdit import load_fixture
-from vsrup.methods.ourlayout import check_state
+from vsrup.hub.safe_load import check_keys
 from vsrup.methods.stcdit.config import PRESETS
 from vsrup.methods.stcdit.convert import official_to_ours
 from vsrup.methods.stcdit.model import build
@@ -26,7 +26,7 @@ def test_matches_official_forward(variant: str, preset: str) -> None:
     expected = model.state_dict()
     # The official script drops the large model's CLIP image MLP (unused by STCDiT's forward).
     unused = {k: torch.zeros_like(v) for k, v in expected.items() if "image_embedder" in k}
-    check_state(expected, state | unused)
+    check_keys(state | unused, expected)
     model.load_state_dict(state | unused)
     with torch.no_grad():
         ours = model(

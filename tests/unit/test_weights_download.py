@@ -127,10 +127,10 @@ def test_offline_mode_uses_the_cache_and_never_touches_the_network(hub, tmp_path
     from typer.testing import CliRunner
 
     from vsrup.cli.app import app
+    from vsrup.engine.pipeline import resolve_weights
     from vsrup.hub.download import download
     from vsrup.hub.env import set_offline
-    from vsrup.hub.resolve import resolve_weights
-    from vsrup.methods.base import MethodOptions, MethodSpec
+    from vsrup.interface.method import MethodOptions, MethodSpec
 
     sha = hub.add_repo("org/toy", {"w.safetensors": WEIGHTS})
     registry(
@@ -144,7 +144,7 @@ def test_offline_mode_uses_the_cache_and_never_touches_the_network(hub, tmp_path
     set_offline(True)
 
     spec = MethodSpec(id="toy", summary="", kind="diffusion", scales=(4,), weights=("toy",))
-    weights = resolve_weights(spec, MethodOptions(offline=True))
+    weights = resolve_weights(spec, MethodOptions())
     assert weights is not None and weights["toy"] == installed
     runner = CliRunner()
     path = runner.invoke(app, ["--offline", "models", "path", "toy"])

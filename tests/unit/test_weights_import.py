@@ -158,9 +158,9 @@ def test_safetensors_are_loaded_and_garbage_is_a_clear_error(tmp_path):
 
 
 def test_resolve_weights(tmp_path, monkeypatch):
+    from vsrup.engine.pipeline import resolve_weights
     from vsrup.hub.importer import import_weights
-    from vsrup.hub.resolve import resolve_weights
-    from vsrup.methods.base import MethodOptions, MethodSpec
+    from vsrup.interface.method import MethodOptions, MethodSpec
 
     src = tmp_path / "net.pth"
     torch.save({"w": torch.ones(1)}, src)

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 def main() -> None:
     import torch
 
-    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.method import Clip, MethodOptions
+    from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
-    from vsrup.methods.base import Clip, MethodOptions
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--method", default="stablevsr", choices=["stablevsr", "dgaf"])

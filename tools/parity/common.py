@@ -19,7 +19,7 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 
-from vsrup.methods.stablevsr import configs  # noqa: E402
+from vsrup.methods.stablevsr import config as configs  # noqa: E402
 
 N_FRAMES, LR_H, LR_W = 3, 16, 16
 SEED = 1234

@@ -12,7 +12,8 @@ from typing import Any
 
 from vsrup.bench.memory import PeakMemory
 from vsrup.bench.runner import Job, Runner
-from vsrup.bench.timing import StageTotal, recording, synchronize
+from vsrup.engine.runtime import is_oom
+from vsrup.util.timing import StageTotal, recording, synchronize
 
 
 @dataclass
@@ -138,17 +139,13 @@ def bench_method(job: Job, runner: Runner, repeat: int = 1, warmup: int = 1) -> 
         result.error, result.exit_code = exc.render(), exc.exit_code
         return result
     except Exception as exc:  # noqa: BLE001 - reported per method, the others still run
-        if _is_oom(exc):
+        if is_oom(exc):
             result.error, result.exit_code = f"out of memory: {exc}".splitlines()[0], 1
             return result
         raise
     result.frames = result.runs[-1].frames if result.runs else 0
     result.output_size = _size(job.output)
     return result
-
-
-def _is_oom(exc: Exception) -> bool:
-    return type(exc).__name__ in ("OutOfMemoryError",) or "out of memory" in str(exc).lower()
 
 
 def _size(path: Path) -> tuple[int, int] | None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from vsrup.bench.timing import StageTimer
+from vsrup.util.timing import StageTimer
 
 _DENOISER = re.compile(r"(Transformer|UNet|Unet|ControlNet|DiT|Model$)")
 _NOT_DENOISER = re.compile(r"(Text|Encoder|Tokenizer|CLIP|T5|Vision|RAM|Flow|RAFT|Autoencoder)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from vsrup.bench.timing import STAGES
+from vsrup.util.timing import STAGES
 
 if TYPE_CHECKING:
     from vsrup.bench.core import MethodResult

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vsrup.methods.base import MethodOptions
+from vsrup.interface.method import MethodOptions
 
 Runner = Callable[["Job"], "int | None"]
 
@@ -41,8 +41,8 @@ class Job:
 def pipeline_runner(job: Job) -> int:
     """Run the job through the engine pipeline, as `vsrup upscale` would (overwriting the
     previous repeat's output)."""
-    from vsrup.bench.timing import record
     from vsrup.engine.pipeline import UpscaleJob, run_job
+    from vsrup.util.timing import record
 
     result = run_job(
         UpscaleJob(

@@ -26,7 +26,7 @@ from vsrup.bench.core import (
 from vsrup.bench.degrade import Degradation
 from vsrup.bench.runner import Job, Runner
 from vsrup.errors import InputError, UsageError
-from vsrup.methods.base import MethodOptions
+from vsrup.interface.method import MethodOptions
 
 SCHEMA = "vsrup.bench/1"
 

@@ -47,7 +47,7 @@ def upscale_latents(
     from vsrup.engine.pipeline import resolve_weights
     from vsrup.engine.runtime import resolve_runtime
     from vsrup.errors import UsageError
-    from vsrup.methods.base import MethodOptions
+    from vsrup.interface.method import MethodOptions
     from vsrup.methods.simplegvr.pipeline import read_latents_file
     from vsrup.video.output import AtomicOutput
     from vsrup.video.writer import EncodeSettings, VideoWriter
@@ -71,7 +71,8 @@ def upscale_latents(
     if synthetic_weights:
         warn("synthetic weights: the output is noise (for testing and benchmarking only)")
     runtime = resolve_runtime(device, dtype, cls.spec.dtypes, seed=seed)
-    model = cls.from_weights(resolve_weights(cls.spec, options), runtime, options)
+    weights = resolve_weights(cls.spec, options, cls.weights_for(options))
+    model = cls.from_weights(weights, runtime, options)
     frames = model.upscale_latents(tensor)
     count, _, height, width = frames.shape
     with AtomicOutput(output, overwrite=overwrite, inputs=(latents,)) as temp:

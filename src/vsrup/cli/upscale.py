@@ -308,7 +308,7 @@ def upscale(
 ) -> None:
     """Upscale videos or image sequences, keeping every frame, timestamp, audio and subtitle."""
     from vsrup.engine.pipeline import UpscaleJob, run_job
-    from vsrup.methods.base import MethodOptions
+    from vsrup.interface.method import MethodOptions
     from vsrup.video.writer import EncodeSettings
 
     state.quiet = quiet

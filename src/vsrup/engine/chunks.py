@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.methods.base import MethodSpec
+    from vsrup.interface.method import MethodSpec
 
 
 def valid_length(n: int, alignment: int = 1) -> int:

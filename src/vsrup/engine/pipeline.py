@@ -16,6 +16,7 @@ input frame's pts. Progress and warnings are reported through callbacks.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -25,9 +26,9 @@ from pathlib import Path
 
 import torch
 
-from vsrup.bench.timing import StageTimer, timed_iter
 from vsrup.errors import UsageError
-from vsrup.methods.base import Method, MethodOptions, MethodSpec
+from vsrup.interface.method import Method, MethodOptions, MethodSpec
+from vsrup.util.timing import StageTimer, timed_iter
 
 #: Memory for one batch of output frames (float32); sets the batch size for window-1 methods.
 BATCH_BYTES = 192 * 1024 * 1024
@@ -158,24 +159,24 @@ def batch_size(spec: MethodSpec, out_w: int, out_h: int, requested: int | None) 
 
 
 # -- 3. method --------------------------------------------------------------------------------
-def resolve_weights(spec: MethodSpec, options: MethodOptions):  # noqa: ANN201
+def resolve_weights(spec: MethodSpec, options: MethodOptions, ids=None):  # noqa: ANN001, ANN201
     """Local weights for the method, or None for synthetic weights / weightless methods.
 
-    Only the registry ids this run needs are resolved (`Method.weights_for`: a variant or a
-    native scale), so the weights of variants not asked for need not be installed."""
+    `ids` narrows `spec.weights` to the registry ids this run needs (`Method.weights_for`: a
+    variant or a native scale), so the weights of variants not asked for need not be installed.
+    """
     if options.synthetic_weights or not spec.weights:
         return None
-    from vsrup import methods
-    from vsrup.hub.resolve import resolve_weights as resolve
+    from vsrup.hub.resolve import resolve_ids
 
-    return resolve(spec, options, ids=methods.get(spec.id).weights_for(options))
+    return resolve_ids(list(ids if ids is not None else spec.weights))
 
 
 def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object]:
-    from vsrup import methods
     from vsrup.engine.runtime import resolve_runtime
+    from vsrup.interface import registry
 
-    cls = methods.get(job.method)
+    cls = registry.get(job.method)
     spec = cls.spec
     runtime = resolve_runtime(
         job.device,
@@ -186,19 +187,23 @@ def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object
         compile=job.compile,
         seed=job.options.seed,
     )
-    job.options.scale = scale
-    weights = resolve_weights(spec, job.options)
-    return cls.from_weights(weights, runtime, job.options), spec, runtime
+    # The method sees the native scale it runs at; the job's own options stay as given.
+    options = dataclasses.replace(job.options, scale=scale)
+    weights = resolve_weights(spec, options, cls.weights_for(options))
+    return cls.from_weights(weights, runtime, options), spec, runtime
 
 
 # -- 4. process -------------------------------------------------------------------------------
-def job_settings(job: UpscaleJob, spec: MethodSpec, runtime, out_w: int, out_h: int, bits: int):  # noqa: ANN001, ANN201
-    """Everything that changes the output frames: the key of the job's work directory."""
+def job_settings(
+    job: UpscaleJob, spec: MethodSpec, runtime, out_w: int, out_h: int, bits: int, scale: int
+):  # noqa: ANN001, ANN201
+    """Everything that changes the output frames: the key of the job's work directory
+    (`scale`: the native scale the method runs at)."""
     o = job.options
     return {
         "method": spec.id,
         "size": [out_w, out_h],
-        "scale": o.scale,
+        "scale": scale,
         "steps": o.steps,
         "seed": o.seed,
         "prompt": o.prompt,
@@ -242,14 +247,6 @@ def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
             yield batch.frames[i], p
 
 
-def resize_to(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """Exact output size when the method's native scale does not give it (Lanczos)."""
-    from vsrup.methods.classical import resize
-
-    return resize(frames, height, width, "lanczos")
-
-
-# -- 5. sink ----------------------------------------------------------------------------------
 def is_sequence_output(path: Path) -> bool:
     return path.suffix.lower() == ".png" or (path.suffix == "" and not path.is_file())
 
@@ -311,10 +308,10 @@ def run_job(
     sequence_out = is_sequence_output(job.output)
     if not sequence_out:
         check_output(job.output, overwrite=job.overwrite, inputs=(job.input,))
-    from vsrup import methods
+    from vsrup.interface import registry
 
-    spec0 = methods.get(job.method).spec
-    if job.options.window is not None and not spec0.uses_segments:
+    spec0 = registry.get(job.method).spec
+    if job.options.window is not None and not spec0.whole_video:
         raise UsageError(f"--window: {spec0.id} has no whole-video run to replace with windows")
     if job.scene_cuts and not spec0.uses_segments:
         raise UsageError(f"--scene-cuts: {spec0.id} does not use motion segments")
@@ -343,7 +340,7 @@ def run_job(
         if checkpoint is None:
             checkpoint = job.resume or job.work_dir is not None or spec.kind == "diffusion"
         if checkpoint:
-            settings = job_settings(job, spec, runtime, out_w, out_h, bits)
+            settings = job_settings(job, spec, runtime, out_w, out_h, bits, scale)
             settings["method_state"] = method.resume_settings()
             store = ResumeStore.open(
                 job.input, spec.id, settings, work_root=job.work_dir, resume=job.resume

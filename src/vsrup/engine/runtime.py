@@ -6,41 +6,15 @@ import math
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vsrup.errors import DeviceError, UsageError
+from vsrup.interface.runtime import DTYPE_NAMES, Runtime
 
 if TYPE_CHECKING:
     import torch
 
 M = TypeVar("M")
-
-DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-
-
-@dataclass
-class Runtime:
-    """Where and how a method computes. Built once per job by `resolve_runtime`."""
-
-    device: str = "cpu"
-    dtype_name: str = "fp32"
-    offload: str = "none"  # none | model | sequential
-    vram_gb: float | None = None
-    compile: bool = False
-    seed: int = 42
-
-    @property
-    def dtype(self) -> torch.dtype:
-        import torch
-
-        return getattr(torch, DTYPE_NAMES[self.dtype_name])
-
-    @property
-    def torch_device(self) -> torch.device:
-        import torch
-
-        return torch.device(self.device)
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -114,7 +88,6 @@ def resolve_runtime(
 # -- out-of-memory fallback -------------------------------------------------------------------
 
 T = TypeVar("T")
-GIB = 1024**3
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -187,34 +160,6 @@ def run_with_oom_fallback(
             tile = smaller
 
 
-def suggest_tile(
-    vram_gb: float,
-    *,
-    bytes_per_pixel: float,
-    fixed_gb: float = 0.0,
-    frames: int = 1,
-    multiple: int = 8,
-    min_tile: int = 64,
-    max_tile: int | None = None,
-    headroom: float = 0.85,
-) -> int:
-    """Largest square tile side (input pixels) whose activations fit a memory budget.
-
-    Activation memory is modelled as `bytes_per_pixel * frames * side²` on top of `fixed_gb`
-    (weights, buffers); `headroom` leaves room for the allocator's fragmentation. Methods give
-    their own `bytes_per_pixel` (measured on a GPU); the result is a starting point that the
-    OOM fallback corrects if it is too optimistic.
-    """
-    budget = vram_gb * headroom * GIB - fixed_gb * GIB
-    if budget <= 0:
-        return min_tile
-    side = int(math.sqrt(budget / (bytes_per_pixel * max(frames, 1))))
-    side = side // multiple * multiple
-    if max_tile is not None:
-        side = min(side, max_tile)
-    return max(side, min_tile)
-
-
 def tile_for_vram(
     advised: int, vram_gb: float, *, multiple: int = 8, reference_gb: float = 24.0
 ) -> int:
@@ -222,15 +167,6 @@ def tile_for_vram(
     activation area scales with memory, so the side with its square root."""
     side = int(advised * math.sqrt(max(vram_gb, 0.1) / reference_gb))
     return max(side // multiple * multiple, max(multiple, 64 // multiple * multiple))
-
-
-def device_memory_gb(device: str) -> float | None:
-    """Total memory of a CUDA device in GiB, None elsewhere (CPU, MPS: shared memory)."""
-    import torch
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_properties(torch.device(device)).total_memory / GIB
-    return None
 
 
 # -- seeds, compile, offload --------------------------------------------------------------------

@@ -35,19 +35,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vsrup.bench.timing import StageTimer
 from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner_for_spec
 from vsrup.engine.color import color_fix
 from vsrup.engine.latent_store import DEFAULT_SPILL_BYTES
 from vsrup.engine.resume import ResumeStore, quantize
 from vsrup.engine.segment import MotionSegmenter, Segment, Segmentation, SegmentConfig
 from vsrup.errors import MethodError
+from vsrup.util.timing import StageTimer
 
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
-    from vsrup.methods.base import Method
+    from vsrup.interface.method import Method
+    from vsrup.interface.runtime import Runtime
 
 Sink = Callable[[np.ndarray, Any], None]
 _END = object()
@@ -162,7 +162,7 @@ class _Writer:
 
 def resize_exact(frame: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """(C, H, W) to an exact size with Lanczos (native scale ≠ requested size)."""
-    from vsrup.methods.classical import resize
+    from vsrup.util.resize import resize
 
     return resize(frame[None].float(), height, width, "lanczos")[0].to(frame.dtype)
 
@@ -180,7 +180,7 @@ def process_window(
     method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s)."""
     from vsrup.engine.runtime import run_with_oom_fallback
     from vsrup.engine.tiles import tiled_apply
-    from vsrup.methods.base import Clip
+    from vsrup.interface.method import Clip
 
     spec = method.spec
     device = runtime.torch_device if runtime is not None else frames.device

@@ -24,6 +24,8 @@ from fractions import Fraction
 import torch
 import torch.nn.functional as F
 
+from vsrup.util.windows import gaussian_window
+
 Blend = str  # "linear" | "gaussian" | "gaussian_offset_y"
 
 
@@ -57,15 +59,6 @@ def linear_window(size: int, overlap_lo: int, overlap_hi: int, margin: int) -> t
         else:
             w[: edge.numel()] *= edge
     return w
-
-
-def gaussian_window(size: int, mid: float | None = None) -> torch.Tensor:
-    """1-D Gaussian over a whole tile, variance 0.01 in units of the tile size (StableSR),
-    centred on the tile (or at `mid`)."""
-    var = 0.01
-    mid = (size - 1) / 2 if mid is None else mid
-    x = torch.arange(size, dtype=torch.float64)
-    return torch.exp(-((x - mid) ** 2) / (size * size) / (2 * var)) / math.sqrt(2 * math.pi * var)
 
 
 def pad_to(

@@ -1,4 +1,4 @@
-"""Fetching weights: the only module of vsrup that imports huggingface_hub.
+"""Fetching weights: the only module of vsrup that imports huggingface_hub (a lint-imports rule).
 
 `download()` takes a models.toml entry to the local cache: Hub repos through huggingface_hub's
 cache (pinned revision, allow-patterns, its retries and resume of interrupted transfers), single

@@ -147,22 +147,3 @@ def missing_weights(model_id: str) -> WeightsError:
         fetch = f"download {name} from {where}" if where else "fetch the file by hand"
         hint = f"{fetch}, then run: vsrup models import {model_id} {name}"
     return WeightsError(f"weights {model_id!r} are not installed", hint=hint)
-
-
-def resolve_weights(ids: tuple[str, ...] | list[str]) -> WeightSet:
-    """Installed weights for these ids (optional ones may be absent); see hub.resolve.
-
-    A thin entry point for callers that hold only ids; `vsrup.hub.resolve.resolve_weights(spec,
-    options)` is the full one (synthetic weights, offline switch, variant ids).
-    """
-    from vsrup.hub.resolve import find_installed
-
-    weights = WeightSet()
-    for model_id in ids:
-        path = find_installed(model_id)
-        if path is None:
-            if entry(model_id).optional:
-                continue
-            raise missing_weights(model_id)
-        weights.paths[model_id] = path
-    return weights

@@ -13,14 +13,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vsrup.errors import WeightsError
 from vsrup.hub import env, registry
 from vsrup.hub.importer import read_manifest
-
-if TYPE_CHECKING:
-    from vsrup.methods.base import MethodOptions, MethodSpec
 
 
 def find_installed(model_id: str) -> Path | None:
@@ -53,18 +49,17 @@ def find_installed(model_id: str) -> Path | None:
     return None
 
 
-def resolve_weights(
-    spec: MethodSpec, options: MethodOptions, ids: Sequence[str] | None = None
-) -> registry.WeightSet | None:
-    """The WeightSet a method's `from_weights` receives, or None for synthetic weights.
-
-    `ids` narrows `spec.weights` to what this run needs (e.g. one variant's weights). Missing
-    required weights raise `missing_weights(id)` (its message names the command that fetches
-    them); missing optional ones (taggers) are left out of the set. With `options.offline` the
-    process is switched to offline mode first, so nothing loaded later reaches the network.
-    """
-    if options.offline:
-        env.set_offline(True)
-    if options.synthetic_weights:
-        return None
-    return registry.resolve_weights(list(ids if ids is not None else spec.weights))
+def resolve_ids(ids: Sequence[str]) -> registry.WeightSet:
+    """Installed weights for these registry ids. Missing required weights raise
+    `missing_weights(id)` (its message names the command that fetches them); missing optional
+    ones (taggers) are left out of the set. The engine's `resolve_weights(spec, options)` picks
+    the ids a run needs."""
+    weights = registry.WeightSet()
+    for model_id in ids:
+        path = find_installed(model_id)
+        if path is None:
+            if registry.entry(model_id).optional:
+                continue
+            raise registry.missing_weights(model_id)
+        weights.paths[model_id] = path
+    return weights

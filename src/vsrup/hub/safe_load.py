@@ -139,18 +139,20 @@ def check_keys(
     *,
     what: str = "checkpoint",
     path: str | Path | None = None,
+    hint: str = "is this the right file for this model id/variant?",
 ) -> None:
     """Raise WeightsError naming every missing, unexpected or mis-shaped key (first few of each).
 
-    `expected` maps key names to shapes (a torch.Size or any int sequence), e.g.
-    `{k: v.shape for k, v in model.state_dict().items()}`.
+    The one strict key/shape check of the project. `expected` maps key names to tensors or
+    shapes (a torch.Size or any int sequence), e.g. `model.state_dict()`.
     """
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
+    want = {k: _shape(v) for k, v in expected.items()}
+    missing = [k for k in want if k not in state]
+    unexpected = [k for k in state if k not in want]
     wrong = [
-        f"{k} {tuple(state[k].shape)} != {tuple(expected[k])}"
-        for k in expected
-        if k in state and tuple(state[k].shape) != tuple(expected[k])
+        f"{k} {tuple(state[k].shape)} != {want[k]}"
+        for k in want
+        if k in state and tuple(state[k].shape) != want[k]
     ]
     problems = [
         _listing("missing", missing),
@@ -162,8 +164,12 @@ def check_keys(
         raise WeightsError(
             f"{what} does not match the model: " + "; ".join(problems),
             path=path,
-            hint="is this the right file for this model id/variant?",
+            hint=hint,
         )
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    return tuple(value.shape) if hasattr(value, "shape") else tuple(value)
 
 
 def _listing(label: str, items: list[str]) -> str:

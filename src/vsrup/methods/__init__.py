@@ -1,69 +1,22 @@
-"""Registry of upscaling methods.
+"""The built-in upscaling methods: one module or package per method, each registering itself.
 
-Each method module registers its class with `@register`. Built-in modules are imported lazily,
-the first time the registry is read, so `vsrup --help` does not pay for them; importing a
-method module must stay cheap (heavy imports live inside `from_weights`).
+The registry and the Method interface live one layer down (`vsrup.interface`), so the engine
+can use them without importing this package; they are re-exported here for method modules.
 """
 
 from __future__ import annotations
 
-import importlib
+from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
+from vsrup.interface.registry import BUILTIN_MODULES, get, ids, register, specs
 
-from vsrup.errors import UsageError
-from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
-
-__all__ = ["Clip", "Method", "MethodOptions", "MethodSpec", "get", "ids", "register", "specs"]
-
-#: Modules that define the built-in methods, in the order `vsrup methods` lists them.
-BUILTIN_MODULES: tuple[str, ...] = (
-    "vsrup.methods.classical",
-    "vsrup.methods.span",
-    "vsrup.methods.realesrgan",
-    "vsrup.methods.waifu2x",
-    "vsrup.methods.dloral",
-    "vsrup.methods.stcdit",
-    "vsrup.methods.stablevsr.method",
-    "vsrup.methods.dgaf.method",
-    "vsrup.methods.litevsr",
-    "vsrup.methods.simplegvr",
-)
-
-_REGISTRY: dict[str, type[Method]] = {}
-_loaded = False
-
-
-def register(cls: type[Method]) -> type[Method]:
-    """Class decorator: add a method to the registry; duplicate ids are a programming error."""
-    method_id = cls.spec.id
-    if method_id in _REGISTRY and _REGISTRY[method_id] is not cls:
-        raise ValueError(f"method id {method_id!r} is registered twice")
-    _REGISTRY[method_id] = cls
-    return cls
-
-
-def _load_builtins() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-    _loaded = True
-
-
-def ids() -> list[str]:
-    _load_builtins()
-    return list(_REGISTRY)
-
-
-def specs() -> list[MethodSpec]:
-    _load_builtins()
-    return [cls.spec for cls in _REGISTRY.values()]
-
-
-def get(method_id: str) -> type[Method]:
-    _load_builtins()
-    try:
-        return _REGISTRY[method_id]
-    except KeyError:
-        known = ", ".join(_REGISTRY)
-        raise UsageError(f"unknown method {method_id!r}", hint=f"choose one of: {known}") from None
+__all__ = [
+    "BUILTIN_MODULES",
+    "Clip",
+    "Method",
+    "MethodOptions",
+    "MethodSpec",
+    "get",
+    "ids",
+    "register",
+    "specs",
+]

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vsrup.errors import UsageError, WeightsError
-from vsrup.methods.base import Clip, Method, MethodOptions
+from vsrup.interface.method import Clip, Method, MethodOptions
 
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
 
 #: Architecture name -> module with build(config), from_ncnn(graph), from_official(state).
 ARCH_MODULES = {

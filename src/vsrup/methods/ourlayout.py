@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from vsrup.errors import WeightsError
+from vsrup.hub.safe_load import check_keys, save_state_dict
 
 
 def read_state_dict(src: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -48,26 +49,6 @@ def read_state_dict(src: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]
     return state, {}
 
 
-def check_state(
-    expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], path: Path | None = None
-) -> None:
-    """Raise a WeightsError naming missing, unexpected and mis-shaped keys."""
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
-    if missing or unexpected or wrong:
-        detail = "; ".join(
-            f"{len(keys)} {label} (e.g. {', '.join(keys[:3])})"
-            for label, keys in (
-                ("missing", missing),
-                ("unexpected", unexpected),
-                ("mis-shaped", wrong),
-            )
-            if keys
-        )
-        raise WeightsError(f"weights do not match the model: {detail}", path=path)
-
-
 def load_checked(
     directory: Path, build: Callable[[dict[str, Any]], torch.nn.Module]
 ) -> torch.nn.Module:
@@ -79,7 +60,7 @@ def load_checked(
         raise WeightsError("config.json or model.safetensors is missing", path=directory)
     model = build(json.loads(config_path.read_text()))
     state = load_file(weights_path)
-    check_state(model.state_dict(), state, weights_path)
+    check_keys(state, model.state_dict(), what="checkpoint", path=weights_path)
     model.load_state_dict(state)
     return model
 
@@ -91,15 +72,27 @@ def store_checked(
     build: Callable[[dict[str, Any]], torch.nn.Module],
 ) -> Path:
     """Write config + weights into a staging dir, verify by loading, then move into place."""
-    from safetensors.torch import save_file
+    return store_staged(state, config, dst_dir, verify=lambda staging: load_checked(staging, build))
 
+
+def store_staged(
+    state: dict[str, torch.Tensor],
+    config: dict[str, Any],
+    dst_dir: Path,
+    *,
+    metadata: dict[str, str] | None = None,
+    verify: Callable[[Path], object] | None = None,
+) -> Path:
+    """Write `config.json` + `model.safetensors` into a staging dir, run `verify` on it, and
+    only then move both into `dst_dir`: a failed import leaves nothing behind."""
     staging = dst_dir.with_name(dst_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         (staging / "config.json").write_text(json.dumps(config, indent=2))
-        save_file({k: v.contiguous() for k, v in state.items()}, staging / "model.safetensors")
-        load_checked(staging, build)
+        save_state_dict(state, staging / "model.safetensors", metadata=metadata)
+        if verify is not None:
+            verify(staging)
         dst_dir.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "model.safetensors"):
             (staging / name).replace(dst_dir / name)

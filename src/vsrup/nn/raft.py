@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vsrup.errors import WeightsError
+from vsrup.hub.safe_load import check_keys, save_state_dict
 
 CONTEXT_NORMS = ("per_sample", "running")
 
@@ -295,29 +296,13 @@ def load_raft(path: Path, device: str = "cpu", context_norm: str = "per_sample")
 
 def load_strict(model: nn.Module, state: dict[str, torch.Tensor], path: Path | None) -> None:
     """Load a state dict, naming every missing/unexpected key and shape mismatch."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-    if missing or unexpected or shapes:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape", shapes)):
-            if keys:
-                more = f" (+{len(keys) - 5} more)" if len(keys) > 5 else ""
-                parts.append(f"{label} keys: {', '.join(keys[:5])}{more}")
-        raise WeightsError("state dict does not match the model; " + "; ".join(parts), path=path)
+    check_keys(state, model.state_dict(), what="state dict", path=path)
     model.load_state_dict(state, strict=True)
 
 
 def convert_raft(src: Path, dst_dir: Path) -> Path:
     """models.toml converter for `raft-large`: torchvision .pth -> model.safetensors."""
-    from safetensors.torch import save_file
-
     state = torch.load(src, map_location="cpu", weights_only=True)
     load_strict(RAFT(), state, src)  # check every key and shape before writing anything
     dst_dir.mkdir(parents=True, exist_ok=True)
-    out = dst_dir / "model.safetensors"
-    tmp = dst_dir / "model.safetensors.tmp"
-    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp))
-    tmp.replace(out)
-    return out
+    return save_state_dict(state, dst_dir / "model.safetensors")

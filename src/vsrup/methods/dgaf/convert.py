@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from vsrup.errors import WeightsError
+from vsrup.hub.safe_load import save_state_dict
 
 WEIGHT_NAMES = (
     "diffusion_pytorch_model.safetensors",
@@ -96,8 +97,6 @@ def load_dgafnet(weights: Path, config: dict[str, Any]) -> Any:
 
 def convert_official(src: Path, dst_dir: Path) -> Path:
     """models.toml converter for `dgaf`: writes dst_dir/model.safetensors + config.json."""
-    from safetensors.torch import save_file
-
     src = Path(src)
     weights, cfg_path = _find_weights(src)
     state = _read_state(weights)
@@ -106,9 +105,5 @@ def convert_official(src: Path, dst_dir: Path) -> Path:
     config = {k: v for k, v in dict(model.config).items() if not k.startswith("_")}
     dst_dir = Path(dst_dir)
     dst_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dst_dir / "model.safetensors.tmp"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
     (dst_dir / "config.json").write_text(json.dumps(config, indent=2, default=list))
-    out = dst_dir / "model.safetensors"
-    tmp.replace(out)
-    return out
+    return save_state_dict(model.state_dict(), dst_dir / "model.safetensors")

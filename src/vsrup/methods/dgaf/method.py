@@ -11,13 +11,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vsrup.interface.method import MethodSpec
 from vsrup.methods import register
-from vsrup.methods.base import MethodSpec
 from vsrup.methods.stablevsr.method import SPEC_COMMON, FlowGuidedMethod
 
 if TYPE_CHECKING:
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
 
 
 def load_imported(root: Path | None) -> Any:

@@ -16,12 +16,12 @@ plus metadata `dloral.ranks` and `dloral.targets` (JSON). Loading is strict (see
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
 from vsrup.errors import WeightsError
+from vsrup.hub.safe_load import save_state_dict
 
 FORMAT = "vsrup-dloral/2"  # /1 kept only conv_in and the LoRAs (base from SD 2.1)
 FILENAME = "model.safetensors"
@@ -94,8 +94,6 @@ def map_official(
 
 def convert_official(src: Path, dst_dir: Path) -> Path:
     """Convert the official model.pkl; returns the written `model.safetensors`."""
-    from safetensors.torch import save_file
-
     src, dst_dir = Path(src), Path(dst_dir)
     try:
         ckpt = torch.load(src, map_location="cpu", weights_only=True)
@@ -109,11 +107,7 @@ def convert_official(src: Path, dst_dir: Path) -> Path:
         ) from None
     state, meta = map_official(ckpt, str(src))
     dst_dir.mkdir(parents=True, exist_ok=True)
-    dst = dst_dir / FILENAME
-    tmp = dst_dir / (FILENAME + ".partial")
-    save_file({k: v.detach().contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
-    os.replace(tmp, dst)  # never leave a half-written file under the final name
-    return dst
+    return save_state_dict(state, dst_dir / FILENAME, metadata=meta)
 
 
 def read_converted(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, int], dict]:

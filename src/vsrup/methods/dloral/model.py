@@ -18,7 +18,7 @@ from diffusers import UNet2DConditionModel
 from peft import LoraConfig
 from torch import nn
 
-from vsrup.errors import WeightsError
+from vsrup.hub.safe_load import check_keys
 from vsrup.methods.dloral.cfr import CFRModule
 from vsrup.methods.dloral.convert import ADAPTERS, GROUPS, KINDS  # official names and order
 
@@ -175,23 +175,11 @@ def stored_state(net: DLoRALNet) -> dict[str, torch.Tensor]:
 
 def load_stored_state(net: DLoRALNet, state: dict[str, torch.Tensor], source: str) -> None:
     """Strictly load our checkpoint into an unmerged net: every key and shape, or a clear error."""
-    expected = {k: tuple(v.shape) for k, v in stored_state(net).items()}
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(
-        f"{k} {tuple(state[k].shape)} (want {expected[k]})"
-        for k in set(expected) & set(state)
-        if tuple(state[k].shape) != expected[k]
+    check_keys(
+        state,
+        stored_state(net),
+        what="checkpoint (DLoRAL layout)",
+        path=source,
+        hint="re-import the official model.pkl: vsrup models import dloral model.pkl",
     )
-    problems = []
-    for label, items in (("missing", missing), ("unexpected", unexpected), ("bad shape", wrong)):
-        if items:
-            shown = ", ".join(items[:5]) + (f" … (+{len(items) - 5})" if len(items) > 5 else "")
-            problems.append(f"{len(items)} {label}: {shown}")
-    if problems:
-        raise WeightsError(
-            "does not match the DLoRAL layout: " + "; ".join(problems),
-            path=source,
-            hint="re-import the official model.pkl: vsrup models import dloral model.pkl",
-        )
     net.load_state_dict(state, strict=False, assign=net.cfr.conv_hr.weight.is_meta)

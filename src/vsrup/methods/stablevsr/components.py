@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from vsrup.errors import UsageError, WeightsError
 from vsrup.hub.registry import missing_weights
-from vsrup.methods.stablevsr import configs
+from vsrup.methods.stablevsr import config as configs
 
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
-    from vsrup.methods.base import MethodOptions
+    from vsrup.interface.method import MethodOptions
+    from vsrup.interface.runtime import Runtime
 
 FLOW_ID = "raft-large"
 SUBFOLDERS = ("unet", "vae", "scheduler", "text_encoder", "tokenizer")

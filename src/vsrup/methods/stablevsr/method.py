@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.methods.base import Clip, Method, MethodOptions, MethodSpec
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import torch
 
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
 
 #: Windows: 12 frames, 2 shared. Sampling cost is linear in frames; memory is a handful of
 #: latents plus one frame's UNet/VAE activations, so the window bounds memory, not speed.
@@ -44,6 +44,7 @@ SPEC_COMMON: dict[str, Any] = {
     "tile": 384,
     "tile_overlap": 32,
     "default_steps": 50,
+    "whole_video": True,  # the whole sequence in one run; --window N: independent windows
 }
 
 
@@ -169,7 +170,7 @@ def build_controlnet(unet: Any, size: str) -> Any:
     conditioning embedding that downsamples ×4 (random weights for synthetic runs)."""
     from diffusers import ControlNetModel
 
-    from vsrup.methods.stablevsr.configs import controlnet_embedding
+    from vsrup.methods.stablevsr.config import controlnet_embedding
 
     return ControlNetModel.from_unet(
         unet, conditioning_embedding_out_channels=controlnet_embedding(size)

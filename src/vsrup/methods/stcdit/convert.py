@@ -11,15 +11,14 @@ after every key and shape was checked against the model the variant builds (on m
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from pathlib import Path
 
 import torch
 
 from vsrup.errors import WeightsError
-from vsrup.methods.ourlayout import check_state, read_state_dict
+from vsrup.hub.safe_load import check_keys
+from vsrup.methods.ourlayout import read_state_dict, store_staged
 
 PREFIX = "pipe.dit."
 #: Signature tensor and its output width → variant.
@@ -152,20 +151,7 @@ def convert_official(src: Path, dst_dir: Path, preset: str | None = None) -> Pat
     variant, rank = detect(state, src, known=preset is None)
     preset = preset or variant
     assert preset is not None
-    check_state(expected_trained(preset, rank), state, src)
-    from safetensors.torch import save_file
-
-    staging = dst_dir.with_name(dst_dir.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        config = {"preset": preset, "lora_rank": rank, "lora_alpha": float(rank)}
-        (staging / "config.json").write_text(json.dumps(config, indent=2))
-        tensors = {k: v.float().contiguous() for k, v in state.items()}
-        save_file(tensors, staging / "model.safetensors", metadata={"format": "vsrup-stcdit"})
-        dst_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("config.json", "model.safetensors"):
-            (staging / name).replace(dst_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return dst_dir / "model.safetensors"
+    check_keys(state, expected_trained(preset, rank), path=src)
+    config = {"preset": preset, "lora_rank": rank, "lora_alpha": float(rank)}
+    tensors = {k: v.float() for k, v in state.items()}
+    return store_staged(tensors, config, dst_dir, metadata={"format": "vsrup-stcdit"})

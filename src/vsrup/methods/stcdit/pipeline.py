@@ -142,7 +142,7 @@ def load_model(base_dir: Path, ckpt_dir: Path, dtype: torch.dtype) -> STCDiT:
     every key and shape checked, built on meta and filled in place (no double allocation)."""
     from safetensors.torch import load_file
 
-    from vsrup.methods.ourlayout import check_state
+    from vsrup.hub.safe_load import check_keys
 
     meta_path, weights_path = ckpt_dir / "config.json", ckpt_dir / "model.safetensors"
     if not meta_path.is_file() or not weights_path.is_file():
@@ -160,7 +160,7 @@ def load_model(base_dir: Path, ckpt_dir: Path, dtype: torch.dtype) -> STCDiT:
         if "norm_added_q" not in k
     }
     state.update({k: v.to(dtype) for k, v in load_file(weights_path).items()})
-    check_state(expected, state, ckpt_dir)
+    check_keys(state, expected, path=ckpt_dir)
     model.load_state_dict(state, assign=True)
     _fresh_rope(model)
     return model

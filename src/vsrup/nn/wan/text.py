@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from vsrup.hub.registry import cache_root
+from vsrup.hub.safe_load import save_state_dict
 
 
 def cache_path(base_dir: Path, prompt: str, max_length: int) -> Path:
@@ -25,7 +26,7 @@ def encode_prompt(
 ) -> torch.Tensor:
     """(1, max_length, text_dim) float32 embedding of `prompt` with the model's UMT5 encoder
     (`base_dir`/text_encoder and /tokenizer, diffusers layout)."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
     cache = cache_path(base_dir, prompt, max_length)
     if cache.is_file():
@@ -56,7 +57,5 @@ def encode_prompt(
     if device.type == "cuda":
         torch.cuda.empty_cache()
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".partial")
-    save_file({"prompt_embeds": embeds.contiguous()}, tmp)
-    tmp.replace(cache)
+    save_state_dict({"prompt_embeds": embeds}, cache)
     return embeds

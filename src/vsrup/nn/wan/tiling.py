@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from vsrup.engine.tiles import gaussian_window
+from vsrup.util.windows import gaussian_window
 
 
 def tile_starts(length: int, kernel: int, stride: float) -> list[int]:

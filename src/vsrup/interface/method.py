@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
     import torch
 
-    from vsrup.engine.runtime import Runtime
     from vsrup.hub.registry import WeightSet
+    from vsrup.interface.runtime import Runtime
 
 Kind = Literal["classical", "learned", "diffusion"]
 
@@ -55,10 +55,11 @@ class MethodSpec:
     weights: tuple[str, ...] = ()
     #: True when the method wants motion-segment boundaries with each clip.
     uses_segments: bool = False
+    #: True when the method samples the whole video in one run, as its official code does
+    #: (`Method.whole_video`); `--window N` then replaces that run with independent windows.
+    whole_video: bool = False
     #: Default sampling steps for diffusion methods.
     default_steps: int | None = None
-    #: Pixels of reflection padding the original implementation adds around each frame.
-    border_pad: int = 0
     #: Human-readable speed class for the README and `vsrup methods`.
     speed: str = ""
 
@@ -76,7 +77,6 @@ class MethodOptions:
     synthetic_weights: str | None = None
     #: A method-specific model variant, e.g. realesrgan's "animevideov3".
     variant: str | None = None
-    offline: bool = False
     #: `--window N`: independent temporal windows of N frames instead of a method's
     #: whole-video run (a deviation from official semantics, for methods that have one).
     window: int | None = None
@@ -143,7 +143,9 @@ class Method(ABC):
         return {}
 
     def flush(self) -> torch.Tensor | None:
-        """Return frames still buffered at the end of the video (None for stateless methods)."""
+        """Called once after the last `process`. Every method returns exactly as many frames as
+        each `process` call was given, so there is nothing left to emit: return None (the
+        engine raises MethodError if frames come back); a method may release state here."""
         return None
 
     # -- whole-video methods (official semantics over the entire video) ---------------------

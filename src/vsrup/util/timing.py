@@ -1,6 +1,6 @@
 """Stage timing: a cheap API the pipeline and methods call, recorded only while benchmarking.
 
-    from vsrup.bench.timing import StageTimer
+    from vsrup.util.timing import StageTimer
 
     with StageTimer("decode"):
         frames = next(reader)

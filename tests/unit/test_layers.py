@@ -1,0 +1,43 @@
+"""The code's shape: layers import only downwards, method folders share one template."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+METHODS = ROOT / "src" / "vsrup" / "methods"
+
+
+def test_import_layers_hold() -> None:
+    # The contracts in pyproject.toml ([tool.importlinter]); `make test` runs the same check.
+    pytest.importorskip("importlinter")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    script = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "method", ["dgaf", "dloral", "litevsr", "simplegvr", "stablevsr", "stcdit"]
+)
+def test_method_folder_template(method: str) -> None:
+    folder = METHODS / method
+    assert (folder / "__init__.py").is_file() and (folder / "method.py").is_file()
+    assert (folder / "pipeline.py").is_file()
+    init = ast.parse((folder / "__init__.py").read_text())
+    # __init__.py only registers: a docstring, the import of the Method class, __all__.
+    kinds = {type(node).__name__ for node in init.body}
+    assert kinds <= {"Expr", "ImportFrom", "Assign"}, kinds
+    (imp,) = [n for n in init.body if isinstance(n, ast.ImportFrom)]
+    assert imp.module == f"vsrup.methods.{method}.method"
+    source = (folder / "method.py").read_text()
+    assert "@register" in source
