@@ -56,7 +56,10 @@ ADAPTER_NAMES = [
 CROP = (slice(None), slice(None), slice(128, 384), slice(128, 384))
 
 
-def _install_shims() -> None:
+def _install_shims(stub_torchvision: bool = True) -> None:
+    """Stand-ins for mmcv/mmengine/einops (and torchvision unless `stub_torchvision` is
+    False: the end-to-end script needs the real transforms), CUDA calls as no-ops."""
+
     class ConvModule(nn.Module):
         def __init__(
             self,
@@ -90,8 +93,9 @@ def _install_shims() -> None:
     module("mmengine.model", BaseModule=nn.Module)
     module("mmengine.model.weight_init", constant_init=lambda *a, **k: None)
     module("mmengine.runner", load_checkpoint=lambda *a, **k: None)
-    module("torchvision")
-    module("torchvision.transforms")
+    if stub_torchvision:
+        module("torchvision")
+        module("torchvision.transforms")
     module("einops", rearrange=None)
     torch.Tensor.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
     nn.Module.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]

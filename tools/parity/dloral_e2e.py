@@ -14,7 +14,8 @@ written as PNGs, reopened with PIL, prepared, tagged, paired, run through `Gener
 and saved as PNGs. What this tool supplies around it, and why:
 
 - weights: the tiny UNet and CFR of tests/fixtures/dloral (model.pkl is rebuilt from them in
-  the official layout), and a tiny random VAE with 32 groups and two resnets per block, since
+  the official layout by tests/helpers_dloral.py, as the tests do), and a tiny random VAE
+  with 32 groups and two resnets per block, since
   VAEHook hard-codes both; `from_pretrained` of the SD parts returns these;
 - `cv2.VideoCapture` replays our uint8 frames (converted to BGR as a decoder returns them);
 - the RAM/DAPE tagger returns a fixed caption and the CLIP text encoder fixed embeddings (no
@@ -37,7 +38,6 @@ import argparse
 import json
 import os
 import runpy
-import subprocess
 import sys
 import tempfile
 import types
@@ -51,6 +51,11 @@ from torch import nn
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dloral as dloral_parity  # noqa: E402  (its mmcv/mmengine/CUDA shims)
+from tests.helpers_dloral import FIXTURES as FIX_WEIGHTS  # noqa: E402
+from tests.helpers_dloral import fixture_model_pkl  # noqa: E402
 
 SEED = 4321
 CFR_MID = 8
@@ -67,7 +72,6 @@ VAE_CONFIG = {
     "latent_channels": 4,
     "sample_size": 64,
 }
-FIX_WEIGHTS = REPO / "tests" / "fixtures" / "dloral"
 
 
 def lr_frames(n: int, h: int, w: int, seed: int) -> np.ndarray:
@@ -83,27 +87,6 @@ def lr_frames(n: int, h: int, w: int, seed: int) -> np.ndarray:
     return np.stack(frames)
 
 
-def official_pkl(path: Path) -> dict:
-    """model.pkl in the official layout from the tiny fixture weights (as the tests rebuild it)."""
-    from safetensors import safe_open
-
-    with safe_open(str(FIX_WEIGHTS / "weights_unet.safetensors"), framework="pt") as fh:
-        meta = fh.metadata()
-    ckpt: dict = dict(json.loads(meta["lists"]))
-    ranks = json.loads(meta["ranks"])
-    ckpt["lora_rank_unet_quality"] = ranks["quality"]
-    ckpt["lora_rank_unet_consistency"] = ranks["consistency"]
-    ckpt["state_dict_unet"] = {
-        k: v.float() for k, v in load_file(FIX_WEIGHTS / "weights_unet.safetensors").items()
-    }
-    bpp = {}
-    for part in ("a", "b"):
-        bpp.update(load_file(FIX_WEIGHTS / f"weights_cfr_{part}.safetensors"))
-    ckpt["state_dict_bpp"] = {k: v.float() for k, v in bpp.items()}
-    torch.save(ckpt, path)
-    return ckpt
-
-
 def _bypass_torchvision(root: Path) -> None:
     for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
         del sys.modules[name]
@@ -113,21 +96,25 @@ def _bypass_torchvision(root: Path) -> None:
     import torchvision.transforms  # noqa: F401  (the real modules, found through __path__)
 
 
+def _without_cuda(to):  # noqa: ANN001, ANN202
+    """`to` with any "cuda" device argument dropped."""
+
+    def wrapped(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        args = tuple(a for a in args if a != "cuda")
+        if kwargs.get("device") == "cuda":
+            kwargs.pop("device")
+        return to(self, *args, **kwargs) if args or kwargs else self
+
+    return wrapped
+
+
 def _install_shims(torchvision_dir: Path, frames_by_path: dict[str, np.ndarray]) -> None:
     import cv2
     import diffusers
     import transformers  # noqa: F401  (probes torchvision on import: before the bypass)
 
-    class ConvModule(nn.Module):  # mmcv's, as tools/parity/dloral.py defines it
-        def __init__(
-            self, in_channels, out_channels, kernel_size, stride=1, padding=0, act_cfg=None, **_
-        ):  # noqa: ANN001
-            super().__init__()
-            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding)
-            self.act = nn.ReLU() if act_cfg else nn.Identity()
-
-        def forward(self, x):  # noqa: ANN001, ANN202
-            return self.act(self.conv(x))
+    dloral_parity._install_shims(stub_torchvision=False)
+    _bypass_torchvision(torchvision_dir)
 
     def module(name: str, **attrs: object) -> types.ModuleType:
         mod = types.ModuleType(name)
@@ -135,16 +122,6 @@ def _install_shims(torchvision_dir: Path, frames_by_path: dict[str, np.ndarray])
         mod.__path__ = []  # type: ignore[attr-defined]
         sys.modules[name] = mod
         return mod
-
-    module("mmcv")
-    module("mmcv.ops", ModulatedDeformConv2d=nn.Module, modulated_deform_conv2d=None)
-    module("mmcv.cnn", ConvModule=ConvModule)
-    module("mmengine", MMLogger=SimpleNamespace(get_current_instance=lambda: None), print_log=print)
-    module("mmengine.model", BaseModule=nn.Module)
-    module("mmengine.model.weight_init", constant_init=lambda *a, **k: None)
-    module("mmengine.runner", load_checkpoint=lambda *a, **k: None)
-    module("einops", rearrange=None)
-    _bypass_torchvision(torchvision_dir)
 
     class FakeDAPE(nn.Module):
         def forward(self, *a, **k):  # noqa: ANN002, ANN003, ANN202
@@ -154,27 +131,9 @@ def _install_shims(torchvision_dir: Path, frames_by_path: dict[str, np.ndarray])
     module("ram.models")
     module("ram.models.ram_lora", ram=lambda **k: FakeDAPE())
 
-    # CUDA-only calls on a CPU build: no-ops.
-    torch.Tensor.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
-    nn.Module.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
-    module_to = nn.Module.to
-
-    def to_without_cuda(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        args = tuple(a for a in args if a != "cuda")
-        if kwargs.get("device") == "cuda":
-            kwargs.pop("device")
-        return module_to(self, *args, **kwargs) if args or kwargs else self
-
-    nn.Module.to = to_without_cuda  # type: ignore[method-assign]
-    tensor_to = torch.Tensor.to
-
-    def tensor_to_without_cuda(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        args = tuple(a for a in args if a != "cuda")
-        if kwargs.get("device") == "cuda":
-            kwargs.pop("device")
-        return tensor_to(self, *args, **kwargs) if args or kwargs else self
-
-    torch.Tensor.to = tensor_to_without_cuda  # type: ignore[method-assign]
+    # `.to("cuda")` on a CPU build: dropped (dloral.py's shims make `.cuda()` a no-op).
+    nn.Module.to = _without_cuda(nn.Module.to)  # type: ignore[method-assign]
+    torch.Tensor.to = _without_cuda(torch.Tensor.to)  # type: ignore[method-assign]
     tensor = torch.tensor
 
     def tensor_on_cpu(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -200,17 +159,6 @@ def _install_shims(torchvision_dir: Path, frames_by_path: dict[str, np.ndarray])
     cv2.VideoCapture = FakeCapture
 
 
-def _official_root(path: Path) -> Path:
-    if (path / "src" / "DLoRAL_model.py").is_file():
-        return path
-    out = Path(tempfile.mkdtemp(prefix="dloral_official_"))
-    archive = subprocess.run(
-        ["git", "--git-dir", str(path), "archive", "HEAD", "src"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("official", type=Path)
@@ -228,7 +176,7 @@ def main() -> None:
 
     frames = {f"{work}/{name}.mp4": lr_frames(n, h, w, SEED + i)
               for i, (name, (n, h, w)) in enumerate(CASES.items())}  # fmt: skip
-    root = _official_root(args.official.resolve())
+    root = dloral_parity._official_root(args.official.resolve())
     _install_shims(args.torchvision.resolve(), frames)
     sys.path.insert(0, str(root))
     os.chdir(root)
@@ -271,7 +219,7 @@ def main() -> None:
     del gen
 
     pkl = work / "model.pkl"
-    official_pkl(pkl)
+    fixture_model_pkl(pkl)
     script = root / "src" / "test_DLoRAL.py"
     for name in CASES:
         argv = [str(script), "-i", f"{work}/{name}.mp4", "-o", str(work / "out"),

@@ -335,7 +335,7 @@ def run_stream(
     def add_whole(seg: Segment) -> None:
         """Whole-video mode: hand one closed segment to the method (a scene cut may first
         end the current shot)."""
-        from vsrup.methods.base import Clip
+        from vsrup.interface.method import Clip
 
         if opts.shots and "scene-change" in seg.reason and seg.start > shot["first"]:
             finish_shot(seg.start)
