@@ -59,7 +59,7 @@ def _parts(case: dict, context: torch.Tensor):  # noqa: ANN202
 
 def _method(parts, scale: int, steps: int):  # noqa: ANN001, ANN202
     from vsrup.engine.runtime import resolve_runtime
-    from vsrup.methods.base import MethodOptions
+    from vsrup.interface.method import MethodOptions
     from vsrup.methods.stcdit import STCDiTMethod
 
     runtime = resolve_runtime("cpu", "fp32", ("fp32",))
