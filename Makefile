@@ -26,6 +26,7 @@ demo: install
 	$(BIN)/vsrup upscale examples/sample.mp4 -o examples/sample_x2.mp4 --scale 2 --overwrite
 	$(BIN)/vsrup info examples/sample_x2.mp4
 	@echo "wrote examples/sample_x2.mp4 (from examples/sample.mp4)"
+	@echo "vsrup is installed in $(VENV): run '. $(VENV)/bin/activate' to put it on PATH (or call $(BIN)/vsrup)"
 
 test: install
 	$(BIN)/lint-imports

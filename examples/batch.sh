@@ -8,6 +8,19 @@
 # OUT_DIR/failed.log with vsrup's one-line reason. (`vsrup upscale IN_DIR -o OUT_DIR` does
 # the same in one process, with a summary table; this script shows plain shell use.)
 set -u
+# The vsrup to run: $VSRUP if set, else `vsrup` on PATH, else the one `make demo`/`make test`
+# installed in this checkout's .venv (so the script works without activating it).
+here=$(cd "$(dirname "$0")" && pwd)
+if [[ -z "${VSRUP:-}" ]]; then
+  if command -v vsrup >/dev/null 2>&1; then
+    VSRUP=vsrup
+  elif [[ -x "$here/../.venv/bin/vsrup" ]]; then
+    VSRUP="$here/../.venv/bin/vsrup"
+  else
+    echo "batch.sh: vsrup not found: run 'make demo' first, or activate the venv (. .venv/bin/activate)" >&2
+    exit 2
+  fi
+fi
 in_dir=${1:?usage: batch.sh IN_DIR OUT_DIR [vsrup options...]}
 out_dir=${2:?usage: batch.sh IN_DIR OUT_DIR [vsrup options...]}
 shift 2
@@ -22,7 +35,8 @@ for src in "$in_dir"/*.{mp4,mkv,mov,webm,avi,m4v,ts}; do
     skipped=$((skipped + 1))
     continue
   fi
-  if err=$(vsrup upscale "$src" -o "$dst" -q "$@" 2>&1 >/dev/null); then
+  # shellcheck disable=SC2086 # $VSRUP may be a command with arguments (python -m vsrup)
+  if err=$($VSRUP upscale "$src" -o "$dst" -q "$@" 2>&1 >/dev/null); then
     done_count=$((done_count + 1))
   else
     failed=$((failed + 1))

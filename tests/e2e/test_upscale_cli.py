@@ -147,7 +147,7 @@ def test_batch_folder_continues_after_a_failure(tmp_path: Path) -> None:
     res = upscale(folder, "-o", tmp_path / "out")
     assert res.exit_code == 2, res.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_x2.mp4", "c_x2.mkv"]
-    assert "2 done, 1 failed" in res.output
+    assert "2 done, 0 skipped, 1 failed" in res.output
 
 
 def test_synthetic_weights_warn_that_output_is_noise(tmp_path: Path) -> None:

@@ -64,3 +64,14 @@ def test_upscale_latents_bad_file_is_one_line_and_leaves_nothing(tmp_path: Path)
     assert "bad.safetensors" in result.output and "latents" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_upscale_latents_refuses_an_unknown_opt(tmp_path: Path) -> None:
+    latents = tmp_path / "lat.safetensors"
+    save_file({"latents": torch.randn(1, 16, 3, 2, 4)}, latents, metadata={"fps": "12"})
+    out = tmp_path / "out.mp4"
+    args = ["upscale-latents", str(latents), "-o", str(out), "--synthetic-weights", "tiny"]
+    result = runner.invoke(app, [*args, "--opt", "atention=dense"])
+    assert result.exit_code == 2 and "unknown --opt atention for simplegvr" in result.output
+    assert "attention, noise_aug" in result.output or "noise_aug, attention" in result.output
+    assert not out.exists()

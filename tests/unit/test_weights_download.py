@@ -392,8 +392,9 @@ def test_url_tag_list_is_checked_and_imported_by_its_converter(hub, tmp_path, mo
 def test_download_of_a_method_with_optional_adds_its_taggers():
     from vsrup.cli.models import _targets
 
-    fetch, manual = _targets("dloral")
+    fetch, manual, wheel = _targets("dloral")
     assert "sd21-base" in fetch and "ram-swin-large" not in fetch and manual == ["dloral"]
-    fetch, _ = _targets("dloral", optional=True)
+    assert wheel == []
+    fetch, _, _ = _targets("dloral", optional=True)
     assert {"ram-swin-large", "ram-tag-list", "ram-tag-thresholds"} <= set(fetch)
     assert "dape" not in fetch  # a hand import (Google Drive)

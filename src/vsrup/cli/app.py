@@ -8,6 +8,7 @@ import typer
 
 from vsrup import __version__
 from vsrup.cli.common import state
+from vsrup.cli.logs import route_library_logs
 
 app = typer.Typer(
     name="vsrup",
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 #: Modules that add commands; each defines `register(app)` and keeps its imports light.
@@ -53,6 +55,7 @@ def root(
     """vsrup: video super-resolution from the command line."""
     if debug:
         state.debug = True
+    route_library_logs(state.debug)
     if offline:
         from vsrup.hub.env import set_offline
 
@@ -63,5 +66,17 @@ for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 
 
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`vsrup upscale x.mp4 --debug` means `vsrup --debug upscale x.mp4`: the global switches
+    --debug and --offline are accepted after the command too (not after `--`)."""
+    globals_ = ("--debug", "--offline")
+    end = args.index("--") if "--" in args else len(args)
+    moved = [a for a in args[:end] if a in globals_]
+    rest = [a for a in args[:end] if a not in globals_]
+    return moved + rest + args[end:]
+
+
 def main() -> None:
-    app()
+    import sys
+
+    app(args=hoist_global_options(sys.argv[1:]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -116,7 +117,7 @@ def bench(
     report = run_bench(settings, on_result=progress)
     if as_json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
-    elif as_markdown:
+    elif as_markdown or not sys.stdout.isatty():  # piped: full markdown, never cut to "…"
         print(report.to_markdown(), end="")
     else:
         from vsrup.bench.report import print_rich

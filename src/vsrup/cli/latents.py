@@ -47,7 +47,7 @@ def upscale_latents(
     from vsrup.engine.pipeline import resolve_weights
     from vsrup.engine.runtime import resolve_runtime
     from vsrup.errors import UsageError
-    from vsrup.interface.method import MethodOptions
+    from vsrup.interface.method import MethodOptions, check_options
     from vsrup.methods.simplegvr.pipeline import read_latents_file
     from vsrup.video.output import AtomicOutput
     from vsrup.video.writer import EncodeSettings, VideoWriter
@@ -68,6 +68,7 @@ def upscale_latents(
         synthetic_weights=synthetic_weights,
         extra=parse_opts(opt),
     )
+    check_options(cls.spec, options)
     if synthetic_weights:
         warn("synthetic weights: the output is noise (for testing and benchmarking only)")
     runtime = resolve_runtime(device, dtype, cls.spec.dtypes, seed=seed)

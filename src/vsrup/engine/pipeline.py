@@ -7,7 +7,8 @@ The stages are separate functions so that each can grow on its own:
 3. `load_method`   the method instance on its runtime (device, dtype, offload, compile)
 4. `vsrup.engine.scheduler.run_stream`: decoding ahead and encoding behind in background
    threads, motion segments, temporal windows with blended overlaps, spatial tiles with the
-   OOM fallback, exact-size resize, colour fix, and checkpoints for `--resume`
+   OOM fallback, exact-size resize, the temporal-consistency stage (`--temporal`), colour
+   fix, and checkpoints for `--resume`
 5. `open_sink`     a VideoWriter (inside an AtomicOutput) or an ImageSequenceWriter
 
 Memory stays bounded whatever the video's length; every output frame is written with its
@@ -56,6 +57,8 @@ class UpscaleJob:
     dtype: str = "auto"
     batch: int | None = None
     color_fix: str = "none"  # none | adain | wavelet
+    #: Temporal-consistency stage: auto (learned per-frame methods) | on | off.
+    temporal: str = "auto"
     offload: str = "none"  # none | model | sequential
     vram: float | None = None  # GB budget that chooses the spatial tile
     compile: bool = False
@@ -66,11 +69,14 @@ class UpscaleJob:
     work_dir: Path | None = None
     #: Whole-video methods: cut into independent shots at hard scene changes.
     scene_cuts: bool = False
+    #: Frame rate given to an image sequence (24 when None); videos keep their timestamps.
+    fps: float | None = None
 
 
 @dataclass
 class Progress:
-    done: int
+    #: Frames finished; fractional while a long window computes (steps × tiles).
+    done: float
     total: int
     elapsed_s: float
 
@@ -112,7 +118,10 @@ def open_source(job: UpscaleJob, batch: int, warn: WarnFn):  # noqa: ANN201
     frange = FrameRange.parse(job.frames, job.start, job.duration)
     kwargs = dict(batch=batch, frame_range=frange, ignore_errors=job.ignore_errors)
     if is_image_sequence(job.input):
-        return ImageSequenceReader(job.input, **kwargs)
+        return ImageSequenceReader(job.input, fps=job.fps or 24, on_warning=warn, **kwargs)
+    if job.fps is not None:
+        raise UsageError("--fps sets the rate of image sequences; a video keeps its own",
+                         path=job.input)  # fmt: skip
     return VideoReader(job.input, on_warning=warn, **kwargs)
 
 
@@ -143,9 +152,13 @@ def native_scale(spec: MethodSpec, ratio: float) -> int:
     return bigger[0] if bigger else max(spec.scales)
 
 
-def plan_output(spec: MethodSpec, w: int, h: int, job: UpscaleJob) -> tuple[int, int, int]:
-    """(native scale, output width, output height)."""
-    out_w, out_h = target_size(w, h, job.scale, job.width, job.height)
+def plan_output(
+    spec: MethodSpec, w: int, h: int, job: UpscaleJob, rotation: int = 0
+) -> tuple[int, int, int]:
+    """(native scale, output width, output height) of the stored frame. --width/--height
+    mean the displayed picture, so a 90°-rotated video swaps them."""
+    want_w, want_h = (job.height, job.width) if rotation % 180 == 90 else (job.width, job.height)
+    out_w, out_h = target_size(w, h, job.scale, want_w, want_h)
     ratio = max(out_w / w, out_h / h)
     return native_scale(spec, ratio), out_w, out_h
 
@@ -213,6 +226,7 @@ def job_settings(
         "extra": o.extra,
         "range": [job.frames, job.start, job.duration],
         "color_fix": job.color_fix,
+        "temporal": _settings_of(temporal_config(job, spec)),
         "device": runtime.device,
         "dtype": runtime.dtype_name,
         "tile": job.tile,
@@ -247,8 +261,22 @@ def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
             yield batch.frames[i], p
 
 
+def temporal_config(job: UpscaleJob, spec: MethodSpec):  # noqa: ANN201
+    """The temporal stage's settings when it runs for this job, else None."""
+    from vsrup.engine.temporal import TemporalConfig, wants_temporal
+
+    return TemporalConfig() if wants_temporal(job.temporal, spec) else None
+
+
+def _settings_of(config) -> dict | None:  # noqa: ANN001
+    return dataclasses.asdict(config) if config is not None else None
+
+
 def is_sequence_output(path: Path) -> bool:
-    return path.suffix.lower() == ".png" or (path.suffix == "" and not path.is_file())
+    """Images out (`frames/%06d.png`, or one `still.png`); never guessed from a bare name."""
+    from vsrup.video.imageseq import IMAGE_EXTENSIONS
+
+    return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def open_sink(job: UpscaleJob, reader, out_w: int, out_h: int, temp: Path | None, warn: WarnFn):  # noqa: ANN001, ANN201
@@ -276,6 +304,20 @@ def open_sink(job: UpscaleJob, reader, out_w: int, out_h: int, temp: Path | None
         pts_offset=offset if getattr(reader, "window_s", None) else 0,
         warn=warn,
         label=str(job.output),
+    )
+
+
+def interrupted_note(job: UpscaleJob, done: int, total: int, checkpointing: bool) -> str:
+    """What an interrupt kept, when no finished frames were stored."""
+    of = f"{done} of {total}" if total else f"{done}"
+    if checkpointing:
+        return (
+            f"{job.input}: interrupted after {of} frames, before the first window "
+            "finished: nothing to keep yet"
+        )
+    return (
+        f"{job.input}: interrupted after {of} frames; nothing was kept (the output appears "
+        "only when complete; --checkpoint keeps finished frames for --resume)"
     )
 
 
@@ -317,7 +359,7 @@ def run_job(
         raise UsageError(f"--scene-cuts: {spec0.id} does not use motion segments")
     reader = open_source(job, 1, warn)
     video = reader.video
-    scale, out_w, out_h = plan_output(spec0, video.width, video.height, job)
+    scale, out_w, out_h = plan_output(spec0, video.width, video.height, job, video.rotation)
     reader.batch = batch_size(spec0, out_w, out_h, job.batch)
     if video.hdr:
         warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "
@@ -358,7 +400,7 @@ def run_job(
                 sink.write_array(frame[None], [pts])
             done += 1
 
-        def progress(n: int) -> None:
+        def progress(n: float) -> None:
             if on_progress is not None:
                 on_progress(Progress(n, reader.total, time.perf_counter() - t0))
 
@@ -369,6 +411,7 @@ def run_job(
             tile=spatial_tile(spec, job),
             out_size=(out_h, out_w),
             store=store,
+            temporal=temporal_config(job, spec),
             on_progress=progress,
             on_warning=warn,
             on_info=on_info,
@@ -381,11 +424,13 @@ def run_job(
             stream = run_stream(decoded, method, write, runtime, options)
             with StageTimer("encode"):
                 sink.close()
-        except BaseException:
+        except BaseException as exc:
             sink.abort()
             if store is not None and store.frames_done:
                 warn(f"{store.frames_done} finished frames are kept in {store.directory}; "
                      "rerun the same command with --resume to continue")  # fmt: skip
+            elif isinstance(exc, KeyboardInterrupt):
+                warn(interrupted_note(job, done, reader.total, store is not None))
             raise
     if store is not None:
         store.remove()  # the output is complete and in place

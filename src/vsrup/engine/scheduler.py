@@ -9,7 +9,8 @@ output frames ((H, W, C) uint8/uint16 numpy array, pts) in order, and in between
    arrive (`WindowPlanner`), never needing the total frame count;
 3. runs the method per window, through spatial tiles when the spec asks for them (with the
    OOM fallback that halves the tile), with size padding to the method's multiple/minimum;
-4. blends window overlaps (`StreamingBlender`), applies the colour fix against the input frame,
+4. blends window overlaps (`StreamingBlender`), runs the temporal-consistency stage when asked
+   (`TemporalStabilizer`, per-frame methods), applies the colour fix against the input frame,
    quantises once (so stored and fresh frames are the same integers);
 5. stores finished frames in the resume store (if any) and hands them to the sink through a
    second background thread (bounded queue), so encoding overlaps compute too.
@@ -18,8 +19,10 @@ Only a bounded number of frames is alive at any time: the decode queue, the inpu
 the current and next window, the blender's overlap, the encode queue.
 
 Resume: frames [0, F) already in the store are replayed to the sink first; windows whose real
-frames all lie before F are skipped, and the blender ignores frames before F. A deterministic
-method therefore produces exactly the frames an uninterrupted run would.
+frames all lie before F are skipped, and the blender ignores frames before F. With the
+temporal stage, the `context` frames before F are recomputed too and pass through the stage
+without being emitted, since its output depends on exactly that many preceding frames. A
+deterministic method therefore produces exactly the frames an uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from vsrup.engine.color import color_fix
 from vsrup.engine.latent_store import DEFAULT_SPILL_BYTES
 from vsrup.engine.resume import ResumeStore, quantize
 from vsrup.engine.segment import MotionSegmenter, Segment, Segmentation, SegmentConfig
+from vsrup.engine.temporal import TemporalConfig, TemporalStabilizer
 from vsrup.errors import MethodError
 from vsrup.util.timing import StageTimer
 
@@ -78,7 +82,10 @@ class StreamOptions:
     #: Store finished frames in chunks of at least this many frames.
     store_every: int = 8
     store: ResumeStore | None = None
-    on_progress: Callable[[int], None] | None = None
+    #: Temporal-consistency stage for per-frame methods (None: off).
+    temporal: TemporalConfig | None = None
+    #: Frames finished so far; fractional while a window is being computed.
+    on_progress: Callable[[float], None] | None = None
     on_warning: Callable[[str], None] | None = None
     #: Lines for the user that are not warnings (e.g. the prompt a method derived).
     on_info: Callable[[str], None] | None = None
@@ -175,19 +182,35 @@ def process_window(
     tile: int | None,
     on_warning: Callable[[str], None] | None = None,
     tile_overlap: int | None = None,
+    on_fraction: Callable[[float], None] | None = None,
 ) -> torch.Tensor:
     """Run the method on one window's input (T, C, H, W), tiled if asked, padded to the
-    method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s)."""
+    method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s).
+
+    `on_fraction(f)` hears how much of the window is done (0..1): tiles, and inside each tile
+    the sampling steps the method reports (`vsrup.util.steps`)."""
     from vsrup.engine.runtime import run_with_oom_fallback
     from vsrup.engine.tiles import tiled_apply
     from vsrup.interface.method import Clip
+    from vsrup.util.steps import listening_to_steps
 
     spec = method.spec
     device = runtime.torch_device if runtime is not None else frames.device
+    where = {"tile": 0, "tiles": 1}
+
+    def report(part: float) -> None:
+        if on_fraction is not None:
+            on_fraction(min((where["tile"] + part) / where["tiles"], 1.0))
+
+    def on_tile(index: int, count: int) -> None:
+        where.update(tile=index, tiles=count)
+        report(0.0)
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         clip = Clip(frames=x.to(device), start=window.start, segment_starts=window.segment_starts)
-        return method.process(clip)
+        listener = (lambda done, total: report(done / max(total, 1))) if on_fraction else None
+        with listening_to_steps(listener):
+            return method.process(clip)
 
     h, w = frames.shape[-2:]
     want = (h * method.scale, w * method.scale)
@@ -201,6 +224,7 @@ def process_window(
             scale=method.scale,
             multiple=spec.size_multiple,
             min_size=spec.min_size,
+            on_tile=on_tile,
         )
         if tuple(out.shape[-2:]) != want:
             raise MethodError(f"{spec.id} returned {tuple(out.shape[-2:])}, expected {want}")
@@ -215,6 +239,7 @@ def process_window(
             scale=method.scale,
             multiple=spec.size_multiple,
             min_size=spec.min_size,
+            on_tile=on_tile,
         )
 
     def told(old: int, new: int) -> None:
@@ -243,14 +268,24 @@ def run_stream(
     spec = method.spec
     store = opts.store
     resumed = store.frames_done if store is not None else 0
-    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0, "store": 0.0}
+    timings = {
+        "method": 0.0,
+        "wait_decode": 0.0,
+        "blend_color": 0.0,
+        "temporal": 0.0,
+        "store": 0.0,
+    }
     stop = threading.Event()
     writer = _Writer(sink, opts.encode_queue)
     planner: WindowPlanner = planner_for_spec(
         spec, batch=opts.batch, overlap=opts.overlap, window=opts.window
     )
     segmenter = MotionSegmenter(opts.segment_config) if spec.uses_segments else None
-    blender = StreamingBlender(start=resumed)
+    stage = TemporalStabilizer(opts.temporal) if opts.temporal is not None else None
+    # The temporal stage is deterministic from its context: on resume, the frames just before
+    # the stored ones are recomputed to refill it, and are not emitted again.
+    warm_from = max(resumed - stage.context, 0) if stage is not None else resumed
+    blender = StreamingBlender(start=warm_from)
     tile = opts.tile if opts.tile is not None else spec.tile
 
     inputs: dict[int, torch.Tensor] = {}
@@ -259,6 +294,15 @@ def run_stream(
     done = resumed
     computed = 0
     need_from = 0  # the next window starts here: inputs before it serve only the colour fix
+
+    shown = [float(resumed)]
+
+    def tell(frames: float) -> None:
+        """Report progress, never backwards (a window's partial estimate may run ahead of
+        the frames it finishes one by one)."""
+        if opts.on_progress is not None and frames >= shown[0]:
+            shown[0] = frames
+            opts.on_progress(frames)
 
     def flush_store(force: bool) -> None:
         if store is None or not pending or (len(pending) < opts.store_every and not force):
@@ -273,7 +317,7 @@ def run_stream(
     def reference(index: int) -> torch.Tensor | None:
         if index in inputs:
             return inputs[index]
-        if opts.color_fix == "none":
+        if opts.color_fix == "none" and stage is None:
             return None
         store = refs["store"]
         return store.read((index - refs["first"],))
@@ -285,6 +329,14 @@ def run_stream(
             ref = reference(index)
             if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
                 out = resize_exact(out, *opts.out_size)
+            if stage is not None:
+                t1 = time.perf_counter()
+                out = stage.push(ref, out)
+                spent = time.perf_counter() - t1
+                timings["temporal"] += spent
+                t0 += spent  # not part of blend_color
+                if index < resumed:  # context for the stage only: already stored
+                    continue
             fixed = out[None] if ref is None else color_fix(out[None], ref[None], opts.color_fix)
             q = quantize(fixed, opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
@@ -292,8 +344,7 @@ def run_stream(
                 pending.append((q, pts_of[index]))
             writer.put(q, pts_of[index])
             done = index + 1
-            if opts.on_progress is not None:
-                opts.on_progress(done)
+            tell(done)
         flush_store(force=False)
 
     def release() -> None:
@@ -303,18 +354,27 @@ def run_stream(
             del inputs[i]
             pts_of.pop(i, None)
 
+    def partial_progress(win: Window) -> Callable[[float], None] | None:
+        """Fractional frames while a window computes: the frames it makes final, scaled by
+        how much of it is done, so progress moves within long diffusion windows."""
+        if opts.on_progress is None:
+            return None
+        start, todo = done, max(win.done_before - done, 0)
+        return lambda part: tell(start + part * todo)
+
     def run_windows(windows: list[Window]) -> None:
         nonlocal computed, need_from
         for win in windows:
             need_from = win.done_before
-            if win.end <= resumed:
+            if win.end <= warm_from:
                 release()
                 continue  # every real frame of this window is already stored
             clip = torch.stack([inputs[i] for i in win.indices])
             t0 = time.perf_counter()
             out = process_window(
-                method, clip, win, runtime, tile, opts.on_warning, opts.tile_overlap
-            )
+                method, clip, win, runtime, tile, opts.on_warning, opts.tile_overlap,
+                on_fraction=partial_progress(win),
+            )  # fmt: skip
             timings["method"] += time.perf_counter() - t0
             computed += 1
             if out.shape[0] != win.length:
@@ -343,7 +403,7 @@ def run_stream(
         t0 = time.perf_counter()
         method.add_segment(Clip(clip if device is None else clip.to(device), start=seg.start))
         timings["method"] += time.perf_counter() - t0
-        if opts.color_fix != "none":
+        if opts.color_fix != "none" or stage is not None:  # references still needed
             if "appender" not in refs:
                 from vsrup.engine.latent_store import LatentAppender
 
@@ -360,7 +420,7 @@ def run_stream(
         nonlocal computed
         if "appender" in refs:
             refs["store"], refs["first"] = refs.pop("appender").finish(), shot["first"]
-        skip = max(resumed - shot["first"], 0)
+        skip = max(warm_from - shot["first"], 0)  # the temporal stage's context too
         index = shot["first"] + skip
         t0 = time.perf_counter()
         for out in method.finish_video(skip):

@@ -108,8 +108,11 @@ def tiled_apply(
     blend: Blend = "linear",
     margin: int | None = None,
     pad_mode: str = "reflect",
+    on_tile: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Run `fn` over overlapping tiles of `x` (N, C, H, W) and blend into one output.
+
+    `on_tile(index, count)` is called before each tile is computed (progress reporting).
 
     `tile` and `overlap` are in input units and are rounded down to `multiple`; `scale` is the
     output/input size ratio of `fn`. Inputs smaller than a tile are not tiled. The input is
@@ -126,13 +129,19 @@ def tiled_apply(
     out_h, out_w = _scaled(hp, scale), _scaled(wp, scale)
     crop_h, crop_w = round(h * scale), round(w * scale)
     if hp <= th and wp <= tw:
+        if on_tile is not None:
+            on_tile(0, 1)
         return fn(xp)[..., :crop_h, :crop_w]
 
     ys, xs = axis_starts(hp, th, overlap), axis_starts(wp, tw, overlap)
+    count = 0
     out: torch.Tensor | None = None
     weight = torch.zeros(out_h, out_w, dtype=torch.float64, device=x.device)
     for y0 in ys:
         for x0 in xs:
+            if on_tile is not None:
+                on_tile(count, len(ys) * len(xs))
+            count += 1
             th_i, tw_i = min(th, hp), min(tw, wp)
             y = fn(xp[..., y0 : y0 + th_i, x0 : x0 + tw_i])
             oy, ox = _scaled(y0, scale), _scaled(x0, scale)

@@ -36,7 +36,11 @@ def installed_checks(model_id: str) -> list[FileCheck] | None:
         recorded = manifest.get("files", {})
         return check_files({root / name: digest for name, digest in recorded.items()})
     expected: dict[Path, str | None] = {}
+    # A folder shared with other entries (a wheel's models/): only this entry's files.
+    own = {Path(f).name for f in entry.files}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST):
         rel = path.relative_to(root).as_posix()
+        if own and path.name not in own:
+            continue
         expected[path] = entry.sha256.get(rel) or hub_blob_hash(path)
     return check_files(expected)

@@ -336,6 +336,30 @@ def cached_snapshot(entry: registry.ModelEntry) -> Path | None:
 # ---------------------------------------------------------------- downloads
 
 
+def require_network(url: str, model_id: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, with one clear line, when the server cannot be reached at all:
+    huggingface_hub would otherwise retry for half a minute. Skipped behind a proxy (the
+    direct connection is not the one that will be used)."""
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise WeightsError(
+            f"{model_id}: cannot reach {parts.hostname} ({reason}); is this machine offline?",
+            hint="check the network, or copy the cache from a connected machine and use --offline",
+        ) from None
+
+
 def download(
     model_id: str,
     *,
@@ -358,10 +382,12 @@ def download(
     if entry.source == "url":
         if revision or include or repo:
             raise UsageError(f"{model_id} is one file: --revision/--include/--repo do not apply")
+        require_network(entry.url or "", model_id)
         return _download_url(entry, progress=progress)
     if entry.source != "hf":
         raise registry.missing_weights(model_id)
     _sync_offline()
+    require_network(env.hf_endpoint() or "https://huggingface.co", model_id)
     patterns = patterns_for(entry, include)
     cache_dir = env.hf_cache_dir()
     endpoint = env.hf_endpoint()

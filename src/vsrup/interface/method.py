@@ -62,6 +62,12 @@ class MethodSpec:
     default_steps: int | None = None
     #: Human-readable speed class for the README and `vsrup methods`.
     speed: str = ""
+    #: `--model` values the method knows (empty: it has no variants).
+    variants: tuple[str, ...] = ()
+    #: `--opt` keys the method reads (empty: none).
+    option_keys: tuple[str, ...] = ()
+    #: The text options it uses: "prompt" and/or "negative_prompt".
+    prompts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -95,6 +101,31 @@ class Clip:
     frames: torch.Tensor
     start: int = 0
     segment_starts: tuple[int, ...] = (0,)
+
+
+def check_options(spec: MethodSpec, options: MethodOptions) -> None:
+    """Refuse options the method would silently ignore: an unknown `--model`, `--opt` keys
+    it does not read, a prompt it does not use. Each error names the valid choices."""
+    from vsrup.errors import UsageError
+
+    def choices(values: tuple[str, ...]) -> str:
+        return "use one of: " + ", ".join(values)
+
+    if options.variant is not None and options.variant not in spec.variants:
+        if not spec.variants:
+            raise UsageError(f"--model {options.variant}: {spec.id} has no model variants")
+        raise UsageError(f"unknown --model {options.variant!r} for {spec.id}",
+                         hint=choices(spec.variants))  # fmt: skip
+    unknown = sorted(set(options.extra) - set(spec.option_keys))
+    if unknown:
+        keys = ", ".join(unknown)
+        if not spec.option_keys:
+            raise UsageError(f"--opt {keys}: {spec.id} takes no --opt settings")
+        raise UsageError(f"unknown --opt {keys} for {spec.id}", hint=choices(spec.option_keys))
+    for name in ("prompt", "negative_prompt"):
+        if getattr(options, name) is not None and name not in spec.prompts:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag}: {spec.id} does not use a {name.replace('_', ' ')}")
 
 
 class Method(ABC):

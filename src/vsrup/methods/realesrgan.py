@@ -34,6 +34,8 @@ class RealESRGAN(FeedForwardSR):
         tile_overlap=80,
         weights=tuple(VARIANTS.values()),
         speed="x4plus: slow; animevideov3: fast",
+        variants=tuple(VARIANTS),
+        option_keys=("batch",),
     )
     pad = (10, "reflect")
     pass_scale = 4

@@ -25,6 +25,7 @@ class Span(FeedForwardSR):
         tile_overlap=96,
         weights=("span-x2-ch48", "span-x4-ch48"),
         speed="fast",
+        option_keys=("batch",),
     )
 
     @classmethod

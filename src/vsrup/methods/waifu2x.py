@@ -27,6 +27,8 @@ class Waifu2x(FeedForwardSR):
         tile_overlap=48,
         weights=tuple(VARIANTS.values()),
         speed="medium",
+        variants=tuple(VARIANTS),
+        option_keys=("batch",),
     )
     pad = (7, "replicate")
     pass_scale = 2

@@ -30,9 +30,9 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
 def is_image_sequence(spec: str | Path) -> bool:
-    """A directory, a glob pattern, or a single image file."""
+    """A directory, a glob pattern, a printf pattern (`frames/%04d.png`) or one image file."""
     text = str(spec)
-    if any(ch in text for ch in "*?["):
+    if any(ch in text for ch in "*?[") or _printf_regex(Path(text).name) is not None:
         return True
     p = Path(text)
     return p.is_dir() or p.suffix.lower() in IMAGE_EXTENSIONS
@@ -42,9 +42,23 @@ def _natural_key(path: Path) -> list[object]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
+def _printf_regex(name: str) -> re.Pattern[str] | None:
+    """`frame_%04d.png` → a regex matching frame_0001.png (None when there is no %d)."""
+    m = re.search(r"%(0?)(\d*)d", name)
+    if m is None:
+        return None
+    digits = rf"\d{{{int(m.group(2))}}}" if m.group(1) and m.group(2) else r"\d+"
+    return re.compile(re.escape(name[: m.start()]) + digits + re.escape(name[m.end() :]) + "$")
+
+
 def list_images(spec: str | Path) -> list[Path]:
     text = str(spec)
-    if any(ch in text for ch in "*?["):
+    pattern = _printf_regex(Path(text).name)
+    if pattern is not None:
+        folder = Path(text).parent
+        names = os.listdir(folder) if folder.is_dir() else []
+        files = [folder / n for n in names if pattern.match(n)]
+    elif any(ch in text for ch in "*?["):
         files = [Path(p) for p in glob.glob(text)]
     elif Path(text).is_dir():
         files = list(Path(text).iterdir())
@@ -58,8 +72,16 @@ def list_images(spec: str | Path) -> list[Path]:
     return images
 
 
+def has_alpha(path: Path) -> bool:
+    """Whether the image file has an alpha channel (read from the header only where cheap)."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    return img is not None and img.ndim == 3 and img.shape[2] == 4
+
+
 def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) RGB uint8 or uint16."""
+    """(H, W, 3) RGB uint8 or uint16; an alpha channel is dropped (the reader warns)."""
     import cv2
 
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
@@ -86,12 +108,15 @@ class ImageSequenceReader:
         fps: Fraction | int = 24,
         frame_range: FrameRange | None = None,
         ignore_errors: bool = False,
-        on_warning=None,  # noqa: ANN001 - accepted for interface parity
+        on_warning=None,  # noqa: ANN001 - (text) -> None
     ) -> None:
         self.path = Path(str(spec))
         files = list_images(spec)
+        if on_warning is not None and has_alpha(files[0]):
+            on_warning(f"{files[0]}: the alpha channel (transparency) is dropped; methods "
+                       "upscale colour only")  # fmt: skip
         r = frame_range or FrameRange()
-        fps = Fraction(fps)
+        fps = Fraction(fps).limit_denominator(1001)
         if r.start_s is not None or r.duration_s is not None:
             lo = round((r.start_s or 0) * fps)
             hi = None if r.duration_s is None else lo + round(r.duration_s * fps)
@@ -142,20 +167,25 @@ class ImageSequenceReader:
 
 
 def sequence_pattern(target: Path) -> tuple[Path, str]:
-    """`out/frame_%06d.png` → (out, 'frame_%06d.png'); a directory → (dir, '%06d.png')."""
-    if target.suffix.lower() == ".png":
-        if "%" not in target.name:
-            raise OutputError("image sequence output needs a %d pattern, e.g. out/%06d.png",
-                              path=target)  # fmt: skip
-        return target.parent, target.name
-    return target, "%06d.png"
+    """`out/frame_%06d.png` → (out, 'frame_%06d.png'); `still.png` → (., 'still.png'), a
+    single image. Any image extension OpenCV writes (.png, .jpg, .tif)."""
+    if target.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise OutputError("an image output needs a .png, .jpg or .tif name", path=target)
+    if "%" in target.name:
+        try:
+            target.name % 0
+        except (TypeError, ValueError):
+            raise OutputError("bad image pattern; use a %d form such as %06d",
+                              path=target) from None  # fmt: skip
+    return target.parent, target.name
 
 
 class ImageSequenceWriter:
     """Write numbered PNGs; `write(frames, pts)`, `close()`, `abort()` like VideoWriter.
 
-    `target` is a directory or a pattern such as `out/frame_%06d.png`. Files are numbered
-    from 0 (or `start_number`). 16-bit PNG when `deep`.
+    `target` is a pattern such as `out/frame_%06d.png` (the folder is created), or one image
+    name (`still.png`) for a single frame. Files are numbered from 0 (or `start_number`).
+    16-bit PNG/TIFF when `deep`; JPEG holds 8 bits only, so deep frames are rounded to 8.
     """
 
     def __init__(
@@ -166,17 +196,25 @@ class ImageSequenceWriter:
         overwrite: bool = False,
         start_number: int = 0,
     ) -> None:
-        self.directory, self.pattern = sequence_pattern(Path(target))
-        self.deep = deep
+        target = Path(target)
+        self.directory, self.pattern = sequence_pattern(target)
+        self.single = "%" not in self.pattern
+        self.deep = deep and target.suffix.lower() not in (".jpg", ".jpeg")
         self.number = start_number
         self.overwrite = overwrite
-        parent = self.directory.parent
+        if self.single:
+            parent = self.directory
+            if (parent / self.pattern).exists() and not overwrite:
+                raise OutputError("already exists", path=target,
+                                  hint="use --overwrite to replace it")  # fmt: skip
+        else:
+            parent = self.directory.parent
+            if self.directory.exists() and any(self.directory.iterdir()) and not overwrite:
+                raise OutputError("output directory is not empty", path=self.directory,
+                                  hint="use --overwrite to replace its frames")  # fmt: skip
         if not parent.is_dir():
             raise OutputError("output directory does not exist", path=parent)
         probe_writable(parent)
-        if self.directory.exists() and any(self.directory.iterdir()) and not overwrite:
-            raise OutputError("output directory is not empty", path=self.directory,
-                              hint="use --overwrite to replace its frames")  # fmt: skip
         name = f".{self.directory.name}.vsrup-{os.getpid()}-{secrets.token_hex(4)}.partial"
         self.temp = parent / name
         self.temp.mkdir()
@@ -192,15 +230,21 @@ class ImageSequenceWriter:
         """(T, H, W, 3) RGB uint8, or uint16 when `deep`: one PNG per frame."""
         import cv2
 
+        if self.deep != (arr.dtype == np.uint16):  # JPEG: 16-bit frames rounded to 8 bits
+            arr = (arr.astype(np.float32) / 257).round().astype(np.uint8) if not self.deep else arr
         for img in arr:
-            path = self.temp / (self.pattern % self.number)
+            if self.single and self.frames_written:
+                raise EncodeError("a single image output takes one frame; use a %06d pattern",
+                                  path=self.directory / self.pattern)  # fmt: skip
+            name = self.pattern if self.single else self.pattern % self.number
+            path = self.temp / name
             if not cv2.imwrite(str(path), np.ascontiguousarray(img[:, :, ::-1])):
                 raise EncodeError("cannot write PNG (disk full?)", path=path)
             self.number += 1
             self.frames_written += 1
 
     def close(self) -> None:
-        self.directory.mkdir(exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True)
         for f in sorted(self.temp.iterdir()):
             os.replace(f, self.directory / f.name)
         self.temp.rmdir()

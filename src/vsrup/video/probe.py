@@ -252,6 +252,9 @@ def _video_info(container, s, exact: bool) -> VideoInfo:  # noqa: ANN001
     import av
 
     cc = s.codec_context
+    if cc is None or not cc.width or not cc.height:  # e.g. a file cut off inside its header
+        raise InputError("the video stream has no usable picture size (truncated or damaged "
+                         "header?)", path=container.name)  # fmt: skip
     fmt = av.VideoFormat(cc.pix_fmt) if cc.pix_fmt else None
     depth = max((c.bits for c in fmt.components), default=8) if fmt else 8
     sar = s.sample_aspect_ratio or cc.sample_aspect_ratio

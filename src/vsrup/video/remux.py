@@ -1,4 +1,4 @@
-"""Audio, subtitle and attachment tracks carried from the input into the output untouched.
+"""Audio, subtitle and attachment tracks and chapters carried from the input into the output.
 
 `PassThrough` opens its own demuxer on the input (only the non-video streams), adds one
 output stream per input track with its language, title and disposition, and muxes packets
@@ -8,13 +8,16 @@ run far ahead, and `finish()` at the end.
 Tracks are stream-copied. When the output container cannot hold a codec, audio is re-encoded
 (AAC; Opus for WebM) and text subtitles are converted to the container's text format
 (mov_text for MP4/MOV, SubRip for Matroska, WebVTT for WebM), each with a warning; bitmap
-subtitles that cannot be stored are dropped with a warning. A frame range (previews) trims
-the tracks to the same time window and shifts them by the same offset as the video.
+subtitles that cannot be stored are dropped with a warning. Chapters are copied (trimmed and
+shifted like the video); attachments (fonts) are kept in Matroska and dropped with a warning
+elsewhere. A frame range (previews) trims the tracks to the same time window and shifts them
+by the same offset as the video.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +29,8 @@ from vsrup.video.probe import open_input
 TEXT_SUBTITLES = {"mov_text", "subrip", "srt", "webvtt", "text", "ass", "ssa"}
 _TEXT_TARGET = {"mp4": "mov_text", "mov": "mov_text", "matroska": "subrip", "webm": "webvtt"}
 _AUDIO_TARGET = {"webm": "libopus"}
+#: How long before a preview window a subtitle cue may start and still be shown in it.
+CUE_LOOKBACK_S = 30.0
 _ASS_TAGS = re.compile(r"\{[^}]*\}")
 
 
@@ -66,15 +71,19 @@ class PassThrough:
                 self._add_audio(s, fmt, supported)
             elif s.type == "subtitle" and subtitles:
                 self._add_subtitle(s, fmt, supported)
-            elif s.type == "attachment" and fmt == "matroska":
-                self._add_copy(s, s.codec_context.name if s.codec_context else "attachment")
+            elif s.type == "attachment":
+                self._add_attachment(s, fmt)
+        self.chapters = self._copy_chapters()
         self._packets = None
         self._pending = None
         self._done = not self.tracks
         if self.tracks and window and window[0] > 0:
             import av
 
-            self.container.seek(int(window[0] * av.time_base), backward=True)
+            # Start early enough to meet subtitle cues that begin before the window and are
+            # still on screen inside it.
+            early = max(window[0] - CUE_LOOKBACK_S, 0.0)
+            self.container.seek(int(early * av.time_base), backward=True)
 
     # -- set-up ------------------------------------------------------------------------------
     def _describe(self, s) -> str:  # noqa: ANN001
@@ -92,6 +101,37 @@ class PassThrough:
         dst = self.out.add_stream_from_template(s)
         self._copy_tags(s, dst)
         self.tracks[s.index] = _Track(s, dst, "copy", codec, codec)
+
+    def _add_attachment(self, s, fmt: str) -> None:  # noqa: ANN001
+        name = s.metadata.get("filename") or f"attachment {s.index}"
+        if fmt == "matroska":
+            self._add_copy(s, s.codec_context.name if s.codec_context else "attachment")
+            return
+        self.warn(f"{self.source}: attachment {name!r} cannot be stored in {fmt}; dropped "
+                  "(use .mkv to keep fonts and other attachments)")  # fmt: skip
+
+    def _copy_chapters(self) -> int:
+        """Chapters, trimmed to the preview window and shifted like the video; returns how
+        many were kept."""
+        kept = []
+        for ch in self.container.chapters():
+            tb = Fraction(ch["time_base"])
+            start, end = float(ch["start"] * tb), float(ch["end"] * tb)
+            if self.window is not None:
+                lo, hi = self.window
+                if end <= lo or (hi is not None and start >= hi):
+                    continue
+                start, end = max(start, lo), end if hi is None else min(end, hi)
+            ticks = round(self.offset_s / tb)
+            kept.append({**ch, "id": len(kept) + 1, "start": round(start / tb) - ticks,
+                         "end": round(end / tb) - ticks})  # fmt: skip
+        if kept:
+            try:
+                self.out.set_chapters(kept)
+            except (ValueError, OSError) as exc:  # a container without chapter support
+                self.warn(f"{self.source}: {len(kept)} chapters cannot be stored: {exc}")
+                return 0
+        return len(kept)
 
     def _add_audio(self, s, fmt: str, supported: set[str]) -> None:  # noqa: ANN001
         codec = s.codec_context.name
@@ -163,11 +203,20 @@ class PassThrough:
                 return
             if self.window and t is not None:
                 lo, hi = self.window
-                if t < lo - 1e-6:
+                if t < lo - 1e-6 and not self._runs_into(track, pkt, t, lo):
                     continue
                 if hi is not None and t >= hi - 1e-6:
                     continue  # later packets of other tracks may still be inside
+                if track.src.type == "subtitle":
+                    _trim_cue(pkt, lo, hi)
             self._mux(track, pkt)
+
+    @staticmethod
+    def _runs_into(track: _Track, pkt, t: float, lo: float) -> bool:  # noqa: ANN001
+        """A subtitle cue that starts before the window but is still shown inside it."""
+        if track.src.type != "subtitle" or not pkt.duration:
+            return False
+        return t + float(pkt.duration * pkt.time_base) > lo + 1e-6
 
     def _shift(self, pkt) -> None:  # noqa: ANN001
         if not self.offset_s:
@@ -221,6 +270,19 @@ class PassThrough:
 
     def close(self) -> None:
         self.container.close()
+
+
+def _trim_cue(pkt, lo: float, hi: float | None) -> None:  # noqa: ANN001
+    """Cut a subtitle cue to the window [lo, hi): it starts no earlier and ends no later."""
+    if pkt.pts is None or not pkt.duration:
+        return
+    tb = pkt.time_base
+    end = pkt.pts + pkt.duration
+    start = max(pkt.pts, math.ceil(lo / tb - 1e-9))
+    if hi is not None:
+        end = min(end, math.floor(hi / tb + 1e-9))
+    pkt.pts = pkt.dts = start
+    pkt.duration = max(end - start, 1)
 
 
 def _packet_seconds(pkt) -> float | None:  # noqa: ANN001

@@ -46,8 +46,25 @@ CODECS = {
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
 #: Codec chosen when the user gives none, per container.
 DEFAULT_CODEC = {"webm": "vp9"}
+#: Codecs tried, in order, when the default one cannot keep a 10-bit source at 10 bits.
+DEEP_FALLBACK = {"webm": ("av1",), "mp4": ("hevc", "av1"), "mov": ("hevc", "prores"),
+                 "matroska": ("hevc", "av1", "ffv1")}  # fmt: skip
+#: The CRF (or CQ) range each encoder accepts.
+CRF_RANGE = {"libx264": 51, "libx265": 51, "libsvtav1": 63, "libvpx-vp9": 63,
+             "h264_nvenc": 51, "hevc_nvenc": 51, "av1_nvenc": 51}  # fmt: skip
 _DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 28, "libvpx-vp9": 28}
 _DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "libsvtav1": "8"}
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                 "slower", "veryslow", "placebo")  # fmt: skip
+#: The --preset values each encoder takes (checked up front: a bad one makes x264 print
+#: straight to stderr and fail with a bare "Invalid argument").
+PRESETS = {
+    "libx264": _X26X_PRESETS,
+    "libx265": _X26X_PRESETS,
+    "libsvtav1": tuple(str(n) for n in range(14)),
+    "libvpx-vp9": tuple(str(n) for n in range(-8, 9)),
+    **{f"{c}_nvenc": tuple(f"p{n}" for n in range(1, 8)) for c in ("h264", "hevc", "av1")},
+}
 #: Encoder name → the codec (format) name that containers list as supported.
 _FORMAT_OF = {"libx264": "h264", "libx265": "hevc", "libsvtav1": "av1", "libvpx-vp9": "vp9",
               "prores_ks": "prores", "h264_nvenc": "h264", "hevc_nvenc": "hevc",
@@ -77,11 +94,32 @@ def container_format(path: Path) -> str:
     return fmt
 
 
-def resolve_encoder(codec: str | None, fmt: str) -> str:
+def _formats(encoder: str) -> list[str]:
+    import av
+
+    return [f.name for f in av.codec.Codec(encoder, "w").video_formats or []]
+
+
+def _has_deep_format(encoder: str) -> bool:
+    return any(_bits(name) > 8 for name in _formats(encoder))
+
+
+def _bits(pix_fmt: str) -> int:
+    """Bits per sample of a pixel format name (8 unless it names 9-16)."""
+    for bits in (16, 14, 12, 10, 9):
+        if f"p{bits}" in pix_fmt or f"{bits}le" in pix_fmt or f"{bits}be" in pix_fmt:
+            return bits
+    return 8
+
+
+def resolve_encoder(
+    codec: str | None, fmt: str, deep: bool = False, warn: Callable[[str], None] | None = None
+) -> str:
+    """The FFmpeg encoder for `--codec` (or the container's default). A deep (10-bit) source
+    whose default codec cannot keep its depth gets the next default that can (WebM: AV1 when
+    this libvpx has no 10-bit support), with a warning saying so."""
     name = codec or DEFAULT_CODEC.get(fmt, "h264")
     encoder = CODECS.get(name, name)
-    if encoder == "libsvtav1":
-        os.environ.setdefault("SVT_LOG", "1")  # errors only: no banner on stderr
     import av
 
     try:
@@ -91,18 +129,57 @@ def resolve_encoder(codec: str | None, fmt: str) -> str:
         raise UsageError(
             f"unknown or unavailable codec {name!r}", hint=f"use one of {known}"
         ) from None
+    if codec is None and deep and not _has_deep_format(encoder):
+        for fallback in DEEP_FALLBACK.get(fmt, ()):
+            with contextlib.suppress(av.codec.codec.UnknownCodecError, ValueError):
+                if _has_deep_format(CODECS[fallback]):
+                    if warn is not None:
+                        warn(
+                            f"{encoder} in this FFmpeg build cannot encode 10-bit; using "
+                            f"{fallback} to keep the input's bit depth (choose with --codec)"
+                        )
+                    encoder = CODECS[fallback]
+                    break
+    if encoder == "libsvtav1":
+        os.environ.setdefault("SVT_LOG", "1")  # errors only: no banner on stderr
     return encoder
 
 
-def choose_pix_fmt(encoder: str, source: VideoInfo | None, requested: str | None) -> str:
-    """Keep the source's bit depth and chroma layout where the encoder allows it."""
+def check_pix_fmt(encoder: str, requested: str) -> None:
+    """`--pix-fmt` must be a colour format without alpha that the encoder takes."""
     import av
 
-    formats = [f.name for f in av.codec.Codec(encoder, "w").video_formats or []]
+    try:
+        fmt = av.VideoFormat(requested)
+    except ValueError:
+        raise UsageError(f"unknown --pix-fmt {requested!r}",
+                         hint="e.g. yuv420p, yuv420p10le, yuv444p") from None  # fmt: skip
+    formats = _formats(encoder)
+    if len(fmt.components) != 3 or fmt.has_palette:
+        colour = [f for f in formats if _is_colour(f)]
+        raise UsageError(
+            f"--pix-fmt {requested}: vsrup writes colour video without alpha",
+            hint="choose one of: " + ", ".join(colour),
+        )
+    if formats and requested not in formats:
+        colour = [f for f in formats if _is_colour(f)]
+        raise UsageError(f"{encoder} cannot encode pix_fmt {requested!r}",
+                         hint="choose one of: " + ", ".join(colour))  # fmt: skip
+
+
+def _is_colour(name: str) -> bool:
+    import av
+
+    fmt = av.VideoFormat(name)
+    return len(fmt.components) == 3 and not fmt.has_palette
+
+
+def choose_pix_fmt(encoder: str, source: VideoInfo | None, requested: str | None) -> str:
+    """Keep the source's bit depth and chroma layout where the encoder allows it; refuse a
+    deep source the encoder cannot keep deep (never a silent drop to 8 bits)."""
+    formats = _formats(encoder)
     if requested:
-        if formats and requested not in formats:
-            raise UsageError(f"{encoder} cannot encode pix_fmt {requested!r}",
-                             hint="choose one of: " + ", ".join(formats))  # fmt: skip
+        check_pix_fmt(encoder, requested)
         return requested
     deep = source is not None and source.bit_depth > 8
     chroma = "420"
@@ -115,6 +192,13 @@ def choose_pix_fmt(encoder: str, source: VideoInfo | None, requested: str | None
     candidates = []
     if deep:
         candidates += [f"yuv{chroma}p10le", "yuv420p10le", "p010le", "yuv422p10le"]
+        if formats and not any(name in formats for name in candidates):
+            raise UsageError(
+                f"{encoder} in this FFmpeg build cannot encode the input's "
+                f"{source.bit_depth}-bit video",
+                hint="choose --codec hevc, av1, ffv1 or prores to keep it, or --pix-fmt "
+                "yuv420p to accept 8 bits",
+            )
     candidates += [f"yuv{chroma}p", "yuv420p", "nv12"]
     for name in candidates:
         if not formats or name in formats:
@@ -132,8 +216,21 @@ def needs_even(pix_fmt: str) -> tuple[bool, bool]:
     return fmt.chroma_width(3) != 3, fmt.chroma_height(3) != 3
 
 
-def encoder_options(encoder: str, settings: EncodeSettings, warn: Callable[[str], None]) -> dict:
+def encoder_options(encoder: str, settings: EncodeSettings) -> dict:
+    """The encoder's options for the user's --crf/--preset; values it does not take are
+    usage errors (never silently clamped or ignored)."""
     opts: dict[str, str] = {}
+    if settings.preset is not None and settings.preset not in PRESETS.get(encoder, ()):
+        if encoder not in PRESETS:
+            raise UsageError(f"--preset: {encoder} has no presets")
+        raise UsageError(f"unknown --preset {settings.preset!r} for {encoder}",
+                         hint="use one of: " + ", ".join(PRESETS[encoder]))  # fmt: skip
+    top = CRF_RANGE.get(encoder)
+    if settings.crf is not None and top is None:
+        raise UsageError(f"--crf: {encoder} has no CRF setting (it is lossless or fixed-quality)")
+    if settings.crf is not None and top is not None and not 0 <= settings.crf <= top:
+        raise UsageError(f"--crf {settings.crf} is out of range for {encoder}",
+                         hint=f"use 0-{top} (lower is better)")  # fmt: skip
     crf = settings.crf if settings.crf is not None else _DEFAULT_CRF.get(encoder)
     preset = settings.preset or _DEFAULT_PRESET.get(encoder)
     if encoder in ("libx264", "libx265", "libsvtav1"):
@@ -150,10 +247,6 @@ def encoder_options(encoder: str, settings: EncodeSettings, warn: Callable[[str]
         opts["cq"] = str(settings.crf if settings.crf is not None else 21)
         opts["preset"] = settings.preset or "p5"
     else:
-        if settings.crf is not None:
-            warn(f"{encoder} has no CRF setting (it is lossless or fixed-quality); --crf ignored")
-        if settings.preset:
-            warn(f"{encoder} has no presets; --preset ignored")
         if encoder.startswith("prores"):
             opts["profile"] = "3"  # HQ
     return opts
@@ -193,7 +286,8 @@ class VideoWriter:
         self.settings = settings or EncodeSettings()
         self.warn = warn or (lambda _msg: None)
         self.fmt = container_format(self.path)
-        self.encoder = resolve_encoder(self.settings.codec, self.fmt)
+        deep_source = source is not None and source.bit_depth > 8
+        self.encoder = resolve_encoder(self.settings.codec, self.fmt, deep_source, self.warn)
         self.pix_fmt = choose_pix_fmt(self.encoder, source, self.settings.pix_fmt)
         self.width, self.height = width, height
         even_w, even_h = needs_even(self.pix_fmt)
@@ -210,6 +304,8 @@ class VideoWriter:
         self.deep = "10" in self.pix_fmt or "12" in self.pix_fmt or "16" in self.pix_fmt
         self.frames_written = 0
         self._last_end_s = 0.0
+        self._last_pts: int | None = None
+        self.moved = 0  # frames whose repeated timestamp was moved one tick later
         self.source = source
         self._error: BaseException | None = None
         self._queue: queue.Queue | None = queue.Queue(maxsize=2) if background else None
@@ -253,7 +349,7 @@ class VideoWriter:
         cc = vs.codec_context
         cc.time_base = self.time_base
         cc.thread_count = self.settings.threads
-        cc.options = encoder_options(self.encoder, self.settings, self.warn)
+        cc.options = encoder_options(self.encoder, self.settings)
         src = self.source
         cc.colorspace = self.matrix
         cc.color_range = 2 if self.range == "JPEG" else 1
@@ -365,7 +461,7 @@ class VideoWriter:
                     dst_colorspace=sws_matrix(self.matrix),
                     dst_color_range=self.range,
                 )
-                frame.pts = int(p) - self.pts_offset
+                frame.pts = self._next_pts(int(p) - self.pts_offset)
                 frame.time_base = self.time_base
                 self.out.mux(self.stream.encode(frame))
                 self.frames_written += 1
@@ -376,6 +472,15 @@ class VideoWriter:
         if self.passthrough is not None and pts:
             # Let the other tracks catch up to just past this batch (input seconds).
             self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
+
+    def _next_pts(self, pts: int) -> int:
+        """`pts`, or one tick after the previous frame when it repeats (or goes back): files
+        with duplicate timestamps exist, and MP4 refuses them. Every frame is kept."""
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+            self.moved += 1
+        self._last_pts = pts
+        return pts
 
     def _work(self) -> None:
         assert self._queue is not None
@@ -420,6 +525,12 @@ class VideoWriter:
         if self._error is not None:
             self.abort()
             raise self._error
+        if self.moved:
+            self.warn(
+                f"{self.label}: {self.moved} frame(s) repeated the previous frame's timestamp; "
+                f"each was moved one tick ({float(self.time_base):.6g} s) later so that no "
+                "frame is lost"
+            )
         try:
             self.out.mux(self.stream.encode(None))
             if self.passthrough is not None:

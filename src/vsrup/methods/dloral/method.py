@@ -59,6 +59,8 @@ class DLoRAL(Method):
         weights=("sd21-base", "dloral"),
         default_steps=1,
         speed="fast (one step)",
+        option_keys=("tags", "color", *_TILE_OPTIONS),
+        prompts=("prompt",),
     )
 
     def __init__(

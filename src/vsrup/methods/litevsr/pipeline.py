@@ -21,6 +21,7 @@ from vsrup.methods.litevsr.model import LiteVSRModel
 from vsrup.methods.ourlayout import load_checked
 from vsrup.nn.wan.text import encode_prompt
 from vsrup.nn.wan.vae import latent_stats, pad_frames_4k1
+from vsrup.util.steps import report_step
 
 SCALE = 4
 
@@ -123,6 +124,7 @@ def upscale_clip(
         sigma = float(scheduler.sigmas[i])
         estimate = (latents.float() - sigma * velocity.float()).to(dtype)
         latents = scheduler.step(velocity, t, latents, return_dict=False)[0]
+        report_step(i + 1, len(scheduler.timesteps))
 
     decoded = vae.decode(latents.float() * std + mean, return_dict=False)[0]
     out = ((decoded[0].permute(1, 0, 2, 3) + 1) / 2).clamp(0, 1)

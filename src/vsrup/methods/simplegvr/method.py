@@ -41,6 +41,8 @@ class SimpleGVR(Method):
         weights=("wan21-t2v-1.3b", "simplegvr"),
         default_steps=50,
         speed="slow (50-step DiT)",
+        option_keys=("noise_aug", "attention"),
+        prompts=("prompt",),
     )
 
     def __init__(self, parts, runtime: Runtime, options: MethodOptions) -> None:  # noqa: ANN001

@@ -17,7 +17,7 @@ import torch
 from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
 from vsrup.engine.tiles import pad_to
-from vsrup.errors import InputError, WeightsError
+from vsrup.errors import InputError
 from vsrup.methods.ourlayout import load_checked
 from vsrup.methods.simplegvr import config as cfg
 from vsrup.methods.simplegvr.attention import AttentionPattern
@@ -60,33 +60,6 @@ def _assemble(model, vae, text, device, dtype) -> SimpleGVRComponents:  # noqa: 
     model = model.to(device=device, dtype=dtype).eval()
     vae = vae.to(device=device, dtype=torch.float32).eval()  # the Wan VAE stays in fp32
     return SimpleGVRComponents(model, vae, cfg.FLOW_SHIFT, text.to(device=device, dtype=dtype))
-
-
-def infer_transformer_config(state: dict[str, torch.Tensor]) -> dict:
-    """WanTransformer3DModel arguments from a state dict's shapes (keys prefixed `transformer.`)."""
-    try:
-        pe = state["transformer.patch_embedding.weight"]
-        ffn = state["transformer.blocks.0.ffn.net.0.proj.weight"]
-        text = state["transformer.condition_embedder.text_embedder.linear_1.weight"]
-        freq = state["transformer.condition_embedder.time_embedder.linear_1.weight"]
-        out = state["transformer.proj_out.weight"]
-    except KeyError as exc:
-        raise WeightsError(f"not a SimpleGVR state dict: no {exc.args[0]!r}") from None
-    dim = pe.shape[0]
-    layers = len({k.split(".")[2] for k in state if k.startswith("transformer.blocks.")})
-    patch = tuple(pe.shape[2:])
-    return {
-        **cfg.FULL_TRANSFORMER,
-        "patch_size": patch,
-        "num_attention_heads": max(dim // 128, 1),
-        "attention_head_dim": dim // max(dim // 128, 1),
-        "in_channels": pe.shape[1],
-        "out_channels": out.shape[0] // math.prod(patch),
-        "text_dim": text.shape[1],
-        "freq_dim": freq.shape[1],
-        "ffn_dim": ffn.shape[0],
-        "num_layers": layers,
-    }
 
 
 def load_model(directory: Path, pattern: AttentionPattern) -> SimpleGVRModel:

@@ -29,6 +29,15 @@ WINDOW, OVERLAP = 12, 2
 
 SPEC_COMMON: dict[str, Any] = {
     "kind": "diffusion",
+    "option_keys": (
+        "scheduler",
+        "warp",
+        "raft_norm",
+        "flow_batch",
+        "flow_updates",
+        "conditioning_scale",
+    ),  # fmt: skip
+    "prompts": ("prompt",),
     "scales": (4,),
     "window": WINDOW,
     "overlap": OVERLAP,

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from vsrup.util.steps import report_step
+
 #: predict(model_input (1, 7, h, w), t) -> model output for the first frame of a pass.
 PlainFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: predict(model_input, t, x0 of the previous frame in this pass, flow (1, H, W, 2)) -> output.
@@ -88,4 +90,5 @@ def bidirectional_sample(
         reverse = not reverse
         if on_step is not None:
             on_step(i + 1, len(timesteps))
+        report_step(i + 1, len(timesteps))
     return torch.cat(latents, dim=0)

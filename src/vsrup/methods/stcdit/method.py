@@ -50,6 +50,9 @@ class STCDiTMethod(Method):
         whole_video=True,
         default_steps=10,
         speed="very slow (10-step DiT at output size)",
+        variants=tuple(VARIANT_WEIGHTS),
+        option_keys=("cfg",),
+        prompts=("prompt", "negative_prompt"),
     )
 
     def __init__(self, parts: Any, runtime: Runtime, options: MethodOptions) -> None:

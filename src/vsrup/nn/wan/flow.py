@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import torch
 
+from vsrup.util.steps import report_step
+
 
 def shifted_sigmas(steps: int, shift: float, sigma_max: float = 1.0) -> torch.Tensor:
     """(steps + 1,) float64 sigmas from `sigma_max` down to 0 inclusive."""
@@ -43,4 +45,5 @@ def euler_sample(
         latents = (latents.float() + v.float() * float(sigmas[i + 1] - sigmas[i])).to(noise.dtype)
         if callback is not None:
             callback(i + 1, steps)
+        report_step(i + 1, steps)
     return latents
