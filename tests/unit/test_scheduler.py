@@ -197,6 +197,7 @@ class WholeVideoRecorder:
 
     def __new__(cls):  # noqa: ANN204
         import torch.nn.functional as F
+
         from vsrup.interface.method import Method, MethodSpec
 
         class _Whole(Method):
