@@ -56,6 +56,15 @@ ADAPTER_NAMES = [
 CROP = (slice(None), slice(None), slice(128, 384), slice(128, 384))
 
 
+def fake_module(name: str, **attrs: object) -> types.ModuleType:
+    """Register an (importable, package-like) stand-in module holding `attrs`."""
+    mod = types.ModuleType(name)
+    mod.__dict__.update(attrs)
+    mod.__path__ = []  # type: ignore[attr-defined]
+    sys.modules[name] = mod
+    return mod
+
+
 def _install_shims(stub_torchvision: bool = True) -> None:
     """Stand-ins for mmcv/mmengine/einops (and torchvision unless `stub_torchvision` is
     False: the end-to-end script needs the real transforms), CUDA calls as no-ops."""
@@ -79,13 +88,7 @@ def _install_shims(stub_torchvision: bool = True) -> None:
         def forward(self, x):  # noqa: ANN001, ANN202
             return self.act(self.conv(x))
 
-    def module(name: str, **attrs: object) -> types.ModuleType:
-        mod = types.ModuleType(name)
-        mod.__dict__.update(attrs)
-        mod.__path__ = []  # type: ignore[attr-defined]
-        sys.modules[name] = mod
-        return mod
-
+    module = fake_module
     module("mmcv")
     module("mmcv.ops", ModulatedDeformConv2d=nn.Module, modulated_deform_conv2d=None)
     module("mmcv.cnn", ConvModule=ConvModule)

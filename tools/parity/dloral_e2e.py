@@ -116,12 +116,7 @@ def _install_shims(torchvision_dir: Path, frames_by_path: dict[str, np.ndarray])
     dloral_parity._install_shims(stub_torchvision=False)
     _bypass_torchvision(torchvision_dir)
 
-    def module(name: str, **attrs: object) -> types.ModuleType:
-        mod = types.ModuleType(name)
-        mod.__dict__.update(attrs)
-        mod.__path__ = []  # type: ignore[attr-defined]
-        sys.modules[name] = mod
-        return mod
+    module = dloral_parity.fake_module
 
     class FakeDAPE(nn.Module):
         def forward(self, *a, **k):  # noqa: ANN002, ANN003, ANN202
