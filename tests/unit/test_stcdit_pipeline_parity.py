@@ -38,7 +38,7 @@ def _parts(case: dict, context: torch.Tensor):  # noqa: ANN202
     from diffusers import AutoencoderKLWan
     from safetensors.torch import load_file
 
-    from vsrup.methods.ourlayout import check_state
+    from vsrup.hub.safe_load import check_keys
     from vsrup.methods.stcdit.config import PRESETS
     from vsrup.methods.stcdit.convert import official_to_ours
     from vsrup.methods.stcdit.model import build
@@ -47,7 +47,7 @@ def _parts(case: dict, context: torch.Tensor):  # noqa: ANN202
     weights = load_file(FIXTURES / "weights.safetensors")
     model = build(PRESETS["test"]).eval()
     dit = official_to_ours({k: v for k, v in weights.items() if k.startswith("pipe.dit.")})
-    check_state(model.state_dict(), dit)
+    check_keys(dit, model.state_dict())
     model.load_state_dict(dit)
     vae = AutoencoderKLWan(**TINY_VAE).eval()
     native = {k[4:]: v for k, v in weights.items() if k.startswith("vae.")}

@@ -24,12 +24,14 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from vsrup.errors import UsageError
 from vsrup.interface.method import Method, MethodOptions, MethodSpec
 from vsrup.util.timing import StageTimer, timed_iter
+
+if TYPE_CHECKING:
+    import torch
 
 #: Memory for one batch of output frames (float32); sets the batch size for window-1 methods.
 BATCH_BYTES = 192 * 1024 * 1024
@@ -191,8 +193,13 @@ def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object
 
     cls = registry.get(job.method)
     spec = cls.spec
+    device = job.device
+    if device == "auto" and spec.kind == "classical":
+        # A resampler is one libswscale call per frame on the CPU, next to the decoder and
+        # the encoder: a GPU round trip of the frames cannot pay for itself.
+        device = "cpu"
     runtime = resolve_runtime(
-        job.device,
+        device,
         job.dtype,
         spec.dtypes,
         offload=job.offload,
@@ -256,9 +263,8 @@ def spatial_tile(spec: MethodSpec, job: UpscaleJob) -> int | None:
 
 
 def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
-    for batch in reader:
-        for i, p in enumerate(batch.pts):
-            yield batch.frames[i], p
+    """Decoded frames as the engine carries them: (C, H, W) uint8/uint16, no float pass."""
+    return reader.integer_frames()
 
 
 def temporal_config(job: UpscaleJob, spec: MethodSpec):  # noqa: ANN201
@@ -272,6 +278,7 @@ def _settings_of(config) -> dict | None:  # noqa: ANN001
     return dataclasses.asdict(config) if config is not None else None
 
 
+# -- 5. sink ----------------------------------------------------------------------------------
 def is_sequence_output(path: Path) -> bool:
     """Images out (`frames/%06d.png`, or one `still.png`); never guessed from a bare name."""
     from vsrup.video.imageseq import IMAGE_EXTENSIONS
@@ -365,11 +372,9 @@ def run_job(
         warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "
              "methods assume SDR; no tone-mapping is done")  # fmt: skip
     method, spec, runtime = load_method(job, scale)
+    from vsrup.engine.direct import eligible, run_direct
     from vsrup.engine.resume import ResumeStore
-    from vsrup.engine.runtime import seed_everything
-    from vsrup.engine.scheduler import StreamOptions, run_stream
 
-    seed_everything(job.options.seed)
     store: ResumeStore | None = None
     done = 0
     with ExitStack() as stack:
@@ -404,24 +409,35 @@ def run_job(
             if on_progress is not None:
                 on_progress(Progress(n, reader.total, time.perf_counter() - t0))
 
-        options = StreamOptions(
-            color_fix=job.color_fix,
-            batch=batch_size(spec, out_w, out_h, job.batch),
-            bits=bits,
-            tile=spatial_tile(spec, job),
-            out_size=(out_h, out_w),
-            store=store,
-            temporal=temporal_config(job, spec),
-            on_progress=progress,
-            on_warning=warn,
-            on_info=on_info,
-            window=job.options.window,
-            shots=job.scene_cuts,
-            segment_config=segment_config(job),
-        )
+        temporal = temporal_config(job, spec)
+        direct = None
+        if temporal is None:  # the temporal stage needs the engine loop
+            direct = eligible(method, runtime, reader, sink, color_fix=job.color_fix, store=store)
         try:
-            decoded = timed_iter("decode", _frames_of(reader))
-            stream = run_stream(decoded, method, write, runtime, options)
+            if direct is not None:  # a classical resampler: decoder → swscale → encoder
+                done, timings = run_direct(reader, sink, direct, progress)
+            else:
+                from vsrup.engine.runtime import seed_everything
+                from vsrup.engine.scheduler import StreamOptions, run_stream
+
+                seed_everything(job.options.seed)
+                options = StreamOptions(
+                    color_fix=job.color_fix,
+                    batch=batch_size(spec, out_w, out_h, job.batch),
+                    bits=bits,
+                    tile=spatial_tile(spec, job),
+                    out_size=(out_h, out_w),
+                    store=store,
+                    temporal=temporal,
+                    on_progress=progress,
+                    on_warning=warn,
+                    on_info=on_info,
+                    window=job.options.window,
+                    shots=job.scene_cuts,
+                    segment_config=segment_config(job),
+                )
+                decoded = timed_iter("decode", _frames_of(reader))
+                timings = run_stream(decoded, method, write, runtime, options).timings
             with StageTimer("encode"):
                 sink.close()
         except BaseException as exc:
@@ -443,7 +459,7 @@ def run_job(
         seconds=time.perf_counter() - t0,
         decode_errors=reader.errors,
         warnings=warnings,
-        timings=stream.timings,
+        timings=timings,
     )
 
 

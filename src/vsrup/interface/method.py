@@ -60,6 +60,9 @@ class MethodSpec:
     whole_video: bool = False
     #: Default sampling steps for diffusion methods.
     default_steps: int | None = None
+    #: True when `process` takes the decoded uint8/uint16 frames as they are (and may return
+    #: them as such): the engine then converts nothing to float (classical resamplers).
+    integer_frames: bool = False
     #: Human-readable speed class for the README and `vsrup methods`.
     speed: str = ""
     #: `--model` values the method knows (empty: it has no variants).
@@ -93,7 +96,8 @@ class MethodOptions:
 class Clip:
     """A run of consecutive low-resolution frames handed to a method.
 
-    `frames` is (T, C, H, W) float in [0, 1] on the method's device. `start` is the index of
+    `frames` is (T, C, H, W) float in [0, 1] on the method's device, or the decoded uint8 /
+    uint16 values (full scale) for methods whose spec sets `integer_frames`. `start` is the index of
     the first frame in the whole video. `segment_starts` holds the clip-relative indices where
     a new motion segment begins (always containing 0) for methods that use segments.
     """
@@ -142,7 +146,8 @@ class Method(ABC):
 
     @abstractmethod
     def process(self, clip: Clip) -> torch.Tensor:
-        """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip`."""
+        """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip` (or, for an
+        integer clip, integers of the same dtype)."""
 
     @classmethod
     def steps_for(cls, options: MethodOptions) -> int:

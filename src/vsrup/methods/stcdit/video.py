@@ -38,13 +38,13 @@ from vsrup.engine.latent_store import (
     LatentStore,
     SteppedLatents,
 )
-from vsrup.engine.tiles import gaussian_window
 from vsrup.errors import MethodError
 from vsrup.methods.stcdit import config as cfg
 from vsrup.methods.stcdit.frames import Geometry, model_output, plan_geometry
 from vsrup.methods.stcdit.pipeline import STCDiTParts, guided_velocity, select_anchors
 from vsrup.nn.wan.flow import shifted_sigmas
 from vsrup.nn.wan.vae import decode_segments, encode_segments, first_latents
+from vsrup.util.windows import gaussian_window
 
 #: Values drawn per `torch.randn` call; any multiple of 16 gives the same stream (the CPU
 #: generator fills blocks of 16), the last call takes the remainder plus one chunk.
