@@ -381,7 +381,7 @@ def run_job(
     from vsrup.interface import registry
 
     spec0 = registry.get(job.method).spec
-    if job.options.window is not None and not spec0.uses_segments:
+    if job.options.window is not None and not spec0.whole_video:
         raise UsageError(f"--window: {spec0.id} has no whole-video run to replace with windows")
     if job.scene_cuts and not spec0.uses_segments:
         raise UsageError(f"--scene-cuts: {spec0.id} does not use motion segments")

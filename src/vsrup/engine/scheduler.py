@@ -395,8 +395,6 @@ def run_stream(
             release()
 
     whole = method.whole_video()
-    if whole and segmenter is None:
-        raise MethodError(f"{spec.id}: a whole-video run needs motion segments")
     device = runtime.torch_device if runtime is not None else None
     shot = {"first": 0}
     workdir = contextlib.ExitStack()
@@ -429,7 +427,7 @@ def run_stream(
         nonlocal computed
         if "appender" in refs:
             refs["store"], refs["first"] = refs.pop("appender").finish(), shot["first"]
-        skip = max(resumed - shot["first"], 0)
+        skip = max(warm_from - shot["first"], 0)  # the temporal stage's context too
         index = shot["first"] + skip
         t0 = time.perf_counter()
         for out in method.finish_video(skip):
@@ -474,6 +472,8 @@ def run_stream(
                         frame.permute(1, 2, 0).numpy() if is_integer(frame) else frame
                     )
                 closed_segments(closed)
+            elif whole:  # a whole-video method without segments takes frames as they come
+                add_whole(Segment(index, index + 1, "frame"))
             else:
                 run_windows(planner.add_frames(1))
             t_wait = time.perf_counter()

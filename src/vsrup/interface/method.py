@@ -56,6 +56,9 @@ class MethodSpec:
     weights: tuple[str, ...] = ()
     #: True when the method wants motion-segment boundaries with each clip.
     uses_segments: bool = False
+    #: True when the method samples the whole video in one run, as its official code does
+    #: (`Method.whole_video`); `--window N` then replaces that run with independent windows.
+    whole_video: bool = False
     #: Default sampling steps for diffusion methods.
     default_steps: int | None = None
     #: True when `process` takes the decoded uint8/uint16 frames as they are (and may return

@@ -47,6 +47,7 @@ class STCDiTMethod(Method):
         tile=None,  # tiles live in latent space (≤ 960×1280 output pixels), per step
         weights=VARIANT_WEIGHTS["tiny"],
         uses_segments=True,
+        whole_video=True,
         default_steps=10,
         speed="very slow (10-step DiT at output size)",
         variants=tuple(VARIANT_WEIGHTS),
