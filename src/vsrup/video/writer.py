@@ -399,6 +399,9 @@ class VideoWriter:
 
         cc = av.CodecContext.create(self.encoder, "w")
         self._configure(cc)
+        # A segment stands alone: repeated timestamps are moved within it only, so its packets
+        # do not depend on which segments this process encoded before (workers, resume).
+        self._last_pts = None
         if self.out.format.flags & av.format.Flags.global_header.value:
             cc.flags |= av.codec.context.Flags.global_header
         return cc
