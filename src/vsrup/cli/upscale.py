@@ -194,6 +194,12 @@ def upscale(
     color_fix: str = typer.Option(
         "none", "--color-fix", help="Pull colours back to the input: none, adain or wavelet."
     ),
+    temporal: str = typer.Option(
+        "auto",
+        "--temporal",
+        help="Temporal-consistency stage (blend with motion-compensated recent outputs): "
+        "on, off, or auto (on for span, realesrgan and waifu2x).",
+    ),
     offload: str = typer.Option(
         "none", "--offload", help="none or model: one network on the GPU at a time (memory saver)."
     ),
@@ -252,6 +258,8 @@ def upscale(
         scale = 2.0
     if color_fix not in ("none", "adain", "wavelet"):
         raise UsageError(f"unknown --color-fix {color_fix!r}", hint="use none, adain or wavelet")
+    if temporal not in ("auto", "on", "off"):
+        raise UsageError(f"unknown --temporal {temporal!r}", hint="use auto, on or off")
     start_s, duration_s = parse_time(start, "--start"), parse_time(duration, "--duration")
     out_path = Path(output) if output is not None else None
     files, is_batch = expand_inputs(inputs, out_path)
@@ -287,7 +295,7 @@ def upscale(
             frames=frames, start=start_s, duration=duration_s, ignore_errors=ignore_errors,
             overwrite=overwrite, device=device, dtype=dtype, batch=batch,
             color_fix=color_fix, offload=offload, vram=vram, tile=tile, compile=compile,
-            resume=resume, work_dir=work_dir, checkpoint=checkpoint, fps=fps,
+            temporal=temporal, resume=resume, work_dir=work_dir, checkpoint=checkpoint, fps=fps,
             segment_frames=segment_frames,
         )  # fmt: skip
         view.start(src.name)

@@ -7,7 +7,8 @@ The stages are separate functions so that each can grow on its own:
 3. `load_method`   the method instance on its runtime (device, dtype, offload, compile)
 4. `vsrup.engine.scheduler.run_stream`: decoding ahead and encoding behind in background
    threads, motion segments, temporal windows with blended overlaps, spatial tiles with the
-   OOM fallback, exact-size resize, colour fix
+   OOM fallback, exact-size resize, the temporal-consistency stage (`--temporal`), colour
+   fix
 5. `open_sink`     a VideoWriter (inside an AtomicOutput) or an ImageSequenceWriter; with the
    resume store (on by default) frames are encoded into segments in the job's directory
    (`vsrup.engine.resume`) and stitched into the sink at the end
@@ -58,6 +59,8 @@ class UpscaleJob:
     dtype: str = "auto"
     batch: int | None = None
     color_fix: str = "none"  # none | adain | wavelet
+    #: Temporal-consistency stage: auto (learned per-frame methods) | on | off.
+    temporal: str = "auto"
     offload: str = "none"  # none | model | sequential
     vram: float | None = None  # GB budget that chooses the spatial tile
     compile: bool = False
@@ -231,6 +234,7 @@ def job_settings(
         "extra": o.extra,
         "range": [job.frames, job.start, job.duration],
         "color_fix": job.color_fix,
+        "temporal": _settings_of(temporal_config(job, spec)),
         "device": runtime.device,
         "dtype": runtime.dtype_name,
         "tile": job.tile,
@@ -338,6 +342,17 @@ def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
     for batch in reader:
         for i, p in enumerate(batch.pts):
             yield batch.frames[i], p
+
+
+def temporal_config(job: UpscaleJob, spec: MethodSpec):  # noqa: ANN201
+    """The temporal stage's settings when it runs for this job, else None."""
+    from vsrup.engine.temporal import TemporalConfig, wants_temporal
+
+    return TemporalConfig() if wants_temporal(job.temporal, spec) else None
+
+
+def _settings_of(config) -> dict | None:  # noqa: ANN001
+    return dataclasses.asdict(config) if config is not None else None
 
 
 def is_sequence_output(path: Path) -> bool:
@@ -483,6 +498,7 @@ def run_job(
             bits=bits,
             tile=spatial_tile(spec, job),
             out_size=(out_h, out_w),
+            temporal=temporal_config(job, spec),
             on_progress=progress,
             on_warning=warn,
             on_info=on_info,

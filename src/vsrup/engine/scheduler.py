@@ -9,7 +9,8 @@ output frames ((H, W, C) uint8/uint16 numpy array, pts) in order, and in between
    arrive (`WindowPlanner`), never needing the total frame count;
 3. runs the method per window, through spatial tiles when the spec asks for them (with the
    OOM fallback that halves the tile), with size padding to the method's multiple/minimum;
-4. blends window overlaps (`StreamingBlender`), applies the colour fix against the input frame,
+4. blends window overlaps (`StreamingBlender`), runs the temporal-consistency stage when asked
+   (`TemporalStabilizer`, per-frame methods), applies the colour fix against the input frame,
    quantises once (so stored and fresh frames are the same integers);
 5. hands finished frames to the sink through a second background thread (bounded queue), so
    encoding overlaps compute too (the sink is the resume store's segment writer or the
@@ -20,8 +21,11 @@ the current and next window, the blender's overlap, the encode queue.
 
 Resume: frames [0, F) are already finished elsewhere (`resume_from`, the segments of the
 resume store); windows whose real frames all lie before F are skipped, the blender ignores
-frames before F, and the sink receives frames from F on. A method whose output depends only on
-its input window (and seed) therefore produces exactly the frames an uninterrupted run would.
+frames before F, and the sink receives frames from F on. With the temporal stage, the
+`context` frames before F are recomputed too and pass through the stage without being emitted,
+since its output depends on exactly that many preceding frames. A method whose output depends
+only on its input window (and seed) therefore produces exactly the frames an uninterrupted run
+would.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner
 from vsrup.engine.color import color_fix
 from vsrup.engine.resume import quantize
 from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
+from vsrup.engine.temporal import TemporalConfig, TemporalStabilizer
 from vsrup.errors import MethodError
 from vsrup.util.timing import StageTimer
 
@@ -76,6 +81,8 @@ class StreamOptions:
     #: Stop once frames before this index are finished (one segment rendered on its own);
     #: the frames are those a full run gives, since windows are planned the same way.
     stop_at: int | None = None
+    #: Temporal-consistency stage for per-frame methods (None: off).
+    temporal: TemporalConfig | None = None
     #: Frames finished so far; fractional while a window is being computed.
     on_progress: Callable[[float], None] | None = None
     on_warning: Callable[[str], None] | None = None
@@ -255,12 +262,16 @@ def run_stream(
     spec = method.spec
     resumed = opts.resume_from
     stop_at = opts.stop_at
-    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0}
+    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0, "temporal": 0.0}
     stop = threading.Event()
     writer = _Writer(sink, opts.encode_queue)
     planner: WindowPlanner = planner_for_spec(spec, batch=opts.batch, overlap=opts.overlap)
     segmenter = MotionSegmenter(opts.segment_config) if spec.uses_segments else None
-    blender = StreamingBlender(start=resumed)
+    stage = TemporalStabilizer(opts.temporal) if opts.temporal is not None else None
+    # The temporal stage is deterministic from its context: on resume, the frames just before
+    # the stored ones are recomputed to refill it, and are not emitted again.
+    warm_from = max(resumed - stage.context, 0) if stage is not None else resumed
+    blender = StreamingBlender(start=warm_from)
     tile = opts.tile if opts.tile is not None else spec.tile
 
     inputs: dict[int, torch.Tensor] = {}
@@ -287,6 +298,14 @@ def run_stream(
             ref = inputs[index]
             if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
                 out = resize_exact(out, *opts.out_size)
+            if stage is not None:
+                t1 = time.perf_counter()
+                out = stage.push(ref, out)
+                spent = time.perf_counter() - t1
+                timings["temporal"] += spent
+                t0 += spent  # not part of blend_color
+                if index < resumed:  # context for the stage only: already stored
+                    continue
             fixed = color_fix(out[None], ref[None], opts.color_fix)  # moves ref only if used
             q = quantize(fixed, opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
@@ -313,7 +332,7 @@ def run_stream(
         nonlocal computed, need_from
         for win in windows:
             need_from = win.done_before
-            if win.end <= resumed or stop_at is not None and win.start >= stop_at:
+            if win.end <= warm_from or stop_at is not None and win.start >= stop_at:
                 release()
                 continue  # every real frame of this window is finished or not wanted
             before = list(range(max(win.start - spec.context, 0), win.start))

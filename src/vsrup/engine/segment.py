@@ -163,6 +163,14 @@ def to_gray_u8(frame: Any) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def grey_histogram(gray: np.ndarray) -> np.ndarray:
+    """64-bin normalised histogram of a grey uint8 frame, for the scene-change distance."""
+    import cv2
+
+    hist = cv2.calcHist([gray], [0], None, [64], [0, 256])
+    return cv2.normalize(hist, hist).astype(np.float32)
+
+
 def decompose_affine(m: np.ndarray) -> tuple[float, float, float, float]:
     """(dx, dy, rotation in degrees, mean axis scale) of a 2x3 affine matrix, decomposed as
     the official code does."""
@@ -257,10 +265,7 @@ class MotionSegmenter:
 
     @staticmethod
     def _hist(gray: np.ndarray) -> np.ndarray:
-        import cv2
-
-        hist = cv2.calcHist([gray], [0], None, [64], [0, 256])
-        return cv2.normalize(hist, hist).astype(np.float32)
+        return grey_histogram(gray)
 
     def _measure(
         self,
