@@ -233,6 +233,19 @@ def upscale(
         "--segment-frames",
         help="Frames per resume segment (default 240 classical, 48 learned, 16 diffusion).",
     ),
+    window: int | None = typer.Option(
+        None,
+        "--window",
+        min=1,
+        help="STCDiT: independent windows of up to N frames instead of the official single "
+        "run over the whole video (a deviation).",
+    ),
+    scene_cuts: bool = typer.Option(
+        False,
+        "--scene-cuts",
+        help="Motion-segment methods: also cut at hard scene changes; STCDiT samples each "
+        "shot on its own (a deviation).",
+    ),
     fps: float | None = typer.Option(
         None, "--fps", min=0.001, help="Frame rate of an image-sequence input (default 24)."
     ),
@@ -289,14 +302,14 @@ def upscale(
             options=MethodOptions(steps=steps, seed=seed, prompt=prompt,
                                   negative_prompt=negative_prompt,
                                   synthetic_weights=synthetic_weights, variant=model,
-                                  extra=dict(extra)),
+                                  window=window, extra=dict(extra)),
             encode=EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                                   audio=not no_audio),
             frames=frames, start=start_s, duration=duration_s, ignore_errors=ignore_errors,
             overwrite=overwrite, device=device, dtype=dtype, batch=batch,
             color_fix=color_fix, offload=offload, vram=vram, tile=tile, compile=compile,
             temporal=temporal, resume=resume, work_dir=work_dir, checkpoint=checkpoint, fps=fps,
-            segment_frames=segment_frames,
+            segment_frames=segment_frames, scene_cuts=scene_cuts,
         )  # fmt: skip
         view.start(src.name)
         try:

@@ -86,7 +86,7 @@ class TemporalConfig:
             raise ValueError(f"unknown DIS preset {self.preset!r}; use {', '.join(_PRESETS)}")
 
 
-def wants_temporal(mode: str, spec: MethodSpec) -> bool:
+def wants_temporal(mode: Mode | str, spec: MethodSpec) -> bool:
     """Whether the stage runs: `on`/`off` as asked; `auto` for learned per-frame methods,
     whose invented detail is what flickers (classical resamplers are linear in the input and
     temporal methods are consistent by design)."""

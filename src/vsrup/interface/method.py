@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     import torch
 
     from vsrup.hub.registry import WeightSet
@@ -58,6 +61,9 @@ class MethodSpec:
     uses_segments: bool = False
     #: Default sampling steps for diffusion methods.
     default_steps: int | None = None
+    #: True when `process` takes the decoded uint8/uint16 frames as they are (and may return
+    #: them as such): the engine then converts nothing to float (classical resamplers).
+    integer_frames: bool = False
     #: Human-readable speed class for the README and `vsrup methods`.
     speed: str = ""
     #: `--model` values the method knows (empty: it has no variants).
@@ -81,6 +87,9 @@ class MethodOptions:
     synthetic_weights: str | None = None
     #: A method-specific model variant, e.g. realesrgan's "animevideov3".
     variant: str | None = None
+    #: `--window N`: independent temporal windows of N frames instead of a method's
+    #: whole-video run (a deviation from official semantics, for methods that have one).
+    window: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,7 +97,8 @@ class MethodOptions:
 class Clip:
     """A run of consecutive low-resolution frames handed to a method.
 
-    `frames` is (T, C, H, W) float in [0, 1] on the method's device. `start` is the index of
+    `frames` is (T, C, H, W) float in [0, 1] on the method's device, or the decoded uint8 /
+    uint16 values (full scale) for methods whose spec sets `integer_frames`. `start` is the index of
     the first frame in the whole video. `segment_starts` holds the clip-relative indices where
     a new motion segment begins (always containing 0) for methods that use segments.
 
@@ -144,7 +154,8 @@ class Method(ABC):
 
     @abstractmethod
     def process(self, clip: Clip) -> torch.Tensor:
-        """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip`."""
+        """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip` (or, for an
+        integer clip, integers of the same dtype)."""
 
     @classmethod
     def steps_for(cls, options: MethodOptions) -> int:
@@ -180,6 +191,27 @@ class Method(ABC):
         each `process` call was given, so there is nothing left to emit: return None (the
         engine raises MethodError if frames come back); a method may release state here."""
         return None
+
+    # -- whole-video methods (official semantics over the entire video) ---------------------
+    def whole_video(self) -> bool:
+        """True when this instance computes the whole video in one run, as its official code
+        does: the engine then hands it every motion segment (`add_segment`) and takes the
+        frames from `finish_video`, instead of calling `process` per window."""
+        return False
+
+    def use_work_dir(self, directory: Path | None, resume: bool) -> None:
+        """Where a whole-video run keeps its state (None: a temporary directory), and
+        whether to continue an interrupted run found there."""
+        del directory, resume  # methods without a whole-video run keep no state
+
+    def add_segment(self, clip: Clip) -> None:
+        """Take one motion segment's input frames (whole-video methods)."""
+        raise NotImplementedError
+
+    def finish_video(self, skip_before: int = 0) -> Iterator[torch.Tensor]:
+        """Compute and yield the output frames (C, H*s, W*s) in order, from frame
+        `skip_before` on (whole-video methods); afterwards a new video may begin."""
+        raise NotImplementedError
 
     @property
     def scale(self) -> int:
