@@ -66,3 +66,30 @@ def manifest_checkpoint() -> dict:
             for k, (shape, _) in manifest[f"tensors_{section}"].items()
         }
     return ckpt
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "dloral"
+
+
+def fixture_model_pkl(path: Path) -> dict[str, torch.Tensor]:
+    """The official model.pkl of the parity fixtures (tools/parity/dloral.py wrote its tensors
+    with the official key names) saved at `path`; returns its `state_dict_unet` in fp32."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    def fp32(name: str) -> dict[str, torch.Tensor]:
+        return {k: v.float() for k, v in load_file(FIXTURES / name).items()}
+
+    with safe_open(str(FIXTURES / "weights_unet.safetensors"), framework="pt") as fh:
+        meta = fh.metadata()
+    ckpt: dict = dict(json.loads(meta["lists"]))
+    ranks = json.loads(meta["ranks"])
+    ckpt["lora_rank_unet_quality"] = ranks["quality"]
+    ckpt["lora_rank_unet_consistency"] = ranks["consistency"]
+    ckpt["state_dict_unet"] = fp32("weights_unet.safetensors")
+    ckpt["state_dict_bpp"] = {
+        **fp32("weights_cfr_a.safetensors"),
+        **fp32("weights_cfr_b.safetensors"),
+    }
+    torch.save(ckpt, path)
+    return ckpt["state_dict_unet"]

@@ -11,11 +11,14 @@ import torch
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def load_case(method: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load_case(
+    method: str, case: str | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A fixture case: `case.safetensors`, or `case_<case>.safetensors` (more frames)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    path = FIXTURES / method / "case.safetensors"
+    path = FIXTURES / method / (f"case_{case}.safetensors" if case else "case.safetensors")
     with safe_open(str(path), "pt") as fh:
         meta = json.loads(fh.metadata()["json"])
     return load_file(str(path)), meta

@@ -13,10 +13,12 @@ conditioning_embedding_out_channels
 only_cross_attention
 use_linear_projection
 
-# Attributes a library reads after we set them (rich's Column, PyAV codec contexts).
+# Attributes a library reads after we set them (rich's Column, PyAV codec contexts, ncnn's
+# options).
 _.no_wrap
 _.thread_type
 _.thread_count
+_.openmp_blocktime
 
 # Module names that must match the official checkpoint's keys (DLoRAL's CFR).
 _.feat_extract

@@ -1,13 +1,12 @@
 """`vsrup upscale --method stablevsr|dgaf --synthetic-weights tiny` end to end on a tiny clip.
 
 RAFT-large is replaced by a zero-flow stand-in here only to keep the CPU time low (it has its
-own unit tests); everything else is the real chain: decode, windows, padding, the tiny
-diffusion pipeline, encode, mux.
+own unit tests); everything else is the real chain: decode, the whole-video run (default) or
+`--window N` windows, padding, the tiny diffusion pipeline, encode, mux.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,9 +19,11 @@ class ZeroFlow:
         return torch.zeros(a.shape[0], 2, *a.shape[-2:])
 
 
-@pytest.mark.parametrize("method", ["stablevsr", "dgaf"])
+@pytest.mark.parametrize(
+    ("method", "window"), [("stablevsr", None), ("dgaf", None), ("stablevsr", 2)]
+)
 def test_upscale_keeps_every_frame_and_timestamp(
-    method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    method: str, window: int | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from typer.testing import CliRunner
 
@@ -33,18 +34,27 @@ def test_upscale_keeps_every_frame_and_timestamp(
     from vsrup.video.synth import make_clip
 
     monkeypatch.setattr(components, "load_flow", lambda *a, **k: ZeroFlow())
-    # The engine pads a short last window up to `spec.window` frames; a 3-frame window keeps
-    # this CPU test small (the frame-count contract is the same).
+    calls = {"whole": 0, "process": 0}
     cls = methods.get(method)
-    monkeypatch.setattr(cls, "spec", dataclasses.replace(cls.spec, window=3))
+    for name, key in (("finish_video", "whole"), ("process", "process")):
+        original = getattr(cls, name)
+
+        def counted(self, *a, _original=original, _key=key, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+            calls[_key] += 1
+            return _original(self, *a, **k)
+
+        monkeypatch.setattr(cls, name, counted)
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=3, fps=25, vfr=True)
     out = tmp_path / "out.mp4"
     result = CliRunner().invoke(
         app,
         ["upscale", str(src), "-o", str(out), "--method", method, "--synthetic-weights",
-         "tiny", "--steps", "1", "--scale", "4", "--device", "cpu", "--quiet"],
+         "tiny", "--steps", "1", "--scale", "4", "--device", "cpu", "--quiet",
+         *(["--window", str(window)] if window else [])],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # The whole video in one run by default; --window N: windows through `process`.
+    assert calls == ({"whole": 0, "process": 2} if window else {"whole": 1, "process": 0})
     before, after = probe(src), probe(out)
     assert after.video is not None and before.video is not None
     assert after.video.frames == before.video.frames == 3

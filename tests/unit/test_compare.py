@@ -32,12 +32,20 @@ def test_side_by_side_has_the_common_height_and_all_frames(tmp_path, clips) -> N
     info = probe(out)
     assert (info.width, info.height) == (96, 32)  # 12x8 -> 48x32, next to 48x32
     assert result.frames == 5 and len(list(read_rgb(out))) == 5
-    assert len(result.profiles) == 2
+    assert len(result.profiles) == 3
     profile = cv2.imread(str(result.profiles[1]))[..., ::-1]
     assert profile.shape == (5, 48, 3)
     # The HR profile is exactly row 10 of each HR frame (lossless input, no resizing).
     expected = np.stack([f[10] for f in read_rgb(hr)])
     assert np.array_equal(profile, expected)
+    # The sheet: both profiles side by side under a 24-px label strip, a 2-px white line.
+    sheet = cv2.imread(str(result.profiles[2]))[..., ::-1]
+    assert result.profiles[2].name == "cmp_profile_row10.png"
+    assert sheet.shape == (24 + 5, 48 + 2 + 48, 3)
+    lr_profile = cv2.imread(str(result.profiles[0]))[..., ::-1]
+    assert np.array_equal(sheet[24:, :48], lr_profile)
+    assert np.array_equal(sheet[24:, 50:], expected)
+    assert (sheet[:, 48:50] == 255).all() and sheet[:24, :48].any()  # separator, label
 
 
 def test_labels_are_drawn_on_each_panel(tmp_path, clips) -> None:

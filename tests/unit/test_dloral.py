@@ -63,11 +63,9 @@ def test_official_checkpoint_round_trips_through_the_converter(tmp_path: Path) -
     state, ranks, targets = read_converted(out)
     assert ranks == {"quality": 4, "consistency": 4}
     assert set(targets) == set(M.ADAPTERS)
-    # Only what differs from the SD base is stored.
-    assert not any(".base_layer." in k and "conv_in" not in k for k in state)
-    assert len(state) == 2 + 4 * sum(len(v) for v in targets.values()) // 2 + len(
-        net.cfr.state_dict()
-    )
+    # Every UNet tensor is kept, base weights included (the official loader reads them all).
+    assert len(state) == len(net.unet.state_dict()) + len(net.cfr.state_dict())
+    assert any(".base_layer." in k and "conv_in" not in k for k in state)
 
     fresh = _tiny_net(seed=1)
     M.load_stored_state(fresh, state, str(out))
@@ -85,7 +83,7 @@ def test_full_official_key_set_is_accepted() -> None:
 
     ckpt = manifest_checkpoint()
     state, meta = map_official(ckpt)
-    assert len(state) == 2 + 1032 + 148
+    assert len(state) == 1718 + 148
     import json
 
     with torch.device("meta"):
@@ -169,7 +167,7 @@ def test_missing_weights_is_a_clear_error(tmp_path: Path) -> None:
     from vsrup.methods.dloral.convert import convert_official
 
     convert_official(tmp_path / "model.pkl", tmp_path / "dl")
-    with pytest.raises(WeightsError, match="UNet2DConditionModel"):
+    with pytest.raises(WeightsError, match="UNet config"):
         get("dloral").from_weights(weights, Runtime(), MethodOptions())
 
 
@@ -249,53 +247,19 @@ class _Pointwise(torch.nn.Module):
         return zc - 0.5 * zp + ic.mean(1, keepdim=True) * ip[:, :1]
 
 
-class _LocalVAE(torch.nn.Module):
-    """A VAE stand-in with a short reach (8×8 blocks in, one 3×3 conv out)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        from types import SimpleNamespace
-
-        self.config = SimpleNamespace(scaling_factor=0.5)
-        self.enc = torch.nn.Conv2d(3, 4, 1)
-        self.dec = torch.nn.Conv2d(4, 3, 3, padding=1, padding_mode="replicate")
-
-    def encode(self, x):  # noqa: ANN001, ANN201
-        from types import SimpleNamespace
-
-        z = self.enc(torch.nn.functional.avg_pool2d(x, 8))
-        return SimpleNamespace(latent_dist=SimpleNamespace(mode=lambda: z))
-
-    def decode(self, z):  # noqa: ANN001, ANN201
-        from types import SimpleNamespace
-
-        up = torch.nn.functional.interpolate(z, scale_factor=8, mode="nearest")
-        return SimpleNamespace(sample=torch.tanh(self.dec(up)))
-
-
-def test_tiles_equal_untiled_for_local_operators() -> None:
-    """Encoder, latent and decoder tiles all at once: with local stand-ins for the VAE and
-    the step, the tiled pipeline equals the untiled one; so every tile got the matching
-    crops of both latents and both 1/8-scale images, and the scales line up."""
+def test_latent_tiles_equal_untiled_for_a_pointwise_step(method) -> None:  # noqa: ANN001
+    """Latent tiles: with a pointwise stand-in for the step, the tiled x0 equals the untiled
+    one, so every tile got the matching crops of both latents and both 1/8-scale images."""
     from vsrup.methods.dloral.pipeline import Components, PairRunner, Tiling
 
-    torch.manual_seed(0)
-    parts = Components(_Pointwise(), _LocalVAE(), torch.zeros(1, 1, 1), torch.float32)
+    vae = method.runner.parts.vae
+    parts = Components(_Pointwise(), vae, torch.zeros(1, 1, 1), torch.float32)
     frames = _frames(2, 16, 24)
     whole = PairRunner(parts, Tiling(min_short_side=16))
-    tiled = PairRunner(
-        parts,
-        Tiling(
-            encoder=32, encoder_overlap=16, decoder=5, decoder_overlap=4, latent=5,
-            latent_overlap=2, min_short_side=16,
-        ),
-    )  # fmt: skip
+    tiled = PairRunner(parts, Tiling(latent=5, latent_overlap=2, min_short_side=16))
     a, b = whole.prepare(frames[0]), whole.prepare(frames[1])
-    ta, tb = tiled.prepare(frames[0]), tiled.prepare(frames[1])
     assert a.latent.shape[-2:] == (8, 12)  # several tiles in both directions
-    torch.testing.assert_close(ta.latent, a.latent, atol=1e-6, rtol=0)
     torch.testing.assert_close(tiled.denoise(a, b), whole.denoise(a, b), atol=1e-6, rtol=0)
-    torch.testing.assert_close(tiled.run(ta, tb), whole.run(a, b), atol=1e-5, rtol=0)
 
 
 def test_tiny_network_runs_tiled(method) -> None:  # noqa: ANN001
@@ -305,8 +269,7 @@ def test_tiny_network_runs_tiled(method) -> None:  # noqa: ANN001
     frames = _frames(2, 16, 24)
     tiled = PairRunner(
         method.runner.parts,
-        Tiling(encoder=64, encoder_overlap=16, decoder=8, decoder_overlap=4, latent=6,
-               latent_overlap=2, min_short_side=16),
+        Tiling(encoder=16, decoder=2, latent=6, latent_overlap=2, min_short_side=16),
     )  # fmt: skip
     out = tiled.run(tiled.prepare(frames[0]), tiled.prepare(frames[1]))
     assert out.shape == (3, 64, 96)
@@ -316,7 +279,8 @@ def test_tiny_network_runs_tiled(method) -> None:  # noqa: ANN001
 def test_pretrained_layout_loads_base_and_converted_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """sd21-base in diffusers layout + our converted file → the same network as built here."""
+    """sd21-base in diffusers layout + our converted file → the network of model.pkl: its
+    base UNet weights too, not sd21-base's (which differ here), as the official loader does."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
     from vsrup.methods.dloral import model as M
@@ -327,9 +291,8 @@ def test_pretrained_layout_loads_base_and_converted_checkpoint(
     base = UNet2DConditionModel(**M.UNET_TINY)
     base.save_pretrained(tmp_path / "sd" / "unet")
     AutoencoderKL(**P.VAE_TINY).save_pretrained(tmp_path / "sd" / "vae")
-    trained = M.build_net(
-        UNet2DConditionModel.from_pretrained(tmp_path / "sd" / "unet"), cfr_mid_channels=8
-    )
+    torch.manual_seed(6)
+    trained = M.build_net(UNet2DConditionModel(**M.UNET_TINY), cfr_mid_channels=8)
     with torch.no_grad():
         for name, p in trained.named_parameters():
             if ".lora_B." in name or "conv_in" in name:

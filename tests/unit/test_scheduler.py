@@ -166,3 +166,77 @@ def test_a_method_breaking_the_contract_gets_a_clear_error():
         collect(rand_source(4), Short(2), batch=2)
     with pytest.raises(MethodError, match="expected"):
         collect(rand_source(4), WrongScale(2), batch=2)
+
+
+class WholeVideoRecorder:
+    """A whole-video method: records the segments it is handed and the runs it finishes;
+    its output frame k is input frame k upscaled ×2 plus the run's mean (so it depends on
+    which frames share a run)."""
+
+    def __new__(cls):  # noqa: ANN204
+        import torch.nn.functional as F
+
+        from vsrup.interface.method import Method, MethodSpec
+
+        class _Whole(Method):
+            spec = MethodSpec(
+                id="test-whole", summary="test", kind="diffusion", scales=(2,), window=57,
+                uses_segments=True,
+            )  # fmt: skip
+
+            def __init__(self) -> None:
+                self.segments: list[tuple[int, int]] = []
+                self.runs: list[int] = []
+                self._frames: list[torch.Tensor] = []
+
+            @classmethod
+            def from_weights(cls, weights, runtime, options):  # noqa: ANN001
+                return cls()
+
+            def process(self, clip: Clip) -> torch.Tensor:
+                raise AssertionError("a whole-video run never calls process")
+
+            def whole_video(self) -> bool:
+                return True
+
+            def add_segment(self, clip: Clip) -> None:
+                self.segments.append((clip.start, clip.start + clip.frames.shape[0]))
+                self._frames.append(clip.frames)
+
+            def finish_video(self, skip_before: int = 0):  # noqa: ANN202
+                x = torch.cat(self._frames)
+                self._frames = []
+                self.runs.append(x.shape[0])
+                up = F.interpolate(x, scale_factor=2, mode="nearest")
+                out = (0.8 * up + 0.2 * up.mean(0, keepdim=True)).clamp(0, 1)
+                yield from out[skip_before:]
+
+        return _Whole()
+
+
+def test_whole_video_method_gets_every_segment_and_one_run():
+    stay = (0.0, 0.0, 0.0, 1.0)
+    steps = [stay] * 5 + [(9, 0, 0, 1)] + [stay] * 14
+    frames = camera_clip(photo("astronaut"), poses_from_steps(steps), (64, 48))
+    method = WholeVideoRecorder()
+    out, result = collect(tensor_frames(frames), method, color_fix="adain")
+    pts = [p for _, p in tensor_frames(frames)]
+    assert len(out) == 21 and [p for _, p in out] == pts
+    assert method.segments == [(s.start, s.end) for s in result.segmentation.segments]
+    assert method.segments == [(0, 6), (6, 15), (15, 21)]
+    assert method.runs == [21]
+
+
+def test_scene_cuts_split_a_whole_video_run_into_shots():
+    from vsrup.engine.segment import SegmentConfig
+
+    shot1 = camera_clip(photo("astronaut"), poses_from_steps([(1, 0, 0, 1)] * 5), (64, 48))
+    shot2 = camera_clip(photo("coffee"), poses_from_steps([(1, 0, 0, 1)] * 5), (64, 48))
+    cfg = SegmentConfig(scene_threshold=0.3)
+    method = WholeVideoRecorder()
+    out, _ = collect(tensor_frames(shot1 + shot2), method, shots=True, segment_config=cfg)
+    assert len(out) == 12 and method.runs == [6, 6]
+    # Without --scene-cuts the same video is one run.
+    single = WholeVideoRecorder()
+    collect(tensor_frames(shot1 + shot2), single, segment_config=cfg)
+    assert single.runs == [12]

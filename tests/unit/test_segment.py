@@ -18,6 +18,7 @@ from vsrup.engine.segment import (
 )
 
 STILL = (0.0, 0.0, 0.0, 1.0)
+EXTENDED = SegmentConfig.extended()
 
 
 def clip(steps, name="astronaut", size=(192, 144)):
@@ -70,7 +71,10 @@ def test_zoom_cuts_with_reason_scale():
 
 def test_rotation_cuts_with_reason_rotation():
     steps = [STILL] * 3 + [(0, 0, 1.5, 1)] + [STILL] * 3
-    result = segment_frames(clip(steps, "chelsea"))
+    # One dominant corner hides the rest at the official quality 0.3: officially nothing is
+    # tracked and nothing is cut; the extended fallback (quality 0.01) sees the rotation.
+    assert cuts(segment_frames(clip(steps, "chelsea"))) == {}
+    result = segment_frames(clip(steps, "chelsea"), EXTENDED)
     assert_covers(result, 8)
     found = cuts(result)
     assert list(found) == [4]
@@ -81,7 +85,11 @@ def test_rotation_cuts_with_reason_rotation():
 def test_flat_frame_is_covered_and_cut_around():
     frames = clip([STILL] * 7)
     frames[4] = np.full_like(frames[4], 128)
-    result = segment_frames(frames)
+    # Officially the frame after the flat one is not cut (nothing to track in its
+    # predecessor); scene cuts are our extension.
+    official = segment_frames(frames)
+    assert 5 not in cuts(official) and official.motions[5].status == "flat"
+    result = segment_frames(frames, EXTENDED)
     assert_covers(result, 8)
     assert cuts(result) == {4: "scene-change", 5: "scene-change"}
     assert result.motions[5].status == "flat"  # nothing to track in the flat frame
@@ -89,7 +97,7 @@ def test_flat_frame_is_covered_and_cut_around():
 
 def test_scene_cut_between_two_photos():
     frames = clip([(1, 0, 0, 1)] * 5) + clip([(1, 0, 0, 1)] * 5, "coffee")
-    result = segment_frames(frames)
+    result = segment_frames(frames, EXTENDED)
     assert_covers(result, 12)
     assert cuts(result) == {6: "scene-change"}
 
@@ -108,7 +116,7 @@ def test_tracking_lost_on_noise_cuts():
     frames = clip([STILL] * 3)
     # Two independent noise frames: same histogram, many corners, tracks are garbage.
     noise = [rng.integers(0, 256, (144, 192, 3), dtype=np.uint8) for _ in range(2)]
-    result = segment_frames(frames + noise)
+    result = segment_frames(frames + noise, EXTENDED)
     assert_covers(result, 6)
     found = cuts(result)
     assert set(found) == {4, 5}  # photo → noise, noise → other noise
@@ -117,11 +125,51 @@ def test_tracking_lost_on_noise_cuts():
 
 def test_streaming_push_returns_closed_segments_and_finish_closes_last():
     seg = MotionSegmenter(SegmentConfig(max_len=3))
-    closed = [seg.push(f) for f in clip([STILL] * 6)]
-    assert [c.start if c else None for c in closed] == [None, None, None, 0, None, None, 3]
+    closed = [seg.push(f) for f in clip([STILL] * 7)]  # 8 frames
+    # Length cuts are handed out one frame late: the last frame may still join them.
+    assert [[c.start for c in cs] for cs in closed] == [[], [], [], [], [0], [], [], [3]]
     last = seg.finish()
-    assert (last.start, last.end, last.reason) == (6, 7, "max-length")
-    assert seg.finish() is None
+    assert [(s.start, s.end, s.reason) for s in last] == [(6, 8, "max-length")]
+    assert seg.finish() == []
+
+
+def spans(result):
+    return [(s.start, s.end) for s in result.segments]
+
+
+def test_official_segment_list_at_the_end_of_the_video():
+    # analyze_video_motion without cuts: 9-frame chunks, a 1-frame remainder joins the last.
+    assert spans(segment_frames(clip([STILL] * 9))) == [(0, 10)]
+    assert spans(segment_frames(clip([STILL] * 18))) == [(0, 9), (9, 19)]
+    assert spans(segment_frames(clip([STILL] * 17))) == [(0, 9), (9, 18)]
+    # After a motion cut at frame 3: a 10-frame tail stays whole, a 19-frame one is 9+9+1.
+    jump = [STILL] * 2 + [(9, 0, 0, 1)]
+    assert spans(segment_frames(clip(jump + [STILL] * 9))) == [(0, 3), (3, 13)]
+    tail19 = spans(segment_frames(clip(jump + [STILL] * 18)))
+    assert tail19 == [(0, 3), (3, 12), (12, 21), (21, 22)]
+    off = SegmentConfig(official_tail=False)
+    assert spans(segment_frames(clip([STILL] * 9), off)) == [(0, 9), (9, 10)]
+
+
+def square_clip(shifts):
+    """A black frame with one white square (4 corners), moved by `shifts` pixels in x."""
+    frames, x = [], 40
+    for dx in [0, *shifts]:
+        x += dx
+        f = np.zeros((96, 128, 3), np.uint8)
+        f[30:60, x : x + 30] = 255
+        frames.append(f)
+    return frames
+
+
+def test_three_to_five_tracked_points_are_enough_officially():
+    frames = square_clip([0, 8, 0])
+    official = segment_frames(frames)
+    assert cuts(official) == {2: "translation"}
+    assert 3 <= official.motions[2].points < 6
+    # Our extended rules want 6 points: the same frame is "flat" there, not cut.
+    extended = segment_frames(frames, EXTENDED)
+    assert 2 not in cuts(extended) and extended.motions[2].status == "flat"
 
 
 def test_single_and_empty_video():

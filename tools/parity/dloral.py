@@ -56,7 +56,19 @@ ADAPTER_NAMES = [
 CROP = (slice(None), slice(None), slice(128, 384), slice(128, 384))
 
 
-def _install_shims() -> None:
+def fake_module(name: str, **attrs: object) -> types.ModuleType:
+    """Register an (importable, package-like) stand-in module holding `attrs`."""
+    mod = types.ModuleType(name)
+    mod.__dict__.update(attrs)
+    mod.__path__ = []  # type: ignore[attr-defined]
+    sys.modules[name] = mod
+    return mod
+
+
+def _install_shims(stub_torchvision: bool = True) -> None:
+    """Stand-ins for mmcv/mmengine/einops (and torchvision unless `stub_torchvision` is
+    False: the end-to-end script needs the real transforms), CUDA calls as no-ops."""
+
     class ConvModule(nn.Module):
         def __init__(
             self,
@@ -76,13 +88,7 @@ def _install_shims() -> None:
         def forward(self, x):  # noqa: ANN001, ANN202
             return self.act(self.conv(x))
 
-    def module(name: str, **attrs: object) -> types.ModuleType:
-        mod = types.ModuleType(name)
-        mod.__dict__.update(attrs)
-        mod.__path__ = []  # type: ignore[attr-defined]
-        sys.modules[name] = mod
-        return mod
-
+    module = fake_module
     module("mmcv")
     module("mmcv.ops", ModulatedDeformConv2d=nn.Module, modulated_deform_conv2d=None)
     module("mmcv.cnn", ConvModule=ConvModule)
@@ -90,8 +96,9 @@ def _install_shims() -> None:
     module("mmengine.model", BaseModule=nn.Module)
     module("mmengine.model.weight_init", constant_init=lambda *a, **k: None)
     module("mmengine.runner", load_checkpoint=lambda *a, **k: None)
-    module("torchvision")
-    module("torchvision.transforms")
+    if stub_torchvision:
+        module("torchvision")
+        module("torchvision.transforms")
     module("einops", rearrange=None)
     torch.Tensor.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
     nn.Module.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]

@@ -1,6 +1,12 @@
 """Run the official StableVSR pipeline at a tiny random configuration; save fixtures.
 
 Usage: python tools/parity/stablevsr.py PATH/TO/StableVSR [--diffusers-src PATH/TO/src]
+       python tools/parity/stablevsr.py PATH/TO/StableVSR --frames 14 --case long
+
+With `--case NAME` only `case_NAME.safetensors` is written (N frames of the same scene, the
+same weights, which are rebuilt identically from their seeds): the whole-sequence cases of
+tests/unit/test_stablevsr_sequence.py (a clip longer than the old 12-frame window, a 4-frame
+clip).
 
 PATH/TO/StableVSR is a checkout of claudiom4sir/StableVSR (never committed here). By default
 the official pipeline runs against the installed diffusers; `--diffusers-src` puts another
@@ -32,7 +38,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("official", type=Path)
     ap.add_argument("--diffusers-src", type=Path)
+    ap.add_argument("--frames", type=int, default=common.N_FRAMES)
+    ap.add_argument("--case", help="write only case_CASE.safetensors")
     args = ap.parse_args()
+    common.N_FRAMES = args.frames
     if args.diffusers_src:
         sys.path.insert(0, str(args.diffusers_src))
     torch.set_num_threads(2)
@@ -95,11 +104,12 @@ def main() -> None:
     print("output", tuple(hr.shape), float(hr.min()), float(hr.max()))
 
     meta = {**cfg, "steps": STEPS, "seed": common.SEED, "diffusers": diffusers.__version__}
-    common.save(OUT / "unet.safetensors", unet.state_dict())
-    common.save(OUT / "controlnet.safetensors", controlnet.state_dict())
-    common.save(OUT / "vae.safetensors", vae.state_dict())
+    if not args.case:
+        common.save(OUT / "unet.safetensors", unet.state_dict())
+        common.save(OUT / "controlnet.safetensors", controlnet.state_dict())
+        common.save(OUT / "vae.safetensors", vae.state_dict())
     common.save(
-        OUT / "case.safetensors",
+        OUT / (f"case_{args.case}.safetensors" if args.case else "case.safetensors"),
         {
             "lr_uint8": torch.from_numpy(frames),
             "forward_flows": fwd,

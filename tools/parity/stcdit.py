@@ -81,8 +81,24 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
                 p.copy_(torch.randn(p.shape, generator=gen) / fan_in**0.5)
 
 
-def run(repo: Path, out: Path, variant: str) -> None:
+def with_lora(dit: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Enable the LQ condition and inject LoRA as the official inference script does, then
+    fill every parameter with seeded random values."""
     from peft import LoraConfig, inject_adapter_in_model
+
+    dit.enable_lq_condition()
+    lora = LoraConfig(
+        r=RANK,
+        lora_alpha=RANK,
+        init_lora_weights=False,
+        target_modules=["q", "k", "v", "o", "ffn.0", "ffn.2"],
+    )
+    dit = inject_adapter_in_model(lora, dit)
+    randomise(dit, seed=seed)
+    return dit.eval()
+
+
+def run(repo: Path, out: Path, variant: str) -> None:
     from safetensors.torch import save_file
 
     cls = load_official(repo, variant)
@@ -98,16 +114,7 @@ def run(repo: Path, out: Path, variant: str) -> None:
     )
     if large:
         del dit.img_emb  # 1280-wide CLIP MLP: unused by STCDiT's forward, too big for a fixture
-    dit.enable_lq_condition()
-    lora = LoraConfig(
-        r=RANK,
-        lora_alpha=RANK,
-        init_lora_weights=False,
-        target_modules=["q", "k", "v", "o", "ffn.0", "ffn.2"],
-    )
-    dit = inject_adapter_in_model(lora, dit)
-    randomise(dit, seed=1 if large else 0)
-    dit.eval()
+    dit = with_lora(dit, seed=1 if large else 0)
 
     gen = torch.Generator().manual_seed(2)
     f, h, w = GRID

@@ -8,7 +8,9 @@ the frame, separated by a thin line, so the methods meet at the same scene conte
 A temporal profile (as VSR papers draw them) takes one pixel row of every frame and stacks
 the rows over time: a (frames x width) image in which flicker shows as horizontal streaks and
 temporally stable detail as smooth vertical structure. The row is given in the common-height
-coordinates, so all inputs' profiles show the same scene line at the same scale.
+coordinates, so all inputs' profiles show the same scene line at the same scale. Besides
+one PNG per input, a sheet puts every input's profile side by side under its label, so
+flicker (e.g. a per-frame upscaler with and without `--temporal`) is compared at a glance.
 """
 
 from __future__ import annotations
@@ -173,7 +175,27 @@ def compare_videos(
             if not cv2.imwrite(str(path), np.stack(stack)[..., ::-1]):
                 raise OSError(f"cannot write {path}")
             result.profiles.append(path)
+        sheet = profile_sheet([np.stack(stack) for stack in rows], labels)
+        path = out_dir / f"{stem}_profile_row{profile_row}.png"
+        if not cv2.imwrite(str(path), sheet[..., ::-1]):
+            raise OSError(f"cannot write {path}")
+        result.profiles.append(path)
     return result
+
+
+def profile_sheet(profiles: Sequence[np.ndarray], labels: Sequence[str]) -> np.ndarray:
+    """Temporal profiles (frames x width x 3 each) side by side, each under a label strip,
+    separated by white lines."""
+    strip = 24
+    parts = []
+    for i, (profile, label) in enumerate(zip(profiles, labels, strict=True)):
+        head = np.zeros((strip, profile.shape[1], 3), np.uint8)
+        cv2.putText(head, label, (3, strip - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, _LINE, 1,
+                    cv2.LINE_AA)  # fmt: skip
+        if i:
+            parts.append(np.full((strip + profile.shape[0], 2, 3), _LINE, np.uint8))
+        parts.append(np.concatenate([head, profile], axis=0))
+    return np.concatenate(parts, axis=1)
 
 
 def _safe(label: str) -> str:

@@ -51,6 +51,8 @@ class MethodResult:
     error: str | None = None
     exit_code: int = 0
     note: str | None = None
+    #: Frames/s relative to this run's reference row ("1.08× ffmpeg-lanczos"), if any.
+    versus: str | None = None
 
     def mean(self, attr: str) -> float | None:
         values = [getattr(r, attr) for r in self.runs]
@@ -167,6 +169,7 @@ def ffmpeg_runner(job: Job) -> None:
     process (its threads on all cores). Returns None: the frames are counted afterwards."""
     from vsrup.errors import EncodeError
     from vsrup.metrics.frames import probe
+    from vsrup.video.writer import EncodeSettings, encoder_options
 
     exe = ffmpeg_available()
     if exe is None:
@@ -179,7 +182,10 @@ def ffmpeg_runner(job: Job) -> None:
         end = f":end_frame={job.stop}" if job.stop is not None else ""
         chain.insert(0, f"trim=start_frame={job.start}{end},setpts=PTS-STARTPTS")
     cmd = [exe, "-nostdin", "-v", "error", "-y", "-i", str(job.input), "-an", "-sn"]
-    cmd += ["-vf", ",".join(chain), "-c:v", "libx264", "-crf", "16", "-preset", "medium"]
+    # The encoder settings `vsrup upscale` uses by default, so the rows compare like for like.
+    x264 = encoder_options("libx264", EncodeSettings())
+    cmd += ["-vf", ",".join(chain), "-c:v", "libx264", "-crf", x264["crf"]]
+    cmd += ["-preset", x264["preset"]]
     # The same pixel format the bench runner's encoder picks, so quality rows compare fairly.
     info = probe(job.input)
     even = (info.width * s) % 2 == 0 and (info.height * s) % 2 == 0
@@ -196,7 +202,7 @@ def bench_ffmpeg(job: Job, repeat: int = 1, warmup: int = 1) -> MethodResult:
     from vsrup.errors import VsrupError
 
     result = MethodResult(method="ffmpeg-lanczos", device="cpu", dtype="-", warmup=warmup)
-    result.note = "ffmpeg -vf scale=flags=lanczos, libx264 crf 16 (reference)"
+    result.note = "ffmpeg -vf scale=flags=lanczos, libx264 as ours (reference)"
     try:
         for _ in range(warmup):
             ffmpeg_runner(job)

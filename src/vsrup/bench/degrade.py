@@ -158,11 +158,14 @@ def degrade_video(
     start: int = 0,
     stop: int | None = None,
     on_frame: Callable[[int], None] | None = None,
+    pairs: Callable[[Iterator[np.ndarray]], Iterator[tuple[np.ndarray, np.ndarray]]] | None = None,
 ) -> int:
     """Write the LR video (and the GT video when `gt_path` is given); return the frame count.
 
     Without `gt_path` the source itself is the reference, which only works when its size is a
     multiple of the scale and the whole clip is used; otherwise a UsageError asks for one.
+    `pairs` replaces `degrade_frames(frames, deg)` (the training pipelines of `vsrup train`
+    come in this way; `deg` then only gives the scale and the LR codec).
     """
     from vsrup.metrics.frames import RgbWriter, probe, read_rgb
 
@@ -186,7 +189,8 @@ def degrade_video(
     with RgbWriter(lr_path, fps=info.fps, lossless=lossless, crf=crf) as lr_writer:
         gt_writer = RgbWriter(gt_path, fps=info.fps, lossless=True) if gt_path is not None else None
         try:
-            for gt, lr in degrade_frames(read_rgb(src, start, stop), deg):
+            make_pairs = pairs or (lambda frames: degrade_frames(frames, deg))
+            for gt, lr in make_pairs(read_rgb(src, start, stop)):
                 lr_writer.write(lr)
                 if gt_writer is not None:
                     gt_writer.write(gt)

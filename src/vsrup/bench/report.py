@@ -42,6 +42,7 @@ def result_dict(r: MethodResult) -> dict[str, Any]:
         "seconds": _num(r.mean("seconds")),
         "load_seconds": _num(r.mean("load")),
         "fps": _num(r.mean("fps")),
+        "versus": r.versus,
         "stages": [
             {
                 "name": name,
@@ -104,6 +105,9 @@ def rows(report: BenchReport) -> tuple[list[str], list[list[str]], list[str], li
         head += ["PSNR-Y", "SSIM-Y"]
     if scored:
         head += ["E_warp ×1e-3"]
+    versus = any(r.versus for r in report.results)
+    if versus:
+        head.append("fps vs reference")
     table: list[list[str]] = []
     for r in report.results:
         if r.error:
@@ -129,6 +133,8 @@ def rows(report: BenchReport) -> tuple[list[str], list[list[str]], list[str], li
         if scored:
             w = q.get("warp_error")
             row.append(_f(w * 1e3 if w is not None else None, ".3f"))
+        if versus:
+            row.append(r.versus or "-")
         table.append(row)
     stages = _stage_columns(report.results)
     parents = {n: p for r in report.results for n, _, _, p in r.stage_means()}

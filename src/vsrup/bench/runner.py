@@ -69,5 +69,10 @@ def pipeline_runner(job: Job) -> int:
 #: Engine timing keys -> bench stage names. `blend_color` covers blending window overlaps, the
 #: exact-size resize, the colour fix and quantisation; `wait_decode` is the time the compute
 #: loop waited for the background decoder (decoding on the critical path); `store` is writing
-#: finished frames to the resume store.
-_ENGINE_STAGES = {"blend_color": "blend", "wait_decode": "decode_wait", "store": "store"}
+#: finished frames to the resume store; `temporal` is the temporal-consistency stage.
+_ENGINE_STAGES = {
+    "blend_color": "blend",
+    "temporal": "temporal",
+    "wait_decode": "decode_wait",
+    "store": "store",
+}

@@ -24,6 +24,7 @@ from vsrup.bench.core import (
     host_info,
 )
 from vsrup.bench.degrade import Degradation
+from vsrup.bench.references import ncnn_available, set_ratios
 from vsrup.bench.runner import Job, Runner
 from vsrup.errors import InputError, UsageError
 from vsrup.interface.method import MethodOptions
@@ -51,6 +52,8 @@ class BenchSettings:
     reference: Path | None = None
     degrade: Degradation | None = None
     ffmpeg: bool = True
+    #: pip ncnn's SPAN as a reference row (when `span` is benchmarked and ncnn is installed).
+    ncnn: bool = True
     temporal: bool = True
     #: Folder to keep every output video in (default: a temporary folder, removed after).
     keep: Path | None = None
@@ -152,6 +155,17 @@ def run_bench(
             results.append(result)
             if on_result:
                 on_result(result)
+        # Against real weights only: a synthetic span is another network.
+        real = not settings.synthetic_weights
+        if settings.ncnn and real and "span" in settings.methods and ncnn_available():
+            from vsrup.bench.references import bench_ncnn_span
+
+            job = Job(src, out_dir / "ncnn-span", "ncnn", options, start=start, stop=stop)
+            result = bench_ncnn_span(job, settings.repeat, settings.warmup)
+            results.append(result)
+            if on_result:
+                on_result(result)
+        set_ratios(results)
         if input_info["frames_range"][1] is None and results and results[0].frames:
             input_info["frames_range"][1] = start + results[0].frames
         return BenchReport(settings, input_info, host_info(), results)

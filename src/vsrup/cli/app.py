@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vsrup.cli.degrade",
     "vsrup.cli.compare",
     "vsrup.cli.bench",
+    "vsrup.cli.train",
     "vsrup.cli.jobs",
 )
 

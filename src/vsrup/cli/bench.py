@@ -67,6 +67,9 @@ def bench(
     jpeg: int | None = typer.Option(None, "--jpeg", help="--degrade: JPEG quality."),
     crf: int | None = typer.Option(None, "--crf", help="--degrade: H.264 CRF of the LR clip."),
     ffmpeg: bool = typer.Option(True, "--ffmpeg/--no-ffmpeg", help="ffmpeg lanczos row."),
+    ncnn: bool = typer.Option(
+        True, "--ncnn/--no-ncnn", help="pip ncnn SPAN row (model only), with -m span."
+    ),
     temporal: bool = typer.Option(
         True, "--temporal/--no-temporal", help="DIS warping error and flicker of each output."
     ),
@@ -104,6 +107,7 @@ def bench(
         reference=reference,
         degrade=deg,
         ffmpeg=ffmpeg,
+        ncnn=ncnn,
         temporal=temporal,
         keep=keep,
     )

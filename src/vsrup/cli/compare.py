@@ -28,7 +28,10 @@ def compare(
         "nearest", "--resize", help="How inputs reach the common height: nearest, bicubic, lanczos."
     ),
     profile: int | None = typer.Option(
-        None, "--profile", min=0, help="Also write a temporal-profile PNG of this row per input."
+        None,
+        "--profile",
+        min=0,
+        help="Also write temporal-profile PNGs of this row: one per input and all side by side.",
     ),
     profile_dir: Path | None = typer.Option(
         None, "--profile-dir", help="Folder for the profile PNGs (default: next to -o)."

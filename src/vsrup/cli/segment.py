@@ -42,6 +42,12 @@ def segment(
     ),
     rotation: float = typer.Option(0.5, "--rotation", help="Cut above this rotation (degrees)."),
     scale: float = typer.Option(0.01, "--scale", help="Cut where |scale - 1| exceeds this."),
+    extended: bool = typer.Option(
+        False,
+        "--extended",
+        help="Our extensions to the official rules: cut at scene changes and where tracking "
+        "is lost, re-detect weak corners.",
+    ),
     reference_height: int | None = typer.Option(
         None,
         "--reference-height",
@@ -52,7 +58,7 @@ def segment(
     """Split a video where the camera motion jumps (STCDiT's motion-aware segmentation)."""
     from vsrup.engine.segment import MotionSegmenter, SegmentConfig
 
-    config = SegmentConfig(
+    config = (SegmentConfig.extended if extended else SegmentConfig)(
         max_len=max_len,
         translation_px=translation,
         rotation_deg=rotation,

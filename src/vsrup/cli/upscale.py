@@ -186,6 +186,12 @@ def upscale(
         "--synthetic-weights",
         help="tiny|full: random weights for testing the plumbing (output is noise).",
     ),  # noqa: E501
+    weights: Path | None = typer.Option(
+        None,
+        "--weights",
+        help="Trained weights folder from `vsrup train` (RUN_DIR/final) for dgaf, litevsr or "
+        "simplegvr, instead of the installed ones.",
+    ),
     model: str | None = typer.Option(None, "--model", help="Model variant of the method."),
     opt: list[str] = typer.Option([], "--opt", help="Method option key=value (repeatable)."),
     batch: int | None = typer.Option(
@@ -193,6 +199,12 @@ def upscale(
     ),  # noqa: E501
     color_fix: str = typer.Option(
         "none", "--color-fix", help="Pull colours back to the input: none, adain or wavelet."
+    ),
+    temporal: str = typer.Option(
+        "auto",
+        "--temporal",
+        help="Temporal-consistency stage (blend with motion-compensated recent outputs): "
+        "on, off, or auto (on for span, realesrgan and waifu2x).",
     ),
     offload: str = typer.Option(
         "none", "--offload", help="none or model: one network on the GPU at a time (memory saver)."
@@ -226,6 +238,19 @@ def upscale(
         None,
         "--segment-frames",
         help="Frames per resume segment (default 240 classical, 48 learned, 16 diffusion).",
+    ),
+    window: int | None = typer.Option(
+        None,
+        "--window",
+        min=1,
+        help="STCDiT: independent windows of up to N frames instead of the official single "
+        "run over the whole video (a deviation).",
+    ),
+    scene_cuts: bool = typer.Option(
+        False,
+        "--scene-cuts",
+        help="Motion-segment methods: also cut at hard scene changes; STCDiT samples each "
+        "shot on its own (a deviation).",
     ),
     fps: float | None = typer.Option(
         None, "--fps", min=0.001, help="Frame rate of an image-sequence input (default 24)."
@@ -266,6 +291,8 @@ def upscale(
         scale = 2.0
     if color_fix not in ("none", "adain", "wavelet"):
         raise UsageError(f"unknown --color-fix {color_fix!r}", hint="use none, adain or wavelet")
+    if temporal not in ("auto", "on", "off"):
+        raise UsageError(f"unknown --temporal {temporal!r}", hint="use auto, on or off")
     start_s, duration_s = parse_time(start, "--start"), parse_time(duration, "--duration")
     out_path = Path(output) if output is not None else None
     files, is_batch = expand_inputs(inputs, out_path)
@@ -297,14 +324,14 @@ def upscale(
             options=MethodOptions(steps=steps, seed=seed, prompt=prompt,
                                   negative_prompt=negative_prompt,
                                   synthetic_weights=synthetic_weights, variant=model,
-                                  extra=dict(extra)),
+                                  weights=weights, window=window, extra=dict(extra)),
             encode=EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                                   audio=not no_audio),
             frames=frames, start=start_s, duration=duration_s, ignore_errors=ignore_errors,
             overwrite=overwrite, device=device, dtype=dtype, batch=batch,
             color_fix=color_fix, offload=offload, vram=vram, tile=tile, compile=compile,
-            resume=resume, work_dir=work_dir, checkpoint=checkpoint, fps=fps,
-            segment_frames=segment_frames,
+            temporal=temporal, resume=resume, work_dir=work_dir, checkpoint=checkpoint, fps=fps,
+            segment_frames=segment_frames, scene_cuts=scene_cuts,
         )  # fmt: skip
         if distributed:
             queued.append(job)

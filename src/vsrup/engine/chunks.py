@@ -282,16 +282,22 @@ def plan_windows(
 
 
 def planner_for_spec(
-    spec: MethodSpec, *, batch: int = 1, overlap: int | None = None, pad: str = "reflect"
+    spec: MethodSpec,
+    *,
+    batch: int = 1,
+    overlap: int | None = None,
+    pad: str = "reflect",
+    window: int | None = None,
 ) -> WindowPlanner:
     """The planner a method's spec asks for. Per-frame methods (window 1) get batches of
-    `batch` frames without overlap; temporal methods their window, overlap and alignment;
-    methods using motion segments a segment-aware planner."""
+    `batch` frames without overlap; temporal methods their window (or `window`), overlap and
+    alignment; methods using motion segments a segment-aware planner."""
     if spec.window <= 1:
         return WindowPlanner(max(batch, 1), 0, 1, pad=pad)
+    length = window or spec.window
     return WindowPlanner(
-        spec.window,
-        spec.overlap if overlap is None else overlap,
+        length,
+        min(spec.overlap if overlap is None else overlap, length - 1),
         spec.alignment,
         exact=spec.alignment <= 1,  # fixed-size windows (pairs): pad short videos up to it
         pad=pad,

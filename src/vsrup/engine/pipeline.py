@@ -7,7 +7,8 @@ The stages are separate functions so that each can grow on its own:
 3. `load_method`   the method instance on its runtime (device, dtype, offload, compile)
 4. `vsrup.engine.scheduler.run_stream`: decoding ahead and encoding behind in background
    threads, motion segments, temporal windows with blended overlaps, spatial tiles with the
-   OOM fallback, exact-size resize, colour fix
+   OOM fallback, exact-size resize, the temporal-consistency stage (`--temporal`), colour
+   fix
 5. `open_sink`     a VideoWriter (inside an AtomicOutput) or an ImageSequenceWriter; with the
    resume store (on by default) frames are encoded into segments in the job's directory
    (`vsrup.engine.resume`) and stitched into the sink at the end
@@ -25,13 +26,14 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from vsrup.errors import UsageError
 from vsrup.interface.method import Method, MethodOptions, MethodSpec
 from vsrup.util.timing import StageTimer, timed_iter
+
+if TYPE_CHECKING:
+    import torch
 
 #: Memory for one batch of output frames (float32); sets the batch size for window-1 methods.
 BATCH_BYTES = 192 * 1024 * 1024
@@ -59,6 +61,8 @@ class UpscaleJob:
     dtype: str = "auto"
     batch: int | None = None
     color_fix: str = "none"  # none | adain | wavelet
+    #: Temporal-consistency stage: auto (learned per-frame methods) | on | off.
+    temporal: str = "auto"
     offload: str = "none"  # none | model | sequential
     vram: float | None = None  # GB budget that chooses the spatial tile
     compile: bool = False
@@ -70,6 +74,8 @@ class UpscaleJob:
     work_dir: Path | None = None
     #: Frames per resume segment (None: by the method's speed, `segment_frames`).
     segment_frames: int | None = None
+    #: Whole-video methods: cut into independent shots at hard scene changes.
+    scene_cuts: bool = False
     #: Frame rate given to an image sequence (24 when None); videos keep their timestamps.
     fps: float | None = None
 
@@ -186,14 +192,38 @@ def resolve_weights(spec: MethodSpec, options: MethodOptions, ids=None):  # noqa
     return resolve_ids(list(ids if ids is not None else spec.weights))
 
 
+def check_trained_weights(cls: type[Method], path: Path) -> None:
+    """`--weights DIR`: only for methods `vsrup train` trains, and DIR must be an export."""
+    from vsrup.errors import UsageError, WeightsError
+
+    if cls.own_weights is None:
+        raise UsageError(
+            f"{cls.spec.id} takes no --weights", hint="trained weights: dgaf, litevsr, simplegvr"
+        )
+    missing = [n for n in ("config.json", "model.safetensors") if not (path / n).is_file()]
+    if missing:
+        raise WeightsError(
+            f"is not a trained-weights folder (no {' or '.join(missing)})",
+            path=path,
+            hint="pass RUN_DIR/final as written by vsrup train",
+        )
+
+
 def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object]:
     from vsrup.engine.runtime import resolve_runtime
     from vsrup.interface import registry
 
     cls = registry.get(job.method)
     spec = cls.spec
+    if job.options.weights is not None:
+        check_trained_weights(cls, job.options.weights)
+    device = job.device
+    if device == "auto" and spec.kind == "classical":
+        # A resampler is one libswscale call per frame on the CPU, next to the decoder and
+        # the encoder: a GPU round trip of the frames cannot pay for itself.
+        device = "cpu"
     runtime = resolve_runtime(
-        job.device,
+        device,
         job.dtype,
         spec.dtypes,
         offload=job.offload,
@@ -232,12 +262,24 @@ def job_settings(
         "extra": o.extra,
         "range": [job.frames, job.start, job.duration],
         "color_fix": job.color_fix,
+        "temporal": _settings_of(temporal_config(job, spec)),
         "device": runtime.device,
         "dtype": runtime.dtype_name,
         "tile": job.tile,
         "vram": job.vram,
+        "window": o.window,
+        "scene_cuts": job.scene_cuts,
         "bits": bits,
+        # Only when given, so the keys of runs without --weights stay what they were.
+        **({"weights": str(o.weights)} if o.weights is not None else {}),
     }
+
+
+def segment_config(job: UpscaleJob):  # noqa: ANN201
+    """The official motion segmentation, plus scene-change cuts with --scene-cuts."""
+    from vsrup.engine.segment import SegmentConfig
+
+    return SegmentConfig(scene_threshold=0.3) if job.scene_cuts else SegmentConfig()
 
 
 #: Frames per resume segment by method kind: long for fast methods (an encoder restart per
@@ -310,7 +352,8 @@ def check_resumable(identity: dict, work_root: Path | None) -> None:
 
     jobs = list_jobs(work_root)
     key = job_key(identity)
-    if any(j.key == key and j.frames_done for j in jobs):
+    # Finished segments, or a whole-video method's sampling state (per-step latents).
+    if any(j.key == key and (j.frames_done or (j.directory / "latents").is_dir()) for j in jobs):
         return
     same_input = [j for j in jobs if j.identity.get("input") == identity["input"]]
     if not same_input:
@@ -357,16 +400,31 @@ def stream_options(job: UpscaleJob, spec: MethodSpec, out_w: int, out_h: int, bi
         bits=bits,
         tile=spatial_tile(spec, job),
         out_size=(out_h, out_w),
+        temporal=temporal_config(job, spec),
+        window=job.options.window,
+        shots=job.scene_cuts,
+        segment_config=segment_config(job),
         **callbacks,
     )
 
 
 def frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
-    for batch in reader:
-        for i, p in enumerate(batch.pts):
-            yield batch.frames[i], p
+    """Decoded frames as the engine carries them: (C, H, W) uint8/uint16, no float pass."""
+    return reader.integer_frames()
 
 
+def temporal_config(job: UpscaleJob, spec: MethodSpec):  # noqa: ANN201
+    """The temporal stage's settings when it runs for this job, else None."""
+    from vsrup.engine.temporal import TemporalConfig, wants_temporal
+
+    return TemporalConfig() if wants_temporal(job.temporal, spec) else None
+
+
+def _settings_of(config) -> dict | None:  # noqa: ANN001
+    return dataclasses.asdict(config) if config is not None else None
+
+
+# -- 5. sink ----------------------------------------------------------------------------------
 def is_sequence_output(path: Path) -> bool:
     """Images out (`frames/%06d.png`, or one `still.png`); never guessed from a bare name."""
     from vsrup.video.imageseq import IMAGE_EXTENSIONS
@@ -459,6 +517,10 @@ def run_job(
     from vsrup.interface import registry
 
     spec0 = registry.get(job.method).spec
+    if job.options.window is not None and not spec0.whole_video:
+        raise UsageError(f"--window: {spec0.id} has no whole-video run to replace with windows")
+    if job.scene_cuts and not spec0.uses_segments:
+        raise UsageError(f"--scene-cuts: {spec0.id} does not use motion segments")
     reader = open_source(job, 1, warn)
     video = reader.video
     scale, out_w, out_h = plan_output(spec0, video.width, video.height, job, video.rotation)
@@ -466,6 +528,7 @@ def run_job(
     if video.hdr:
         warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "
              "methods assume SDR; no tone-mapping is done")  # fmt: skip
+    from vsrup.engine.direct import eligible, run_direct
     from vsrup.engine.runtime import seed_everything
     from vsrup.engine.scheduler import run_stream
     from vsrup.video.output import remove_stale_partials
@@ -488,6 +551,9 @@ def run_job(
             settings = job_settings(job, spec, runtime, out_w, out_h, bits, scale)
             settings["method_state"] = method.resume_settings()
             store, target = open_store(job, spec, settings, sink, out_w, out_h, warn)
+        # Whole-video methods keep their latent state (per-step checkpoints) beside the
+        # finished segments, so --resume continues inside the sampling loop too.
+        method.use_work_dir(store.directory / "latents" if store else None, store is not None)
 
         def write(frame, pts) -> None:  # noqa: ANN001
             nonlocal done
@@ -507,21 +573,47 @@ def run_job(
         options = stream_options(
             job, spec, out_w, out_h, bits, on_progress=progress, on_warning=warn, on_info=on_info
         )
+        temporal = options.temporal
+        direct = None
+        if temporal is None:  # the temporal stage needs the engine loop
+            direct = eligible(method, runtime, reader, sink, color_fix=job.color_fix)
         try:
-            decoded = timed_iter("decode", frames_of(reader))
-            if store is None:
-                stream = run_stream(decoded, method, write, runtime, options)
-            else:
-                from vsrup.engine.segments import render_segments, stitch
+            first = store.frames_done if store is not None else 0
+            if direct is not None:  # a classical resampler: decoder → swscale → encoder
+                from vsrup.engine.segments import render_direct
 
-                first = store.frames_done
-                stream = render_segments(
-                    decoded, method, store, target, first=first, runtime=runtime,
-                    options=options, on_frame=counted,
-                )  # fmt: skip
+                def direct_progress(n: int) -> None:
+                    nonlocal done
+                    done = n  # frames finished so far (what an interrupt reports)
+                    progress(n)
+
+                if store is None:
+                    count, timings = run_direct(reader, sink, direct, direct_progress)
+                else:
+                    count, timings = render_direct(
+                        reader, sink, direct, store, target, first=first,
+                        on_progress=direct_progress,
+                    )  # fmt: skip
+                done = first + count
+            else:
+                decoded = timed_iter("decode", frames_of(reader))
+                if store is None:
+                    stream = run_stream(decoded, method, write, runtime, options)
+                else:
+                    from vsrup.engine.segments import render_segments
+
+                    stream = render_segments(
+                        decoded, method, store, target, first=first, runtime=runtime,
+                        options=options, on_frame=counted,
+                    )  # fmt: skip
+                timings = stream.timings
+                if store is not None:
+                    done = stream.frames
             with StageTimer("encode"):
                 if store is not None:
-                    done = stitch(store, target, stream.frames)
+                    from vsrup.engine.segments import stitch
+
+                    done = stitch(store, target, done)
                 sink.close()
         except BaseException as exc:
             sink.abort()
@@ -530,6 +622,9 @@ def run_job(
             if store is not None and store.frames_done:
                 warn(f"{store.frames_done} finished frames are kept in {store.directory}; "
                      "rerun the same command to continue from them")  # fmt: skip
+            elif store is not None and (store.directory / "latents").is_dir():
+                warn(f"the sampling state is kept in {store.directory}; rerun the same command "
+                     "to continue from it")  # fmt: skip
             elif isinstance(exc, KeyboardInterrupt):
                 warn(interrupted_note(job, done, reader.total, store is not None))
             raise
@@ -544,7 +639,7 @@ def run_job(
         seconds=time.perf_counter() - t0,
         decode_errors=reader.errors,
         warnings=warnings,
-        timings=stream.timings,
+        timings=timings,
     )
 
 

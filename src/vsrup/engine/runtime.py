@@ -19,6 +19,8 @@ M = TypeVar("M")
 
 def resolve_device(name: str = "auto") -> str:
     """Turn `auto|cuda[:N]|mps|cpu` into a concrete device string, or fail clearly."""
+    if name == "cpu":
+        return name  # without importing torch: the CPU resamplers never need it
     import torch
 
     if name == "auto":
@@ -48,14 +50,14 @@ def resolve_device(name: str = "auto") -> str:
 
 def resolve_dtype(name: str, device: str, supported: tuple[str, ...]) -> str:
     """Pick the compute dtype: `auto` is the method's best dtype that the device runs well."""
-    import torch
-
     if name != "auto":
         if name not in DTYPE_NAMES:
             raise UsageError(f"unknown dtype {name!r}", hint="use auto, bf16, fp16 or fp32")
         return name
     if device == "cpu":
         return "fp32"  # half precision on CPU is slow and lossy for these models
+    import torch
+
     for candidate in supported:
         if candidate == "bf16" and device.startswith("cuda") and not torch.cuda.is_bf16_supported():
             continue

@@ -1,51 +1,67 @@
 """Drive a method over a stream of frames: plan → compute → blend → colour fix → quantise.
 
 `run_stream` is the engine's core loop, independent of file formats. It takes decoded frames
-(an iterable of ((C, H, W) float tensor in [0, 1], pts)) and a sink that receives finished
-output frames ((H, W, C) uint8/uint16 numpy array, pts) in order, and in between:
+(an iterable of ((C, H, W) tensor, pts): uint8/uint16 as decoded, or float in [0, 1]) and a
+sink that receives finished output frames ((H, W, C) uint8/uint16 numpy array, pts) in order,
+and in between:
 
 1. decodes ahead in a background thread (bounded queue), so reading overlaps compute;
 2. segments by motion (methods with `uses_segments`) and plans temporal windows as frames
    arrive (`WindowPlanner`), never needing the total frame count;
 3. runs the method per window, through spatial tiles when the spec asks for them (with the
    OOM fallback that halves the tile), with size padding to the method's multiple/minimum;
-4. blends window overlaps (`StreamingBlender`), applies the colour fix against the input frame,
+4. blends window overlaps (`StreamingBlender`), resizes to the exact output size (libswscale
+   Lanczos on the CPU, like ffmpeg's), runs the temporal-consistency stage when asked
+   (`TemporalStabilizer`, per-frame methods), applies the colour fix against the input frame,
    quantises once (so stored and fresh frames are the same integers);
 5. hands finished frames to the sink through a second background thread (bounded queue), so
    encoding overlaps compute too (the sink is the resume store's segment writer or the
    output writer itself).
 
 Only a bounded number of frames is alive at any time: the decode queue, the input frames of
-the current and next window, the blender's overlap, the encode queue.
+the current and next window, the blender's overlap, the encode queue. Integer frames are
+converted to float only for methods that need floats (`MethodSpec.integer_frames` is False),
+for the colour fix and for tiled runs; a classical method's frames stay integers end to end.
 
 Resume: frames [0, F) are already finished elsewhere (`resume_from`, the segments of the
 resume store); windows whose real frames all lie before F are skipped, the blender ignores
-frames before F, and the sink receives frames from F on. A method whose output depends only on
-its input window (and seed) therefore produces exactly the frames an uninterrupted run would.
+frames before F, and the sink receives frames from F on. With the temporal stage, the
+`context` frames before F are recomputed too and pass through the stage without being emitted,
+since its output depends on exactly that many preceding frames. A method whose output depends
+only on its input window (and seed) therefore produces exactly the frames an uninterrupted run
+would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vsrup.engine.chunks import StreamingBlender, Window, WindowPlanner, planner_for_spec
 from vsrup.engine.color import color_fix
+from vsrup.engine.frames import integer_chw, integer_hwc, is_integer, stack_frames, to_unit_float
+from vsrup.engine.latent_store import DEFAULT_SPILL_BYTES
+from vsrup.engine.prefetch import background
 from vsrup.engine.resume import quantize
-from vsrup.engine.segment import MotionSegmenter, Segmentation, SegmentConfig
+from vsrup.engine.segment import MotionSegmenter, Segment, Segmentation, SegmentConfig
+from vsrup.engine.temporal import TemporalConfig, TemporalStabilizer
 from vsrup.errors import MethodError
 from vsrup.util.timing import StageTimer
 
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.interface.method import Method
+    from vsrup.interface.method import Method, MethodSpec
     from vsrup.interface.runtime import Runtime
+    from vsrup.video.scale import FrameScaler
 
 Sink = Callable[[np.ndarray, Any], None]
 _END = object()
@@ -58,6 +74,8 @@ class StreamOptions:
     batch: int = 1
     #: Override the method's temporal overlap.
     overlap: int | None = None
+    #: `--window N`: override the method's temporal window (frames).
+    window: int | None = None
     #: Motion segmentation settings for methods that use segments.
     segment_config: SegmentConfig = field(default_factory=SegmentConfig)
     #: Output bit depth: 8 → uint8 frames, more → uint16.
@@ -76,11 +94,17 @@ class StreamOptions:
     #: Stop once frames before this index are finished (one segment rendered on its own);
     #: the frames are those a full run gives, since windows are planned the same way.
     stop_at: int | None = None
+    #: Temporal-consistency stage for per-frame methods (None: off).
+    temporal: TemporalConfig | None = None
     #: Frames finished so far; fractional while a window is being computed.
     on_progress: Callable[[float], None] | None = None
     on_warning: Callable[[str], None] | None = None
     #: Lines for the user that are not warnings (e.g. the prompt a method derived).
     on_info: Callable[[str], None] | None = None
+    #: Whole-video methods: start an independent run at every scene-change cut.
+    shots: bool = False
+    #: Whole-video methods: host RAM for the colour-fix references before they spill to disk.
+    spill_bytes: int | None = None
 
 
 @dataclass
@@ -90,36 +114,6 @@ class StreamResult:
     windows_computed: int
     segmentation: Segmentation | None
     timings: dict[str, float]
-
-
-def _background(source: Iterable[Any], size: int, stop: threading.Event) -> Iterator[Any]:
-    """Iterate `source` in a daemon thread through a bounded queue; re-raise its errors here."""
-    q: queue.Queue[Any] = queue.Queue(maxsize=max(size, 1))
-
-    def work() -> None:
-        try:
-            for item in source:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(_END)
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put(("__error__", exc))
-
-    t = threading.Thread(target=work, name="vsrup-decode", daemon=True)
-    t.start()
-    while True:
-        item = q.get()
-        if item is _END:
-            return
-        if isinstance(item, tuple) and len(item) == 2 and item[0] == "__error__":
-            raise item[1]
-        yield item
 
 
 class _Writer:
@@ -155,11 +149,31 @@ class _Writer:
             raise self._error
 
 
-def resize_exact(frame: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """(C, H, W) to an exact size with Lanczos (native scale ≠ requested size)."""
+def resize_exact(
+    frame: torch.Tensor, height: int, width: int, bits: int, scaler: FrameScaler | None = None
+) -> torch.Tensor:
+    """(C, H, W) to an exact size with Lanczos (native scale ≠ requested size).
+
+    On the CPU through libswscale on integers, as ffmpeg would (a float frame is quantised to
+    `bits` first: it would be at the end anyway); on a GPU with the torch Lanczos in float."""
+    if frame.device.type == "cpu":
+        from vsrup.video.scale import FrameScaler, resize_frames
+
+        if not is_integer(frame):
+            frame = integer_chw(quantize(frame[None], bits)[0])
+        return resize_frames(frame[None], height, width, scaler or FrameScaler("lanczos"))[0]
     from vsrup.util.resize import resize
 
-    return resize(frame[None].float(), height, width, "lanczos")[0].to(frame.dtype)
+    return resize(to_unit_float(frame[None]), height, width, "lanczos")[0]
+
+
+def feeds_integers(spec: MethodSpec, tile: int | None, height: int, width: int) -> bool:
+    """Whether the method gets the decoded integers as they are: it must accept them, and the
+    engine must have no float work to do on its input (tiles are blended in float)."""
+    whole = max(height, width, spec.min_size)
+    untiled = tile is None or tile >= whole
+    unpadded = spec.size_multiple == 1 and min(height, width) >= spec.min_size
+    return spec.integer_frames and untiled and unpadded
 
 
 def process_window(
@@ -249,19 +263,24 @@ def run_stream(
     """Upscale a stream of (frame, pts) into `sink`; see the module docstring."""
     import time
 
-    import torch
-
     opts = options or StreamOptions()
     spec = method.spec
     resumed = opts.resume_from
     stop_at = opts.stop_at
-    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0}
+    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0, "temporal": 0.0}
     stop = threading.Event()
     writer = _Writer(sink, opts.encode_queue)
-    planner: WindowPlanner = planner_for_spec(spec, batch=opts.batch, overlap=opts.overlap)
+    planner: WindowPlanner = planner_for_spec(
+        spec, batch=opts.batch, overlap=opts.overlap, window=opts.window
+    )
     segmenter = MotionSegmenter(opts.segment_config) if spec.uses_segments else None
-    blender = StreamingBlender(start=resumed)
+    stage = TemporalStabilizer(opts.temporal) if opts.temporal is not None else None
+    # The temporal stage is deterministic from its context: on resume, the frames just before
+    # the stored ones are recomputed to refill it, and are not emitted again.
+    warm_from = max(resumed - stage.context, 0) if stage is not None else resumed
+    blender = StreamingBlender(start=warm_from)
     tile = opts.tile if opts.tile is not None else spec.tile
+    scaler: FrameScaler | None = None  # the exact-size resize's swscale state, made once
 
     inputs: dict[int, torch.Tensor] = {}
     pts_of: dict[int, Any] = {}
@@ -278,17 +297,44 @@ def run_stream(
             shown[0] = frames
             opts.on_progress(frames)
 
+    # Whole-video runs release their inputs as segments are handed over; the colour fix and
+    # the temporal stage read them back from a spilling store (an appender, then a store per
+    # shot).
+    refs: dict[str, Any] = {}
+
+    def reference(index: int) -> torch.Tensor:
+        """Input frame `index` as float in [0, 1]."""
+        if index in inputs:
+            return to_unit_float(inputs[index])
+        return refs["store"].read((index - refs["first"],))
+
     def finish_frames(finished: list[tuple[int, torch.Tensor]]) -> None:
-        nonlocal done
+        nonlocal done, scaler
         for index, out in finished:
             if stop_at is not None and index >= stop_at:
                 continue
             t0 = time.perf_counter()
-            ref = inputs[index]
             if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
-                out = resize_exact(out, *opts.out_size)
-            fixed = color_fix(out[None], ref[None], opts.color_fix)  # moves ref only if used
-            q = quantize(fixed, opts.bits)[0]
+                if scaler is None and out.device.type == "cpu":
+                    from vsrup.video.scale import FrameScaler
+
+                    scaler = FrameScaler("lanczos")
+                out = resize_exact(out, *opts.out_size, opts.bits, scaler)
+            if stage is not None:
+                t1 = time.perf_counter()
+                out = stage.push(reference(index), to_unit_float(out))
+                spent = time.perf_counter() - t1
+                timings["temporal"] += spent
+                t0 += spent  # not part of blend_color
+                if index < resumed:  # context for the stage only: already stored
+                    continue
+            if opts.color_fix != "none":
+                ref = reference(index)
+                out = color_fix(to_unit_float(out)[None], ref[None], opts.color_fix)[0]
+            if is_integer(out):  # nothing needed floats: straight to the encoder's form
+                q = integer_hwc(out[None], opts.bits)[0]
+            else:
+                q = quantize(out[None], opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
             writer.put(q, pts_of[index])
             done = index + 1
@@ -313,11 +359,13 @@ def run_stream(
         nonlocal computed, need_from
         for win in windows:
             need_from = win.done_before
-            if win.end <= resumed or stop_at is not None and win.start >= stop_at:
+            if win.end <= warm_from or stop_at is not None and win.start >= stop_at:
                 release()
                 continue  # every real frame of this window is finished or not wanted
             before = list(range(max(win.start - spec.context, 0), win.start))
-            clip = torch.stack([inputs[i] for i in (*before, *win.indices)])
+            clip = stack_frames([inputs[i] for i in (*before, *win.indices)])
+            if not feeds_integers(spec, tile, *clip.shape[-2:]):
+                clip = to_unit_float(clip)
             t0 = time.perf_counter()
             out = process_window(
                 method, clip, win, runtime, tile, opts.on_warning, opts.tile_overlap,
@@ -335,8 +383,62 @@ def run_stream(
             finish_frames(finished)
             release()
 
+    whole = method.whole_video()
+    device = runtime.torch_device if runtime is not None else None
+    shot = {"first": 0}
+    workdir = contextlib.ExitStack()
+
+    def add_whole(seg: Segment) -> None:
+        """Whole-video mode: hand one closed segment to the method (a scene cut may first
+        end the current shot)."""
+        from vsrup.interface.method import Clip
+
+        if opts.shots and "scene-change" in seg.reason and seg.start > shot["first"]:
+            finish_shot(seg.start)
+        clip = to_unit_float(stack_frames([inputs[i] for i in range(seg.start, seg.end)]))
+        t0 = time.perf_counter()
+        method.add_segment(Clip(clip if device is None else clip.to(device), start=seg.start))
+        timings["method"] += time.perf_counter() - t0
+        if opts.color_fix != "none" or stage is not None:
+            if "appender" not in refs:
+                from vsrup.engine.latent_store import LatentAppender
+
+                tmp = Path(workdir.enter_context(tempfile.TemporaryDirectory(prefix="vsrup-")))
+                spill = opts.spill_bytes or DEFAULT_SPILL_BYTES
+                refs["appender"] = LatentAppender(
+                    clip.shape[1:], tmp / "refs.f32", spill_bytes=spill
+                )
+            refs["appender"].append(clip)
+        for i in range(seg.start, seg.end):
+            del inputs[i]
+
+    def finish_shot(end: int) -> None:
+        nonlocal computed
+        if "appender" in refs:
+            refs["store"], refs["first"] = refs.pop("appender").finish(), shot["first"]
+        skip = max(warm_from - shot["first"], 0)  # the temporal stage's context too
+        index = shot["first"] + skip
+        t0 = time.perf_counter()
+        for out in method.finish_video(skip):
+            timings["method"] += time.perf_counter() - t0
+            finish_frames([(index, out)])
+            index += 1
+            t0 = time.perf_counter()
+        timings["method"] += time.perf_counter() - t0
+        if index != max(end, resumed):
+            raise MethodError(f"{spec.id} returned frames up to {index}, expected {end}")
+        computed += 1
+        shot["first"] = end
+
+    def closed_segments(segments: list[Segment]) -> None:
+        for seg in segments:
+            if whole:
+                add_whole(seg)
+            else:
+                run_windows(planner.add_segment(seg.start, seg.end))
+
     try:
-        source = _background(frames, opts.prefetch, stop)
+        source = background(frames, opts.prefetch, stop)
         count = 0
         t_wait = time.perf_counter()
         for frame, pts in source:
@@ -344,16 +446,19 @@ def run_stream(
             index = count
             count += 1
             if index == 0:
-                note = method.begin(frame)
+                note = method.begin(to_unit_float(frame))
                 if note and opts.on_info is not None:
                     opts.on_info(note)
             inputs[index] = frame
             pts_of[index] = pts
             if segmenter is not None:
                 with StageTimer("segmentation"):
-                    closed = segmenter.push(frame)
-                if closed is not None:
-                    run_windows(planner.add_segment(closed.start, closed.end))
+                    closed = segmenter.push(
+                        frame.permute(1, 2, 0).numpy() if is_integer(frame) else frame
+                    )
+                closed_segments(closed)
+            elif whole:  # a whole-video method without segments takes frames as they come
+                add_whole(Segment(index, index + 1, "frame"))
             else:
                 run_windows(planner.add_frames(1))
             if stop_at is not None and done >= stop_at:
@@ -364,10 +469,13 @@ def run_stream(
         elif segmenter is not None:
             with StageTimer("segmentation"):
                 last = segmenter.finish()
-            if last is not None:
-                run_windows(planner.add_segment(last.start, last.end))
+            closed_segments(last)
         if stop_at is None or done < stop_at:
-            run_windows(planner.finish())
+            if whole:
+                if count:
+                    finish_shot(count)
+            else:
+                run_windows(planner.finish())
             finish_frames(blender.finish())
         extra = method.flush()
         if extra is not None and extra.shape[0] > 0:
@@ -376,6 +484,7 @@ def run_stream(
             raise MethodError(f"the input has {count} frames but {resumed} were stored")
     finally:
         stop.set()
+        workdir.close()
         # Always drain the writer: frames already handed over reach the sink.
         writer.close()
     return StreamResult(

@@ -4,23 +4,27 @@ Between every pair of consecutive frames we detect Shi-Tomasi corners in the ear
 track them into the later one with pyramidal Lucas-Kanade, fit an affine transform with RANSAC
 and decompose it into translation, rotation and scale. A frame whose motion relative to its
 predecessor exceeds a threshold starts a new segment; a segment never grows past `max_len`
-frames. Defaults are the official ones (100 corners, quality 0.3, min distance 7; LK window 21,
+frames (except the official last-frame merge below: `max_len` + 1). Defaults are the
+official ones (100 corners, quality 0.3, min distance 7; LK window 21,
 3 pyramid levels; full affine fit; cut at |dx| or |dy| > 5 px, rotation > 0.5°, |scale-1| >
 0.01; at most 9 frames), and the thresholds are in pixels of the ORIGINAL input resolution, as
 in the official code, which analyses the low-resolution input as decoded.
 
-Where the official code gives up (it stops covering frames once features cannot be
-re-detected), we always cover every frame and fall back as follows:
-- too few corners at the official quality level (0.3 is relative to the strongest corner, so
-  one dominant corner hides the rest): re-detect at `fallback_quality` (0.01);
-- still too few (a flat or dark previous frame): motion is unknown but there is no structure
-  for a VAE to distort, so no motion cut is made (status "flat");
-- corners found but too few tracked, no affine fit, or a fit with few RANSAC inliers (garbage
-  tracks): cut, reason "tracking-lost";
-- a large photometric change (grey-level histogram distance above `scene_threshold`): cut,
-  reason "scene-change", whatever the tracker says (a tracker happily "tracks" noise across a
-  scene cut).
-Corners are re-detected on every frame, so tracking recovers as soon as texture returns.
+The defaults follow the official `analyze_video_motion` exactly: corners at quality 0.3
+only; an affine fit needs 3 or more tracked points, and with fewer (or no fit) the frame is
+not cut; any fit RANSAC returns is used; the last piece of the video follows the official
+segment list (a 1-frame remainder after a 9-frame segment joins it when the official list
+does: when the video has no motion cut, or the piece after the last cut has 10 frames).
+Where the official function gives up (it stops once corners cannot be re-detected, leaving
+the rest of the video without segments) we keep going and cover every frame: a frame whose
+predecessor has too few corners is not cut (status "flat"), and corners are re-detected on
+every frame, so tracking recovers as soon as texture returns.
+
+`SegmentConfig.extended()` switches on our extensions (a deliberate deviation, for footage
+with hard cuts): re-detection at `fallback_quality` when one dominant corner hides the rest,
+a "tracking-lost" cut when the fit fails or has few RANSAC inliers (garbage tracks), and a
+"scene-change" cut on a large grey-histogram distance (a tracker happily "tracks" noise across
+a scene cut).
 
 The segmenter is streaming: `push()` takes one frame at a time and keeps only a grey,
 optionally downscaled copy of the previous frame, so memory does not depend on video length.
@@ -61,28 +65,51 @@ class SegmentConfig:
     rotation_deg: float = 0.5
     scale_tol: float = 0.01
     max_len: int = 9
-    #: Fewer tracked points than this and the affine fit is not trusted.
-    min_points: int = 6
+    #: Fewer tracked points than this and there is no affine fit (official: 3).
+    min_points: int = 3
     #: When the official quality level finds fewer than `min_points` corners (quality is
     #: relative to the strongest corner, so one very strong corner hides all others), corners
-    #: are re-detected at this quality before the frame is declared flat. None disables it.
-    fallback_quality: float | None = 0.01
-    #: A RANSAC fit whose inliers are fewer than this share of the tracked points is "lost".
-    min_inlier_ratio: float = 0.3
-    #: Bhattacharyya distance between consecutive grey histograms that means "new scene".
-    scene_threshold: float = 0.3
+    #: are re-detected at this quality. None (official) disables it.
+    fallback_quality: float | None = None
+    #: A RANSAC fit whose inliers are fewer than this share of the tracked points is "lost"
+    #: (official: 0, any fit is used).
+    min_inlier_ratio: float = 0.0
+    #: Cut where tracking is lost (too few points or no fit). Official: no cut.
+    cut_on_lost: bool = False
+    #: Bhattacharyya distance between consecutive grey histograms that means "new scene";
+    #: None (official) never cuts on it.
+    scene_threshold: float | None = None
     #: Frames larger than this (longest side) are analysed downscaled; motion is still
     #: reported and thresholded in original pixels. None analyses at full size (official).
-    analysis_max_side: int | None = 1920
+    analysis_max_side: int | None = None
     #: When set, the translation threshold scales with frame height / reference_height, so
     #: the same camera motion cuts alike at any resolution. None = official absolute pixels.
     reference_height: int | None = None
+    #: Merge a final 1-frame remainder into the segment before it where the official segment
+    #: list does (see the module docstring).
+    official_tail: bool = True
+
+    @classmethod
+    def extended(cls, **overrides: Any) -> SegmentConfig:
+        """Our extensions on top of the official rules: fallback corners, cuts where
+        tracking is lost and at scene changes, downscaled analysis of very large frames."""
+        base: dict[str, Any] = dict(
+            min_points=6,
+            fallback_quality=0.01,
+            min_inlier_ratio=0.3,
+            cut_on_lost=True,
+            scene_threshold=0.3,
+            analysis_max_side=1920,
+        )
+        return cls(**(base | overrides))
 
     def __post_init__(self) -> None:
         if self.max_len < 1:
             raise ValueError("max_len must be at least 1")
         if self.min_points < 3:
             raise ValueError("min_points must be at least 3 (an affine fit needs 3 points)")
+        if self.official_tail and self.max_len < 2:
+            raise ValueError("official_tail needs max_len of at least 2")
 
 
 @dataclass(frozen=True)
@@ -163,6 +190,14 @@ def to_gray_u8(frame: Any) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def grey_histogram(gray: np.ndarray) -> np.ndarray:
+    """64-bin normalised histogram of a grey uint8 frame, for the scene-change distance."""
+    import cv2
+
+    hist = cv2.calcHist([gray], [0], None, [64], [0, 256])
+    return cv2.normalize(hist, hist).astype(np.float32)
+
+
 def decompose_affine(m: np.ndarray) -> tuple[float, float, float, float]:
     """(dx, dy, rotation in degrees, mean axis scale) of a 2x3 affine matrix, decomposed as
     the official code does."""
@@ -175,8 +210,9 @@ def decompose_affine(m: np.ndarray) -> tuple[float, float, float, float]:
 class MotionSegmenter:
     """Streaming segmenter: `push(frame)` per frame, then `finish()`.
 
-    `push` returns the segment that the new frame closed (when the frame starts a new one),
-    `finish` the last open segment; `segments` and `motions` accumulate everything.
+    `push` returns the segments the new frame closed (a segment cut for length is returned
+    one frame late, since the official list may still give it the video's last frame),
+    `finish` the remaining ones; `segments` and `motions` accumulate everything.
     """
 
     def __init__(self, config: SegmentConfig | None = None) -> None:
@@ -191,9 +227,13 @@ class MotionSegmenter:
         self._index = 0
         self._seg_start = 0
         self._seg_reason = "start"
+        self._held: Segment | None = None
+        self._motion_cuts = 0
+        self._finished = False
 
     # -- public -----------------------------------------------------------------------------
-    def push(self, frame: Any) -> Segment | None:
+    def push(self, frame: Any) -> list[Segment]:
+        """Add the next frame; returns the segments this frame closed (usually none)."""
         gray = self._prepare(frame)
         hist = self._hist(gray)
         index = self._index
@@ -202,26 +242,46 @@ class MotionSegmenter:
             reasons: list[str] = []
         else:
             motion, reasons = self._measure(index, self._prev, gray, self._prev_hist, hist)
-        closed = None
+        # A segment cut for length is held back one frame: if the video ends right after it,
+        # the official segment list may still give it that last frame (see `finish`).
+        closed = [self._held] if self._held is not None else []
+        self._held = None
         if index > 0 and not reasons and index - self._seg_start >= self.config.max_len:
             reasons = ["max-length"]
         if reasons:
             motion.cut = "+".join(reasons)
-            closed = Segment(self._seg_start, index, self._seg_reason)
-            self.segments.append(closed)
+            seg = Segment(self._seg_start, index, self._seg_reason)
+            if reasons == ["max-length"] and self.config.official_tail:
+                self._held = seg
+            else:
+                closed.append(seg)
             self._seg_start, self._seg_reason = index, motion.cut
+            if motion.cut != "max-length":
+                self._motion_cuts += 1
+        self.segments.extend(closed)
         self.motions.append(motion)
         self._prev, self._prev_hist = gray, hist
         self._index += 1
         return closed
 
-    def finish(self) -> Segment | None:
-        """Close the open segment (None for an empty video). Call once, after the last frame."""
-        if self._index == 0 or (self.segments and self.segments[-1].end == self._index):
-            return None
+    def finish(self) -> list[Segment]:
+        """Close the open segment(s); call once, after the last frame. Returns what it closed
+        (nothing for an empty video)."""
+        if self._index == 0 or self._finished:
+            return []
+        self._finished = True
         last = Segment(self._seg_start, self._index, self._seg_reason)
-        self.segments.append(last)
-        return last
+        held, self._held = self._held, None
+        if held is None:
+            out = [last]
+        elif len(last) == 1 and (self._motion_cuts == 0 or held.reason != "max-length"):
+            # Official `analyze_video_motion`: without motion cuts the last chunk gets the
+            # final frame; after a cut, a 10-frame tail stays one segment.
+            out = [Segment(held.start, last.end, held.reason)]
+        else:
+            out = [held, last]
+        self.segments.extend(out)
+        return out
 
     @property
     def frames(self) -> int:
@@ -257,10 +317,7 @@ class MotionSegmenter:
 
     @staticmethod
     def _hist(gray: np.ndarray) -> np.ndarray:
-        import cv2
-
-        hist = cv2.calcHist([gray], [0], None, [64], [0, 256])
-        return cv2.normalize(hist, hist).astype(np.float32)
+        return grey_histogram(gray)
 
     def _measure(
         self,
@@ -278,7 +335,7 @@ class MotionSegmenter:
         dist = float(cv2.compareHist(prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA))
         motion.scene_distance = dist if math.isfinite(dist) else 0.0
         reasons: list[str] = []
-        if motion.scene_distance > cfg.scene_threshold:
+        if cfg.scene_threshold is not None and motion.scene_distance > cfg.scene_threshold:
             reasons.append("scene-change")
 
         corners = self._corners(prev, cfg.quality_level)
@@ -308,11 +365,12 @@ class MotionSegmenter:
             # Garbage tracks (noise, a scene cut the histogram missed) still give *a* fit;
             # few inliers tell it apart from a real camera motion.
             enough = max(cfg.min_points, cfg.min_inlier_ratio * len(src))
-            if matrix is not None and inliers is not None and inliers.sum() < enough:
-                matrix = None
+            if cfg.min_inlier_ratio > 0 and matrix is not None and inliers is not None:
+                matrix = None if inliers.sum() < enough else matrix
         if matrix is None or not np.all(np.isfinite(matrix)):
+            # Official: no fit, no cut (the motion is unknown).
             motion.status = "lost"
-            if "scene-change" not in reasons:
+            if cfg.cut_on_lost and "scene-change" not in reasons:
                 reasons.append("tracking-lost")
             return motion, reasons
 

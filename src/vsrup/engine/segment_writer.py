@@ -27,6 +27,8 @@ class SegmentTarget(Protocol):
 
     def video_frames(self, arrays: np.ndarray, pts: Any) -> Any: ...
 
+    def stamped(self, frame: Any, pts: Any) -> Any: ...
+
     def packet_encoder(self) -> Any: ...
 
     def mux_packets(self, packets: Any) -> None: ...
@@ -45,15 +47,29 @@ class SegmentWriter:
 
     def write(self, frame: np.ndarray, pts: Any) -> None:
         """One quantised (H, W, 3) frame with its pts."""
+        self._open()
+        assert self._file is not None
+        arrays = self.target.prepared(frame[None], [pts])
+        for vf in self.target.video_frames(arrays, [pts]):
+            self._file.add(self._encoder.encode(vf))
+        self._finished_one(pts)
+
+    def write_frame(self, frame: Any, pts: Any) -> None:
+        """One PyAV frame already in the encoder's pixel format and size (the direct
+        resampling path), with its pts: encoded as `write` would encode its RGB twin."""
+        self._open()
+        assert self._file is not None
+        self._file.add(self._encoder.encode(self.target.stamped(frame, pts)))
+        self._finished_one(pts)
+
+    def _open(self) -> None:
         if self._encoder is None:
             self._first = self.index
             self._encoder = self.target.packet_encoder()
             self._file = PacketFile(self.store.temp_path(self._first))
             self._pts = []
-        assert self._file is not None
-        arrays = self.target.prepared(frame[None], [pts])
-        for vf in self.target.video_frames(arrays, [pts]):
-            self._file.add(self._encoder.encode(vf))
+
+    def _finished_one(self, pts: Any) -> None:
         self._pts.append(pts)
         self.index += 1
         if self.index == self.store.segment_end(self._first):

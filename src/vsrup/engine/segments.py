@@ -111,6 +111,34 @@ def render_segments(
     return result
 
 
+def render_direct(
+    reader: Any,
+    sink: Any,
+    kernel: str,
+    store: ResumeStore,
+    target: SegmentTarget,
+    *,
+    first: int,
+    last: int | None = None,
+    on_progress: Any = None,
+) -> tuple[int, dict[str, float]]:
+    """The direct classical path (`engine.direct`) into segments: output frames [first, last)
+    (None: to the end) resampled by swscale and encoded per segment like every other
+    method's frames."""
+    from vsrup.engine.direct import run_direct
+
+    if first % store.segment_frames:
+        raise ValueError(f"{first} is not a segment boundary ({store.segment_frames} frames)")
+    writer = SegmentWriter(store, target, first=first)
+    try:
+        result = run_direct(reader, sink, kernel, on_progress, out=writer, first=first, last=last)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return result
+
+
 def stitch(store: ResumeStore, target: SegmentTarget, total: int | None = None) -> int:
     """Mux every segment into the final writer (`target`, not yet closed); frames muxed."""
     return store.stitch(target.mux_packets, total)

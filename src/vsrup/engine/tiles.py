@@ -11,6 +11,8 @@ Two blend windows:
   stays flat, because tiles are only trusted where they saw all the context they needed.
 - "gaussian": the window used by StableSR/DLoRAL's latent tiling (a Gaussian over the whole
   tile with variance 0.01 of its size squared), kept for fidelity to those methods.
+  "gaussian_offset_y" is the same with the vertical window centred at size/2 instead of
+  (size − 1)/2, half a sample low, exactly as DLoRAL's official loop computes it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 
 from vsrup.util.windows import gaussian_window
 
-Blend = str  # "linear" | "gaussian"
+Blend = str  # "linear" | "gaussian" | "gaussian_offset_y"
 
 
 def axis_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -148,7 +150,7 @@ def tiled_apply(
                 raise RuntimeError(f"tile function returned {tuple(y.shape[-2:])}, want {(oh, ow)}")
             if out is None:
                 out = torch.zeros(*y.shape[:-2], out_h, out_w, dtype=torch.float32, device=y.device)
-            wy = _window(oh, y0, th_i, hp, ys, overlap, scale, margin, blend)
+            wy = _window(oh, y0, th_i, hp, ys, overlap, scale, margin, blend, vertical=True)
             wx = _window(ow, x0, tw_i, wp, xs, overlap, scale, margin, blend)
             w2 = (wy[:, None] * wx[None, :]).to(y.device)
             out[..., oy : oy + oh, ox : ox + ow] += y.float() * w2.float()
@@ -168,9 +170,12 @@ def _window(
     scale: Fraction,
     margin: int,
     blend: Blend,
+    vertical: bool = False,
 ) -> torch.Tensor:
     if blend == "gaussian":
         return gaussian_window(size)
+    if blend == "gaussian_offset_y":
+        return gaussian_window(size, size / 2 if vertical else None)
     if blend != "linear":
         raise ValueError(f"unknown blend {blend!r}")
     # Actual overlap with the neighbours on each side (the last tile may overlap more).

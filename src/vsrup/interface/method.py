@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     import torch
 
     from vsrup.hub.registry import WeightSet
@@ -56,8 +60,14 @@ class MethodSpec:
     weights: tuple[str, ...] = ()
     #: True when the method wants motion-segment boundaries with each clip.
     uses_segments: bool = False
+    #: True when the method samples the whole video in one run, as its official code does
+    #: (`Method.whole_video`); `--window N` then replaces that run with independent windows.
+    whole_video: bool = False
     #: Default sampling steps for diffusion methods.
     default_steps: int | None = None
+    #: True when `process` takes the decoded uint8/uint16 frames as they are (and may return
+    #: them as such): the engine then converts nothing to float (classical resamplers).
+    integer_frames: bool = False
     #: Human-readable speed class for the README and `vsrup methods`.
     speed: str = ""
     #: `--model` values the method knows (empty: it has no variants).
@@ -81,6 +91,12 @@ class MethodOptions:
     synthetic_weights: str | None = None
     #: A method-specific model variant, e.g. realesrgan's "animevideov3".
     variant: str | None = None
+    #: `--weights DIR`: the method's own trained weights (what `vsrup train` exports), used
+    #: instead of the installed ones; with `synthetic_weights` the other parts stay random.
+    weights: Path | None = None
+    #: `--window N`: independent temporal windows of N frames instead of a method's
+    #: whole-video run (a deviation from official semantics, for methods that have one).
+    window: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,7 +104,8 @@ class MethodOptions:
 class Clip:
     """A run of consecutive low-resolution frames handed to a method.
 
-    `frames` is (T, C, H, W) float in [0, 1] on the method's device. `start` is the index of
+    `frames` is (T, C, H, W) float in [0, 1] on the method's device, or the decoded uint8 /
+    uint16 values (full scale) for methods whose spec sets `integer_frames`. `start` is the index of
     the first frame in the whole video. `segment_starts` holds the clip-relative indices where
     a new motion segment begins (always containing 0) for methods that use segments.
 
@@ -134,6 +151,9 @@ class Method(ABC):
     """Base class for all methods. Subclasses set `spec` and implement the three calls."""
 
     spec: ClassVar[MethodSpec]
+    #: Registry id of the weights `vsrup train` produces for this method and `--weights`
+    #: replaces (None: the method takes no --weights).
+    own_weights: ClassVar[str | None] = None
 
     @classmethod
     @abstractmethod
@@ -144,7 +164,8 @@ class Method(ABC):
 
     @abstractmethod
     def process(self, clip: Clip) -> torch.Tensor:
-        """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip`."""
+        """Return (T, C, H*s, W*s) frames in [0, 1] for the T frames of `clip` (or, for an
+        integer clip, integers of the same dtype)."""
 
     @classmethod
     def steps_for(cls, options: MethodOptions) -> int:
@@ -159,7 +180,10 @@ class Method(ABC):
     @classmethod
     def weights_for(cls, options: MethodOptions) -> tuple[str, ...]:
         """Registry ids this run needs: `spec.weights` unless a variant or scale picks a
-        subset (so the weights of variants not asked for need not be installed)."""
+        subset (so the weights of variants not asked for need not be installed). `--weights`
+        stands in for the method's own id."""
+        if options.weights is not None and cls.own_weights is not None:
+            return tuple(i for i in cls.spec.weights if i != cls.own_weights)
         return cls.spec.weights
 
     def begin(self, first: torch.Tensor) -> str | None:
@@ -180,6 +204,27 @@ class Method(ABC):
         each `process` call was given, so there is nothing left to emit: return None (the
         engine raises MethodError if frames come back); a method may release state here."""
         return None
+
+    # -- whole-video methods (official semantics over the entire video) ---------------------
+    def whole_video(self) -> bool:
+        """True when this instance computes the whole video in one run, as its official code
+        does: the engine then hands it every motion segment (`add_segment`) and takes the
+        frames from `finish_video`, instead of calling `process` per window."""
+        return False
+
+    def use_work_dir(self, directory: Path | None, resume: bool) -> None:
+        """Where a whole-video run keeps its state (None: a temporary directory), and
+        whether to continue an interrupted run found there."""
+        del directory, resume  # methods without a whole-video run keep no state
+
+    def add_segment(self, clip: Clip) -> None:
+        """Take one motion segment's input frames (whole-video methods)."""
+        raise NotImplementedError
+
+    def finish_video(self, skip_before: int = 0) -> Iterator[torch.Tensor]:
+        """Compute and yield the output frames (C, H*s, W*s) in order, from frame
+        `skip_before` on (whole-video methods); afterwards a new video may begin."""
+        raise NotImplementedError
 
     @property
     def scale(self) -> int:

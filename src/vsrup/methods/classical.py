@@ -1,17 +1,23 @@
 """Classical resamplers: nearest, bicubic and lanczos (a=3), on any device.
 
-They run through exactly the same engine as the learned methods. Lanczos is a separable
-gather-and-weight resample (the same kernel ffmpeg's and Pillow's lanczos use), so it runs on
-the GPU too; bicubic is PyTorch's (a = -0.75, like OpenCV's INTER_CUBIC).
+They run through the same engine as the learned methods and take its integer frames
+(`MethodSpec.integer_frames`). On the CPU, uint8/uint16 frames go straight to libswscale
+(`vsrup.video.scale`), the resampler ffmpeg uses, with the same flags: the output equals
+`ffmpeg -vf scale=W:H:flags=lanczos|bicubic|neighbor` on RGB frames, and nothing is converted
+to float. On a GPU (or for float frames) the torch path (`vsrup.util.resize`) runs: Lanczos
+as a separable resample with the same kernel, bicubic as PyTorch's (a = -0.75).
 """
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.util.resize import resize
+from vsrup.video.scale import FrameScaler, resize_frames
+
+if TYPE_CHECKING:  # torch (and the float resize) are imported where they run: the CPU path
+    import torch  # never needs them
 
 
 class _Resampler(Method):
@@ -29,8 +35,27 @@ class _Resampler(Method):
         return self._scale
 
     def process(self, clip: Clip) -> torch.Tensor:
+        import torch
+
+        from vsrup.util.resize import resize
+
         t, c, h, w = clip.frames.shape
-        return resize(clip.frames, h * self._scale, w * self._scale, self.kernel)
+        size = (h * self._scale, w * self._scale)
+        frames = clip.frames
+        if frames.is_floating_point():
+            return resize(frames, *size, self.kernel)
+        if frames.device.type == "cpu":
+            return resize_frames(frames, *size, self._scaler)
+        # On a GPU the float path is the fast one; the engine quantises the result.
+        peak = 65535.0 if frames.dtype == torch.uint16 else 255.0
+        return resize(frames.float().div_(peak), *size, self.kernel)
+
+    @property
+    def _scaler(self) -> FrameScaler:
+        scaler = getattr(self, "_sws", None)
+        if scaler is None:
+            scaler = self._sws = FrameScaler(self.kernel)
+        return scaler
 
 
 def _spec(method_id: str, summary: str) -> MethodSpec:
@@ -40,6 +65,7 @@ def _spec(method_id: str, summary: str) -> MethodSpec:
         kind="classical",
         scales=(2, 3, 4),
         any_scale=True,
+        integer_frames=True,
         dtypes=("fp32",),
         speed="instant",
     )

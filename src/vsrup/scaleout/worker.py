@@ -76,8 +76,9 @@ class SegmentWorker:
             _remove(probe_dir)
 
     def render(self, task: SegmentTask) -> int:
+        from vsrup.engine.direct import eligible
         from vsrup.engine.resume import ResumeStore
-        from vsrup.engine.segments import render_segments
+        from vsrup.engine.segments import render_direct, render_segments
 
         job, seg = task.job, task.segment
         store = ResumeStore.open(task.identity, work_root=job.work_dir, claim=False)
@@ -90,8 +91,16 @@ class SegmentWorker:
         try:
             bits = 16 if getattr(sink, "deep", reader.deep) else 8
             options = pl.stream_options(job, spec, out_w, out_h, bits)
-            render_segments(pl.frames_of(reader), method, store, sink, first=seg.first,
-                            last=seg.last, runtime=runtime, options=options)  # fmt: skip
+            # The same path a one-process run takes: a classical resampler straight from the
+            # decoder to the encoder, everything else through the engine loop.
+            kernel = None
+            if options.temporal is None:
+                kernel = eligible(method, runtime, reader, sink, color_fix=job.color_fix)
+            if kernel is not None:
+                render_direct(reader, sink, kernel, store, sink, first=seg.first, last=seg.last)
+            else:
+                render_segments(pl.frames_of(reader), method, store, sink, first=seg.first,
+                                last=seg.last, runtime=runtime, options=options)  # fmt: skip
             return seg.last - seg.first
         finally:
             sink.abort()

@@ -41,6 +41,7 @@ STAGES: tuple[str, ...] = (
     "denoise",
     "vae_decode",
     "blend",
+    "temporal",
     "colour",
     "resize",
     "store",

@@ -17,14 +17,17 @@ import shutil
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from vsrup.errors import EncodeError, InputError, OutputError
 from vsrup.video.output import probe_writable
 from vsrup.video.probe import MediaInfo, VideoInfo
 from vsrup.video.reader import FrameBatch, FrameRange, to_float
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -149,7 +152,26 @@ class ImageSequenceReader:
             video=self.video, streams=[],
         )  # fmt: skip
 
+    def integer_frames(self) -> Iterator[tuple[torch.Tensor, int]]:
+        """(C, H, W) uint8/uint16 frames with their pts, one image at a time (the engine's
+        form; see `VideoReader.integer_frames`)."""
+        import torch
+
+        h, w = self.video.height, self.video.width
+        for i, f in enumerate(self.files):
+            a = read_image(f)
+            if a.shape[:2] != (h, w):
+                raise InputError(
+                    f"image is {a.shape[1]}x{a.shape[0]}, the sequence is {w}x{h}", path=f
+                )
+            frame = torch.from_numpy(a)
+            if self.deep and frame.dtype != torch.uint16:
+                frame = frame.to(torch.uint16)
+            yield frame.permute(2, 0, 1), self.first_index + i
+
     def __iter__(self) -> Iterator[FrameBatch]:
+        import torch
+
         h, w = self.video.height, self.video.width
         for start in range(0, len(self.files), self.batch):
             chunk = self.files[start : start + self.batch]
@@ -221,6 +243,8 @@ class ImageSequenceWriter:
         self.frames_written = 0
 
     def write(self, frames: torch.Tensor, pts: Sequence[int]) -> None:
+        import torch
+
         peak = 65535.0 if self.deep else 255.0
         q = frames.detach().to("cpu", torch.float32).mul(peak).add_(0.5).clamp_(0, peak)
         arr = q.to(torch.int32).permute(0, 2, 3, 1).numpy()

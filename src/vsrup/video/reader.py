@@ -15,12 +15,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from vsrup.errors import DecodeError, UsageError
 from vsrup.video.probe import MediaInfo, open_input, probe, scan_video_packets
+
+if TYPE_CHECKING:  # torch is imported where frames become tensors, not to decode
+    import torch
 
 #: AVColorSpace → the matrix names swscale understands.
 _SWS_MATRIX = {1: "itu709", 4: "fcc", 5: "itu601", 6: "itu601", 7: "smpte240m", 9: "bt2020",
@@ -175,6 +178,21 @@ class VideoReader:
     # -- decoding --------------------------------------------------------------------------
     def frames(self) -> Iterator[tuple[np.ndarray, int]]:
         """Yield (H, W, 3) uint8 or uint16 arrays with their pts, for the selected frames."""
+        fmt = "rgb48le" if self.deep else "rgb24"
+        matrix = sws_matrix(self.matrix)
+        for frame in self.av_frames():
+            array = frame.to_ndarray(
+                format=fmt,
+                src_colorspace=matrix,
+                dst_colorspace=matrix,
+                src_color_range=frame.color_range or None,
+                dst_color_range="JPEG",
+            )
+            yield array, frame.pts
+
+    def av_frames(self) -> Iterator[Any]:
+        """Yield the selected frames as decoded (PyAV `VideoFrame`s in the file's own pixel
+        format), with the same error handling as `frames`."""
         import av
 
         decoded = 0
@@ -184,7 +202,6 @@ class VideoReader:
             stream.thread_type = "AUTO"
             if self.first_pts is not None and self.first_pts > (self.video.start_pts or 0):
                 container.seek(self.first_pts, stream=stream, backward=True)
-            fmt = "rgb48le" if self.deep else "rgb24"
             packets = container.demux(stream)
             while decoded < self.total:
                 try:
@@ -206,16 +223,9 @@ class VideoReader:
                         continue
                     if decoded >= self.total:
                         break
-                    array = frame.to_ndarray(
-                        format=fmt,
-                        src_colorspace=sws_matrix(self.matrix),
-                        dst_colorspace=sws_matrix(self.matrix),
-                        src_color_range=frame.color_range or None,
-                        dst_color_range="JPEG",
-                    )
                     last_pts = frame.pts
                     decoded += 1
-                    yield array, frame.pts
+                    yield frame
         missing = self.total - decoded
         what = f"decoding stopped after {decoded} of {self.total} frames"
         reaches_end = self.range.stop is None and self.range.duration_s is None
@@ -251,20 +261,31 @@ class VideoReader:
             ) from None
         self.errors += 1
 
-    def __iter__(self) -> Iterator[FrameBatch]:
-        """Batches of float32 (T, C, H, W) frames in [0, 1]."""
+    def integer_frames(self) -> Iterator[tuple[torch.Tensor, int]]:
+        """(C, H, W) uint8/uint16 frames (channels-last views of the decoded RGB, no copy)
+        with their pts: the engine's form, converted to float only where a method needs it."""
+        import torch
+
         h, w = self.video.height, self.video.width
-        dtype = torch.uint16 if self.deep else torch.uint8
-        buf = torch.empty((self.batch, h, w, 3), dtype=dtype)
-        pts: list[int] = []
-        index = 0
         for array, p in self.frames():
             if array.shape[:2] != (h, w):  # a mid-stream size change: rare, but be explicit
                 raise DecodeError(
                     f"frame size changed mid-stream to {array.shape[1]}x{array.shape[0]}",
                     path=self.path,
                 )
-            buf[len(pts)].copy_(torch.from_numpy(array))
+            yield torch.from_numpy(array).permute(2, 0, 1), p
+
+    def __iter__(self) -> Iterator[FrameBatch]:
+        """Batches of float32 (T, C, H, W) frames in [0, 1]."""
+        import torch
+
+        h, w = self.video.height, self.video.width
+        dtype = torch.uint16 if self.deep else torch.uint8
+        buf = torch.empty((self.batch, h, w, 3), dtype=dtype)
+        pts: list[int] = []
+        index = 0
+        for chw, p in self.integer_frames():
+            buf[len(pts)].copy_(chw.permute(1, 2, 0))
             pts.append(p)
             if len(pts) == self.batch:
                 yield FrameBatch(to_float(buf, self.deep), pts, index)
@@ -276,6 +297,8 @@ class VideoReader:
 
 def to_float(hwc: torch.Tensor, deep: bool) -> torch.Tensor:
     """(T, H, W, C) uint8/uint16 → contiguous (T, C, H, W) float32 in [0, 1], in one pass."""
+    import torch
+
     scale = 1.0 / (65535.0 if deep else 255.0)
     src = hwc.permute(0, 3, 1, 2)
     if deep:  # uint16 arithmetic is limited in torch; go through int32

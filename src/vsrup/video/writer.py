@@ -21,14 +21,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from vsrup.errors import EncodeError, UsageError
 from vsrup.video.probe import VideoInfo
 from vsrup.video.reader import assumed_matrix, sws_matrix
 from vsrup.video.remux import PassThrough
+
+if TYPE_CHECKING:  # only the float `write` needs torch; encoding integers does not
+    import torch
 
 #: User-facing codec names → FFmpeg encoders.
 CODECS = {
@@ -379,6 +382,9 @@ class VideoWriter:
         if self.rate is not None:
             cc.framerate = self.rate
         cc.thread_count = self.settings.threads
+        # Frame and slice threads, as the ffmpeg CLI asks for (PyAV's default is slices only,
+        # which makes x264 split every frame: slower and a third larger at the same CRF).
+        cc.thread_type = "AUTO"
         cc.options = dict(self._options)
         cc.colorspace = self.matrix
         cc.color_range = 2 if self.range == "JPEG" else 1
@@ -399,6 +405,9 @@ class VideoWriter:
 
         cc = av.CodecContext.create(self.encoder, "w")
         self._configure(cc)
+        # A segment stands alone: repeated timestamps are moved within it only, so its packets
+        # do not depend on which segments this process encoded before (workers, resume).
+        self._last_pts = None
         if self.out.format.flags & av.format.Flags.global_header.value:
             cc.flags |= av.codec.context.Flags.global_header
         return cc
@@ -417,9 +426,13 @@ class VideoWriter:
                 dst_colorspace=sws_matrix(self.matrix),
                 dst_color_range=self.range,
             )
-            frame.pts = self._next_pts(int(p) - self.pts_offset)
-            frame.time_base = self.time_base
-            yield frame
+            yield self.stamped(frame, p)
+
+    def stamped(self, frame: Any, pts: int) -> Any:
+        """`frame` with its timestamp in this writer's time base (repeats moved on)."""
+        frame.pts = self._next_pts(int(pts) - self.pts_offset)
+        frame.time_base = self.time_base
+        return frame
 
     def mux_packets(self, packets: Iterable) -> None:
         """Stream-copy packets of a `packet_encoder` into the file, with the other tracks
@@ -447,6 +460,8 @@ class VideoWriter:
     def _to_array(self, frames: torch.Tensor) -> np.ndarray:
         """(T, C, H, W) float → contiguous (T, H, W, 3) uint8/uint16, padded to the encoded
         size: one float pass (scale, round, clamp) and one integer copy into HWC order."""
+        import torch
+
         peak = 65535.0 if self.deep else 255.0
         x = frames.detach().to("cpu", torch.float32)
         q = (x * peak).add_(0.5).clamp_(0, peak)
@@ -521,8 +536,7 @@ class VideoWriter:
 
         try:
             for frame in self.video_frames(arrays, pts):
-                self.out.mux(self.stream.encode(frame))
-                self.frames_written += 1
+                self._mux(frame)
         except av.error.FFmpegError as exc:
             raise self._encode_error(exc) from None
         except OSError as exc:
@@ -530,6 +544,30 @@ class VideoWriter:
         if self.passthrough is not None and pts:
             # Let the other tracks catch up to just past this batch (input seconds).
             self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
+
+    def _mux(self, frame: Any) -> None:
+        self.out.mux(self.stream.encode(frame))
+        self.frames_written += 1
+
+    def write_frame(self, frame: Any, pts: int) -> None:
+        """Encode a PyAV `VideoFrame` that is already in the encoder's pixel format and size
+        (`pix_fmt`, `enc_w` × `enc_h`, colour matrix `matrix`, range `range`): the direct
+        resampling path hands over swscale's output without any other conversion."""
+        import av
+
+        if (frame.width, frame.height) != (self.enc_w, self.enc_h) or (
+            frame.format.name != self.pix_fmt
+        ):
+            raise ValueError(f"frame is {frame.width}x{frame.height} {frame.format.name}, the "
+                             f"encoder takes {self.enc_w}x{self.enc_h} {self.pix_fmt}")  # fmt: skip
+        try:
+            self._mux(self.stamped(frame, pts))
+        except av.error.FFmpegError as exc:
+            raise self._encode_error(exc) from None
+        except OSError as exc:
+            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
+        if self.passthrough is not None:
+            self.passthrough.pump(float(int(pts) * self.time_base) + 0.5)
 
     def _next_pts(self, pts: int) -> int:
         """`pts`, or one tick after the previous frame when it repeats (or goes back): files

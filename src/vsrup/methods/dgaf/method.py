@@ -48,6 +48,7 @@ class DGAF(FlowGuidedMethod):
         speed="very slow",
         **SPEC_COMMON,
     )
+    own_weights = "dgaf"
 
     @classmethod
     def build_guide(
@@ -56,6 +57,7 @@ class DGAF(FlowGuidedMethod):
         from vsrup.methods.dgaf.model import DGAFNet
         from vsrup.methods.dgaf.pipeline import DGAFPipeline
 
-        if size is not None:
+        trained = weights.get("dgaf") if weights is not None else None
+        if size is not None and trained is None:
             return DGAFPipeline, {"dgafnet": DGAFNet.from_unet(unet, conditioning_channels=4)}
-        return DGAFPipeline, {"dgafnet": load_imported(weights.get("dgaf") if weights else None)}
+        return DGAFPipeline, {"dgafnet": load_imported(trained)}

@@ -2,11 +2,11 @@
 
 The official `model.pkl` (a `torch.save` dict) holds six target-module lists, two LoRA ranks,
 `state_dict_unet` (the whole peft-wrapped UNet, SD base weights included) and
-`state_dict_bpp` (the CFR module). Only `conv_in` (widened and trained), the LoRA matrices and
-CFR differ from the SD 2.1 base, so that is all we keep:
+`state_dict_bpp` (the CFR module). The official loader copies *every* UNet tensor from the file
+(its test `if "lora" or "conv_in" in n` is always true), so the file's base weights are the ones
+the official run uses, whatever SD 2.1 download sits beside it. We keep all of them:
 
-    unet.conv_in.base_layer.{weight,bias}
-    unet.<module>.lora_{A,B}.<adapter>.weight     (exact official names under `unet.`)
+    unet.<official state_dict_unet key>     (peft names: `<m>.base_layer.*`, `<m>.lora_{A,B}.*`)
     cfr.<official state_dict_bpp key>
 
 plus metadata `dloral.ranks` and `dloral.targets` (JSON). Loading is strict (see
@@ -23,7 +23,7 @@ import torch
 from vsrup.errors import WeightsError
 from vsrup.hub.safe_load import save_state_dict
 
-FORMAT = "vsrup-dloral/1"
+FORMAT = "vsrup-dloral/2"  # /1 kept only conv_in and the LoRAs (base from SD 2.1)
 FILENAME = "model.safetensors"
 GROUPS = ("encoder", "decoder", "others")
 KINDS = ("quality", "consistency")
@@ -59,11 +59,9 @@ def map_official(
     targets = {a: [str(m) for m in ckpt[_list_key(a)]] for a in ADAPTERS}
     unet_sd, cfr_sd = ckpt["state_dict_unet"], ckpt["state_dict_bpp"]
 
-    out: dict[str, torch.Tensor] = {}
     for key in ("conv_in.base_layer.weight", "conv_in.base_layer.bias"):
         if key not in unet_sd:
             raise fail(f"state_dict_unet has no {key}")
-        out[f"unet.{key}"] = unet_sd[key]
     if unet_sd["conv_in.base_layer.weight"].shape[1] != 8:
         raise fail("conv_in does not take 8 channels")
 
@@ -81,7 +79,7 @@ def map_official(
     stray = sorted(k for k in unet_sd if ".lora_" in k and k not in wanted)
     if stray:
         raise fail(f"{len(stray)} LoRA tensors outside the target lists, e.g. {stray[0]}")
-    out.update({f"unet.{k}": unet_sd[k] for k in sorted(wanted)})
+    out = {f"unet.{k}": v for k, v in unet_sd.items()}
     out.update({f"cfr.{k}": v for k, v in cfr_sd.items()})
     bad = [k for k, v in out.items() if not isinstance(v, torch.Tensor)]
     if bad:

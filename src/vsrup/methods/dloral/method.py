@@ -10,6 +10,11 @@ the same frames whether computed in order, alone, after a resume or in spatial t
 context frame is encoded once more per window (1 VAE encode per `window` frames).
 
 Prompt: RAM + DAPE tags of frame 0 when the tagger is installed (see `prompt`), else --prompt.
+
+Latent: the VAE posterior's mean by default, so a run is deterministic and a frame gives the
+same latent as "current" and as "previous". `--opt latent=sample` draws from the posterior as
+the official code does, seeded by --seed and the frame index (the official draw is unseeded and
+re-made for every pair, so no run reproduces it exactly).
 """
 
 from __future__ import annotations
@@ -112,7 +117,11 @@ class DLoRAL(Method):
         color = str(options.extra.get("color", "adain"))
         if color not in ("adain", "none"):
             raise UsageError(f"unknown colour fix {color!r}", hint="use --opt color=adain|none")
-        return cls(pipeline.PairRunner(parts, tiling, color), pending, tuple(missing), fixed_prompt)
+        latent = str(options.extra.get("latent", "mean"))
+        if latent not in ("mean", "sample"):
+            raise UsageError(f"unknown latent {latent!r}", hint="use --opt latent=mean|sample")
+        runner = pipeline.PairRunner(parts, tiling, color, latent, options.seed)
+        return cls(runner, pending, tuple(missing), fixed_prompt)
 
     @classmethod
     def weights_for(cls, options: MethodOptions) -> tuple[str, ...]:
@@ -148,7 +157,7 @@ class DLoRAL(Method):
         import torch
 
         frames = clip.frames
-        prepared = [self.runner.prepare(f) for f in frames]
+        prepared = [self.runner.prepare(f, clip.start + i) for i, f in enumerate(frames)]
         outputs = []
         for i in range(clip.context, len(prepared)):
             cur = prepared[i]

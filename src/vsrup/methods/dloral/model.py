@@ -167,13 +167,10 @@ def build_net(
     return DLoRALNet(unet, cfr)
 
 
-def is_stored_key(key: str) -> bool:
-    """Keys our checkpoint holds: what differs from the SD base (conv_in, LoRA, CFR)."""
-    return key.startswith(("cfr.", "unet.conv_in.")) or ".lora_" in key
-
-
 def stored_state(net: DLoRALNet) -> dict[str, torch.Tensor]:
-    return {k: v for k, v in net.state_dict().items() if is_stored_key(k)}
+    """What our checkpoint holds: the whole unmerged network (base UNet weights included, as
+    the official loader takes them all from model.pkl)."""
+    return dict(net.state_dict())
 
 
 def load_stored_state(net: DLoRALNet, state: dict[str, torch.Tensor], source: str) -> None:

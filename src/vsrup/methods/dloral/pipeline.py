@@ -3,15 +3,21 @@
 For each frame (the "current" one) with its predecessor (the "previous" one), as the official
 `test_DLoRAL.py` + `Generator_eval.forward` do:
 
-1. Prepare: small frames are first resized so the short side is 128 (CFR needs ≥ 64 latents),
-   then ×4 bicubic, then a Lanczos resize down to a multiple of 8; values go to [−1, 1].
-2. Encode with the SD VAE (pixel tiles of ~1024 px); each frame is encoded once and reused as
-   the next pair's "previous" (we take the posterior mean; the official code samples it).
-3. Per latent tile (96, overlap 32, gaussian blend as the official loop): SpyNet flow at latent
-   scale (the ×4 input bicubic-downsampled by 8), warp the previous latent, cross-frame
-   attention into the current latent, then x0 = fused − UNet([warped, fused], t=1, prompt).
-4. Decode x0 (latent tiles of ~224), clamp, AdaIN colour fix against the prepared current
-   frame, and resize to exactly 4H × 4W when step 1 or the multiple-of-8 step changed the size.
+1. Prepare in 8-bit images with Pillow (`imaging`): frames with a side under 128 are enlarged
+   so the short side is 128 (CFR needs ≥ 64 latents), then ×4 bicubic, then a Lanczos resize
+   down to multiples of 8; values go to [−1, 1].
+2. Encode with the SD VAE, tiled as the official VAE hook tiles (`vsrup.nn.tiled_vae`: only
+   above 1024 + 64 px, image-wide GroupNorm statistics). Each frame is encoded once and reused
+   as the next pair's "previous". The latent is the posterior mean by default; `latent=sample`
+   draws it as the official code does, but seeded per frame (the official draw is unseeded).
+3. Per latent tile (96, overlap 32, the official Gaussian blend with its half-pixel y offset):
+   SpyNet flow at latent scale, warp the previous latent, cross-frame attention into the
+   current latent, then x0 = fused − UNet([warped, fused], t=1, prompt).
+4. Decode x0 (tiled above 224 + 22 latents), clamp, truncate to 8 bits, AdaIN colour fix
+   against the prepared current frame on the 8-bit images (truncated again), and a Pillow
+   bicubic resize back to 4H × 4W when step 1 enlarged the frame. When only the multiple-of-8
+   step changed the size (odd input sides), the official output stays 4 px short; we resize
+   it to 4H × 4W the same way, so every output has the requested size.
 """
 
 from __future__ import annotations
@@ -20,15 +26,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, UNet2DConditionModel
 
 from vsrup.engine.tiles import tiled_apply
 from vsrup.errors import WeightsError
+from vsrup.methods.dloral import imaging
 from vsrup.methods.dloral import model as M
 from vsrup.methods.dloral.convert import FILENAME, read_converted
-from vsrup.util.resize import lanczos_resize
+from vsrup.nn import tiled_vae
 
 SCALE = 4
 #: The official process size 512 divided by the scale: shorter inputs are enlarged first.
@@ -57,12 +65,11 @@ PROMPT_SHAPE = {"tiny": (1, 8, M.UNET_TINY["cross_attention_dim"]), "full": (1, 
 
 @dataclass
 class Tiling:
-    """Tile sizes of the official defaults: VAE encoder (pixels), decoder and UNet (latents)."""
+    """Tile sizes of the official defaults: VAE encoder (pixels), decoder and UNet (latents).
+    The VAE tiles' padding is the official hook's (32 px, 11 latents; see `tiled_vae`)."""
 
     encoder: int = 1024
-    encoder_overlap: int = 64
     decoder: int = 224
-    decoder_overlap: int = 16
     latent: int = 96
     latent_overlap: int = 32
     #: Shorter LR sides are enlarged to this first (official: 512 / 4, so latents are ≥ 64).
@@ -91,6 +98,7 @@ class Prepared:
     latent: torch.Tensor  # (1, 4, H'/8, W'/8), scaled by the VAE scaling factor
     small: torch.Tensor  # (1, 3, H'/8, W'/8): the image bicubic-downsampled by 8 (for SpyNet)
     out_size: tuple[int, int]  # (4H, 4W)
+    source: np.ndarray | None = None  # (H', W', 3) uint8: the prepared frame, for AdaIN
 
 
 # -- building -----------------------------------------------------------------------------
@@ -173,17 +181,29 @@ def pretrained_components(
     prompt: str,
     keep_text_encoder: bool = False,
 ) -> Components:
-    """SD 2.1-base (diffusers layout) + our converted DLoRAL checkpoint, merged; `prompt`
-    encoded. `keep_text_encoder` keeps the encoder (`Components.encode`) for a later prompt."""
-    state, ranks, targets = read_converted(Path(dloral_dir) / FILENAME)
-    unet = _from_pretrained(UNet2DConditionModel, Path(base_dir) / "unet")
+    """Our converted DLoRAL checkpoint (the whole UNet, as the official loader reads it from
+    model.pkl) + SD 2.1-base's VAE and text encoder; `prompt` encoded. Only the UNet's config
+    comes from sd21-base. `keep_text_encoder` keeps the encoder (`Components.encode`)."""
+    path = Path(dloral_dir) / FILENAME
+    state, ranks, targets = read_converted(path)
+    unet_dir = Path(base_dir) / "unet"
+    try:
+        config = UNet2DConditionModel.load_config(str(unet_dir))
+    except (OSError, ValueError) as exc:
+        raise WeightsError(
+            f"cannot read the UNet config ({exc.__class__.__name__})",
+            path=unet_dir,
+            hint="run: vsrup models download sd21-base",
+        ) from None
     vae = _from_pretrained(AutoencoderKL, Path(base_dir) / "vae")
     encode = text_encoder(Path(base_dir))
     embeds = encode(prompt)
     # The official width is 64; reading it from the file lets tiny test checkpoints load too.
     mid = state.get("cfr.feat_extract.main.0.weight", torch.empty(64)).shape[0]
-    net = M.build_net(unet, ranks=ranks, targets=targets, cfr_mid_channels=mid)
-    M.load_stored_state(net, state, str(Path(dloral_dir) / FILENAME))
+    with torch.device("meta"):  # every tensor comes from the file: no random init
+        unet = UNet2DConditionModel.from_config(config)
+        net = M.build_net(unet, ranks=ranks, targets=targets, cfr_mid_channels=mid)
+    M.load_stored_state(net, state, str(path))
     parts = _finish(net, vae, embeds, device, dtype)
     parts.encode = encode if keep_text_encoder else None
     return parts
@@ -210,67 +230,78 @@ def components_from_state(
 def prepare_image(
     frame: torch.Tensor, min_short_side: int = MIN_SHORT_SIDE
 ) -> tuple[torch.Tensor, tuple[int, int]]:
-    """(3, H, W) in [0, 1] → ((1, 3, H', W') in [0, 1], (4H, 4W)); H', W' multiples of 8."""
-    x = frame.unsqueeze(0).float()
-    h, w = x.shape[-2:]
-    out_size = (SCALE * h, SCALE * w)
-    if min(h, w) < min_short_side:
-        s = min_short_side / min(h, w)
-        x = F.interpolate(x, size=(int(s * h), int(s * w)), mode="bicubic", align_corners=False)
-    x = F.interpolate(x, scale_factor=SCALE, mode="bicubic", align_corners=False).clamp(0, 1)
-    hh, ww = x.shape[-2:]
-    if hh % 8 or ww % 8:
-        x = lanczos_resize(x, hh - hh % 8, ww - ww % 8).clamp(0, 1)
-    return x, out_size
+    """(3, H, W) in [0, 1] → ((1, 3, H', W') in [0, 1], (4H, 4W)): the official 8-bit steps
+    (see `imaging.prepare`); H', W' are multiples of 8."""
+    h, w = frame.shape[-2:]
+    image, _ = imaging.prepare(imaging.to_uint8(frame), min_short_side)
+    return imaging.from_uint8(image).to(frame.device), (SCALE * h, SCALE * w)
 
 
-def adain(target: torch.Tensor, source: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Give `target` the per-channel mean and std of `source` (StableSR's AdaIN colour fix).
-
-    Kept here because the engine has no colour module yet; same formula (unbiased variance)."""
-    t, s = target.flatten(2), source.flatten(2)
-    t_mean, t_std = t.mean(2), (t.var(2) + eps).sqrt()
-    s_mean, s_std = s.mean(2), (s.var(2) + eps).sqrt()
-    out = (t - t_mean[..., None]) / t_std[..., None] * s_std[..., None] + s_mean[..., None]
-    return out.view_as(target)
+def latent_seed(seed: int, index: int) -> int:
+    """The generator seed of frame `index`'s posterior sample (`latent=sample`)."""
+    return (seed * 1_000_003 + index) % (2**63)
 
 
 # -- running ------------------------------------------------------------------------------
 
 
 class PairRunner:
-    """Runs DLoRAL on prepared frames; stateless, so the Method decides the pairing."""
+    """Runs DLoRAL on prepared frames; stateless, so the Method decides the pairing.
 
-    def __init__(self, parts: Components, tiling: Tiling | None = None, color: str = "adain"):
+    `latent` is "mean" (the posterior mean: deterministic, our default) or "sample" (a draw
+    from the posterior as the official code makes, seeded by `seed` and the frame index)."""
+
+    def __init__(
+        self,
+        parts: Components,
+        tiling: Tiling | None = None,
+        color: str = "adain",
+        latent: str = "mean",
+        seed: int = 0,
+    ):
         if color not in ("adain", "none"):
             raise ValueError(f"unknown colour fix {color!r}")
+        if latent not in ("mean", "sample"):
+            raise ValueError(f"unknown latent choice {latent!r}")
         self.parts = parts
         self.tiling = tiling or Tiling()
         self.color = color
+        self.latent = latent
+        self.seed = seed
 
     @property
     def device(self) -> torch.device:
         return self.parts.prompt_embeds.device
+
+    @property
+    def _park(self) -> torch.device | None:
+        """Where VAE tiles wait for each other: host memory when the model is on a GPU."""
+        return torch.device("cpu") if self.device.type != "cpu" else None
 
     def set_prompt(self, embeds: torch.Tensor) -> None:
         """Use these text embeddings from now on (DLoRAL's tag prompt, made at frame 0)."""
         self.parts.prompt_embeds = embeds.to(device=self.device, dtype=self.parts.dtype)
 
     @torch.no_grad()
-    def prepare(self, frame: torch.Tensor) -> Prepared:
-        x, out_size = prepare_image(frame.to(self.device), self.tiling.min_short_side)
+    def prepare(self, frame: torch.Tensor, index: int = 0) -> Prepared:
+        """Frame `index` of the video, (3, H, W) in [0, 1], made ready for pairing."""
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+        h, w = frame.shape[-2:]
+        source, _ = imaging.prepare(imaging.to_uint8(frame), self.tiling.min_short_side)
+        x = imaging.from_uint8(source).to(self.device)
         c = (x * 2 - 1).to(self.parts.dtype)
-        vae, t = self.parts.vae, self.tiling
-        latent = tiled_apply(
-            lambda tile: vae.encode(tile).latent_dist.mode(),
-            c,
-            t.encoder,
-            t.encoder_overlap,
-            scale=1 / 8,
-            multiple=8,
-        )
+        moments = tiled_vae.encode_moments(self.parts.vae, c, self.tiling.encoder, self._park)
+        posterior = DiagonalGaussianDistribution(moments)
+        if self.latent == "sample":
+            gen = torch.Generator().manual_seed(latent_seed(self.seed, index))
+            latent = posterior.sample(generator=gen)
+        else:
+            latent = posterior.mode()
         small = F.interpolate(c.float(), scale_factor=1 / 8, mode="bicubic", align_corners=False)
-        return Prepared(c, latent * self.parts.scaling, small.to(c.dtype), out_size)
+        return Prepared(
+            c, latent * self.parts.scaling, small.to(c.dtype), (SCALE * h, SCALE * w), source
+        )
 
     def _step(self, packed: torch.Tensor) -> torch.Tensor:
         """One tile: packed = [prev latent, cur latent, prev small, cur small] (14 ch)."""
@@ -286,27 +317,24 @@ class PairRunner:
         if h * w <= size * size:  # the official loop tiles only above tile² latent pixels
             return self._step(packed)
         tile = min(size, h, w)
-        return tiled_apply(self._step, packed, tile, min(overlap, tile - 1), blend="gaussian")
+        return tiled_apply(
+            self._step, packed, tile, min(overlap, tile - 1), blend="gaussian_offset_y"
+        )
 
     @torch.no_grad()
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        vae, t = self.parts.vae, self.tiling
+        """Image in [−1, 1], in the model's dtype (the official code truncates from it)."""
         z = (latent / self.parts.scaling).to(self.parts.dtype)
-        image = tiled_apply(
-            lambda tile: vae.decode(tile).sample, z, t.decoder, t.decoder_overlap, scale=8
-        )
+        image = tiled_vae.decode(self.parts.vae, z, self.tiling.decoder, self._park)
         return image.clamp(-1, 1)
 
     @torch.no_grad()
     def run(self, prev: Prepared, cur: Prepared) -> torch.Tensor:
-        """The output frame (3, 4H, 4W) in [0, 1] for `cur`."""
-        out = (self.decode(self.denoise(prev, cur)).float() + 1) / 2
+        """The output frame (3, 4H, 4W) in [0, 1] (8-bit values) for `cur`."""
+        image = imaging.truncate(self.decode(self.denoise(prev, cur)).cpu() * 0.5 + 0.5)
         if self.color == "adain":
-            out = adain(out, (cur.image.float() + 1) / 2)
-        out = out.clamp(0, 1)
-        if tuple(out.shape[-2:]) != cur.out_size:
-            down = out.shape[-2] > cur.out_size[0] or out.shape[-1] > cur.out_size[1]
-            out = F.interpolate(
-                out, size=cur.out_size, mode="bicubic", align_corners=False, antialias=down
-            ).clamp(0, 1)
-        return out[0]
+            if cur.source is None:
+                raise ValueError("the colour fix needs the prepared 8-bit frame")
+            image = imaging.adain(image, cur.source)
+        image = imaging.resize_bicubic(image, *cur.out_size)
+        return imaging.from_uint8(image)[0].to(self.device)

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
 from vsrup.errors import UsageError, WeightsError
 
 if TYPE_CHECKING:
+    import torch
+
     from vsrup.hub.registry import WeightSet
 
 RAM_ID, DAPE_ID, TAG_LIST_ID, THRESHOLDS_ID = (
@@ -96,6 +96,8 @@ def tag_image(
     files: TaggerFiles, image: torch.Tensor, device: torch.device, dtype: torch.dtype
 ) -> str:
     """Tags of one prepared frame ((1, 3, H, W) in [0, 1]); the tagger is freed afterwards."""
+    import torch
+
     from vsrup.nn.ram import normalize
     from vsrup.nn.ram_weights import load_tagger
 

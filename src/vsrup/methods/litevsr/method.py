@@ -37,6 +37,7 @@ class LiteVSR(Method):
         default_steps=5,
         speed="slow (multi-step DiT)",
     )
+    own_weights = "litevsr"
 
     def __init__(self, parts, runtime: Runtime, options: MethodOptions) -> None:  # noqa: ANN001
         self.parts = parts
@@ -55,10 +56,13 @@ class LiteVSR(Method):
             parts = pipeline.synthetic_components(
                 options.synthetic_weights, runtime.torch_device, runtime.dtype, options.seed
             )
+            if options.weights is not None:  # a trained adapter on the random base
+                parts = pipeline.with_adapter(parts, options.weights)
         else:
             assert weights is not None
+            adapter = options.weights or weights["litevsr"]
             parts = pipeline.pretrained_components(
-                weights["wan22-ti2v-5b"], weights["litevsr"], runtime.torch_device, runtime.dtype
+                weights["wan22-ti2v-5b"], adapter, runtime.torch_device, runtime.dtype
             )
         return cls(parts, runtime, options)
 

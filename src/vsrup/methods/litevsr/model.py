@@ -57,8 +57,12 @@ class LiteVSRModel(nn.Module):
         both = torch.cat([hidden, cond], dim=0)
         text2 = torch.cat([text, text], dim=0)
         proj2 = torch.cat([timestep_proj, timestep_proj], dim=0)
+        checkpoint = torch.is_grad_enabled() and getattr(t, "gradient_checkpointing", False)
         for block, inject in zip(t.blocks, self.adapter.injections):
-            both = block(both, text2, proj2, rotary_emb)
+            if checkpoint:  # training with `enable_gradient_checkpointing()`: recompute blocks
+                both = t._gradient_checkpointing_func(block, both, text2, proj2, rotary_emb)
+            else:
+                both = block(both, text2, proj2, rotary_emb)
             main, cond = both.chunk(2, dim=0)
             both = torch.cat([main + inject(cond), cond], dim=0)
         hidden = both[:b]

@@ -79,6 +79,14 @@ def load_adapter(directory: Path) -> StateAwareAdapter:
     return load_checked(Path(directory), build)
 
 
+def with_adapter(parts: LiteVSRComponents, directory: Path) -> LiteVSRComponents:
+    """The same base with the adapter loaded from `directory` (our layout)."""
+    param = next(parts.model.parameters())
+    model = LiteVSRModel(parts.model.transformer, load_adapter(directory))
+    model = model.to(device=param.device, dtype=param.dtype).eval()
+    return LiteVSRComponents(model, parts.vae, parts.scheduler, parts.prompt_embeds)
+
+
 def pretrained_components(
     base_dir: Path, adapter_dir: Path, device: torch.device, dtype: torch.dtype
 ) -> LiteVSRComponents:

@@ -44,6 +44,7 @@ class SimpleGVR(Method):
         option_keys=("noise_aug", "attention"),
         prompts=("prompt",),
     )
+    own_weights = "simplegvr"
 
     def __init__(self, parts, runtime: Runtime, options: MethodOptions) -> None:  # noqa: ANN001
         self.parts = parts
@@ -84,11 +85,13 @@ class SimpleGVR(Method):
                 options.seed,
                 pattern,
             )
+            if options.weights is not None:  # a trained model on the random VAE
+                parts = pipeline.with_model(parts, options.weights, pattern)
         else:
             assert weights is not None
             parts = pipeline.pretrained_components(
                 weights["wan21-t2v-1.3b"],
-                weights["simplegvr"],
+                options.weights or weights["simplegvr"],
                 runtime.torch_device,
                 runtime.dtype,
                 pattern,

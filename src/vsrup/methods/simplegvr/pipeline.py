@@ -71,6 +71,15 @@ def load_model(directory: Path, pattern: AttentionPattern) -> SimpleGVRModel:
     return model
 
 
+def with_model(
+    parts: SimpleGVRComponents, directory: Path, pattern: AttentionPattern
+) -> SimpleGVRComponents:
+    """The same VAE and prompt with the model loaded from `directory` (our layout)."""
+    param = next(parts.model.parameters())
+    model = load_model(directory, pattern).to(device=param.device, dtype=param.dtype).eval()
+    return SimpleGVRComponents(model, parts.vae, parts.scheduler_shift, parts.prompt_embeds)
+
+
 def pretrained_components(
     base_dir: Path,
     weights_dir: Path,

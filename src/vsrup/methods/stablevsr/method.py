@@ -1,10 +1,11 @@
-"""The `stablevsr` method: registration, weights, and one temporal window per `process`.
+"""The `stablevsr` method: registration, weights, and the whole-sequence run.
 
-The official code keeps every frame of a sequence in memory and samples them all together.
-Here the engine hands us bounded windows (`spec.window` frames, `spec.overlap` shared with the
-next window and blended by the engine); each window is sampled exactly as the official code
-samples a whole sequence. Frames near a window edge therefore see fewer neighbours than they
-would in a whole-sequence run.
+The official code samples all frames of a sequence together (every step is a pass over all of
+them). By default we do the same (`video.SequenceRun`: the engine hands us every frame, the
+state lives in host RAM or a memory-mapped file, the GPU holds one frame's work), so a video
+of any length, a 4-frame clip included, gets the official result. `--window N` instead
+samples independent windows of N frames (sharing `spec.overlap` frames, blended by the
+engine): a documented deviation, where frames near a window edge see fewer neighbours.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
 from vsrup.methods import register
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import torch
 
     from vsrup.hub.registry import WeightSet
@@ -50,16 +53,22 @@ SPEC_COMMON: dict[str, Any] = {
     "tile": 384,
     "tile_overlap": 32,
     "default_steps": 50,
+    "whole_video": True,  # the whole sequence in one run; --window N: independent windows
 }
 
 
 class FlowGuidedMethod(Method):
     """What StableVSR and DGAF share: pad, sample a window, crop."""
 
-    def __init__(self, pipeline: Any, steps: int, seed: int) -> None:
+    def __init__(self, pipeline: Any, steps: int, seed: int, window: int | None = None) -> None:
         self.pipeline = pipeline
         self.steps = steps
         self.seed = seed
+        self.window = window
+        self._work_dir: Any = None
+        self._resume = False
+        self._run: Any = None
+        self._size: tuple[int, int] | None = None
 
     @classmethod
     def build_guide(
@@ -78,6 +87,11 @@ class FlowGuidedMethod(Method):
 
         choices = comp.Choices.parse(options.extra)
         size = comp.synthetic_size(options)
+        if options.weights is not None and cls.own_weights is not None:
+            from vsrup.hub.registry import WeightSet
+
+            own = {cls.own_weights: options.weights}
+            weights = WeightSet({**(weights.paths if weights is not None else {}), **own})
         if size is not None:
             base = comp.synthetic_base(size, runtime, options.seed)
             pipeline_cls, guide = cls.build_guide(base.unet, weights, size, runtime)
@@ -99,7 +113,34 @@ class FlowGuidedMethod(Method):
             flow_updates=choices.flow_updates,
             **{name: comp.place(module, runtime) for name, module in guide.items()},
         )
-        return cls(pipe, cls.steps_for(options), options.seed)
+        return cls(pipe, cls.steps_for(options), options.seed, options.window)
+
+    def whole_video(self) -> bool:
+        return self.window is None
+
+    def use_work_dir(self, directory: Any, resume: bool) -> None:
+        self._work_dir, self._resume = directory, resume
+
+    def add_segment(self, clip: Clip) -> None:
+        from vsrup.engine.tiles import pad_to
+        from vsrup.methods.stablevsr.video import SequenceRun
+
+        if self._run is None:
+            work = None if self._work_dir is None else self._work_dir / "sequence"
+            self._run = SequenceRun(self.pipeline, self.steps, self.seed, work, self._resume)
+        frames, self._size = pad_to(clip.frames, self.spec.size_multiple, self.spec.min_size)
+        self._run.add(frames)
+
+    def finish_video(self, skip_before: int = 0) -> Iterator[torch.Tensor]:
+        run, self._run = self._run, None
+        if run is None or self._size is None:
+            return
+        h, w = self._size
+        try:
+            for frame in run.frames(skip_before):
+                yield frame[..., : h * 4, : w * 4]
+        finally:
+            run.close()
 
     def process(self, clip: Clip) -> torch.Tensor:
         import torch

@@ -37,6 +37,11 @@ def pass_flows(
     return list(reversed(backward)) if reverse else list(forward)
 
 
+def pass_order(n: int, reverse: bool) -> list[int]:
+    """Frame order of one pass: 0…N−1, or N−1…0 for every other step."""
+    return list(range(n - 1, -1, -1)) if reverse else list(range(n))
+
+
 def bidirectional_sample(
     lr: torch.Tensor,
     forward_flows: list[torch.Tensor],

@@ -14,10 +14,14 @@ from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
 from vsrup.methods import register
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     import torch
 
     from vsrup.hub.registry import WeightSet
     from vsrup.interface.runtime import Runtime
+    from vsrup.methods.stcdit.video import VideoRun
 
 #: Registry ids each variant loads: base Wan DiT/VAE/UMT5, then the converted checkpoint.
 VARIANT_WEIGHTS: dict[str, tuple[str, str]] = {
@@ -32,7 +36,7 @@ class STCDiTMethod(Method):
         id="stcdit",
         summary="STCDiT: Wan2.1 DiT + LoRA with anchor frames and motion-aware VAE segments",
         kind="diffusion",
-        scales=(4, 2),
+        scales=(4, 2, 1),  # 1: restoration at the input size (the official .sh's --upscale 1)
         # ~21 latent frames after per-segment 4k+1 padding (segments of ≤ 9 frames).
         window=57,
         overlap=8,
@@ -43,6 +47,7 @@ class STCDiTMethod(Method):
         tile=None,  # tiles live in latent space (≤ 960×1280 output pixels), per step
         weights=VARIANT_WEIGHTS["tiny"],
         uses_segments=True,
+        whole_video=True,
         default_steps=10,
         speed="very slow (10-step DiT at output size)",
         variants=tuple(VARIANT_WEIGHTS),
@@ -57,6 +62,12 @@ class STCDiTMethod(Method):
         self._scale = options.scale if options.scale in self.spec.scales else self.spec.scales[0]
         self.device = runtime.torch_device
         self.seed = options.seed
+        #: `--window N`: independent windows (the old behaviour); None: the official run.
+        self.window = options.window
+        self._work_dir: Path | None = None
+        self._resume = False
+        self._run: VideoRun | None = None
+        self._shots = 0  # runs started (a new one per independent shot)
 
     @property
     def scale(self) -> int:
@@ -123,6 +134,41 @@ class STCDiTMethod(Method):
                 cfg_scale,
             )
         return cls(parts, runtime, options)
+
+    # -- the official whole-video run -------------------------------------------------------
+    def whole_video(self) -> bool:
+        return self.window is None
+
+    def use_work_dir(self, directory: Path | None, resume: bool) -> None:
+        self._work_dir, self._resume = directory, resume
+
+    def add_segment(self, clip: Clip) -> None:
+        if self._run is None:
+            from vsrup.engine.runtime import position_seed
+            from vsrup.methods.stcdit.video import VideoRun
+
+            work = None if self._work_dir is None else self._work_dir / f"shot-{self._shots:05d}"
+            self._shots += 1
+            self._run = VideoRun(
+                # The run's noise starts at frame 0 of its shot: position 0's seed, which is
+                # the plain seed (what the official code draws for it).
+                self.parts,
+                self.scale,
+                self.steps,
+                position_seed(self.seed, 0),
+                work,
+                resume=self._resume,
+            )
+        self._run.add_segment(clip.frames.to(self.device))
+
+    def finish_video(self, skip_before: int = 0) -> Iterator[torch.Tensor]:
+        run, self._run = self._run, None
+        if run is None:
+            return
+        try:
+            yield from run.frames(skip_before)
+        finally:
+            run.close()
 
     def process(self, clip: Clip) -> torch.Tensor:
         import torch

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import torch
 
-from vsrup.engine.tiles import pad_to, tiled_apply
+from vsrup.engine.tiles import tiled_apply
 from vsrup.errors import WeightsError
 from vsrup.methods.stcdit import config as cfg
 from vsrup.methods.stcdit.convert import lora_modules, wrap_lora_base
+from vsrup.methods.stcdit.frames import Geometry, model_input, model_output
 from vsrup.methods.stcdit.model import STCDiT, build
 from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.tiling import stride_overlap, temporal_window, tile_starts
@@ -68,9 +69,9 @@ def _finish(
     model = model.to(device=device, dtype=dtype).eval()
     # RoPE tables are buffers: keep them in float32 whatever the compute dtype.
     _fresh_rope(model, device)
-    # The Wan VAE stays in fp32 (small next to the DiT, and sensitive); tiled over space.
+    # The Wan VAE stays in fp32 (small next to the DiT, and sensitive; the official code runs
+    # it in bf16). Spatial tiles are vsrup.nn.wan.vae's official ones (diffusers' own off).
     vae = vae.to(device=device).eval()
-    vae.enable_tiling(272, 272, 144, 128)  # the official 34×34-latent tiles, stride 18×16
     return model, vae
 
 
@@ -246,6 +247,15 @@ def tiled_velocity(
     return (out / weight.view(1, 1, -1, 1, 1).float()).to(x.dtype)
 
 
+def prepare_video(
+    parts: STCDiTParts, frames: torch.Tensor, scale: int
+) -> tuple[torch.Tensor, Geometry]:
+    """(T, 3, H, W) in [0, 1] → (1, 3, T, H', W') in [-1, 1] on the model's device, resized
+    as the official loader does (`frames.model_input`), and the geometry to undo it."""
+    x, geometry = model_input(frames, scale)
+    return (x * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0).to(parts.device), geometry
+
+
 @torch.no_grad()
 def upscale_clip(
     parts: STCDiTParts,
@@ -255,15 +265,9 @@ def upscale_clip(
     steps: int,
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """(T, 3, H, W) in [0, 1] → (T, 3, H·s, W·s) in [0, 1]."""
-    from vsrup.util.resize import lanczos_resize
-
-    t_in, _, h, w = frames.shape
-    multiple = 16 // scale if 16 % scale == 0 else 16
-    padded, _ = pad_to(frames.float(), multiple=multiple)
-    hr = lanczos_resize(padded, padded.shape[-2] * scale, padded.shape[-1] * scale)
-    hr, _ = pad_to(hr.clamp(0, 1), multiple=16)
-    video = (hr * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0).to(parts.device)
+    """One independent window (`--window N`): (T, 3, H, W) in [0, 1] → (T, 3, H·s, W·s)."""
+    t_in = frames.shape[0]
+    video, geometry = prepare_video(parts, frames, scale)
 
     segments = split_segments(segment_starts, t_in, cfg.MAX_SEGMENT)
     enc = encode_segments(parts.vae, video, segments)
@@ -276,5 +280,4 @@ def upscale_clip(
 
     latents = euler_sample(velocity, noise, steps, cfg.SHIFT, timestep_dtype=parts.dtype)
     out = decode_segments(parts.vae, latents, enc.latent_counts, enc.frame_counts)
-    out = ((out[0].permute(1, 0, 2, 3) + 1) / 2).clamp(0, 1)
-    return out[:, :, : h * scale, : w * scale]
+    return model_output(out[0].permute(1, 0, 2, 3), geometry)

@@ -1,0 +1,254 @@
+"""Temporal consistency for per-frame methods: a motion-compensated blend of recent outputs.
+
+A per-frame upscaler invents detail for each frame on its own, so the same texture shimmers
+from frame to frame. This stage (a blind temporal-consistency filter in the family of Bonneel
+et al. 2015) blends each fresh output with the fresh outputs of the last `context` frames,
+each warped onto the current frame, per pixel, where the motion explains the low-resolution
+input:
+
+1. dense optical flow (OpenCV DIS) between consecutive **input** frames at input resolution,
+   current → previous, chained to reach `context` frames back (flow composition);
+2. a per-pixel confidence for each past frame: how well the current input frame agrees with
+   that past input frame warped by the chained flow (a smoothed squared difference against a
+   tolerance), times a forward–backward flow-consistency mask (occlusions, flow errors) and
+   zero where the flow leaves the frame;
+3. the past fresh outputs warped with the flow scaled to output resolution, and a weighted
+   mean with the fresh output: weight 1 for the fresh output, `decay**k * confidence` for
+   the output k frames back.
+
+Why a sliding window of *fresh* outputs rather than a recursive filter (blend with the
+previous *stabilised* output): the result for frame t depends only on frames t-context..t,
+so error cannot accumulate (no drift on long static shots: the fresh output always carries
+the largest weight), and a run can restart anywhere from the `context` preceding frames with
+exactly the same result (resume, chunks). A scene cut (grey-histogram jump, or almost no
+pixel of the previous frame matching) empties the window: the frame after a cut is the fresh
+output, bit for bit.
+
+Frames arrive in order through `push(lr, out)`; memory is `context` output frames plus their
+input-resolution flows. Everything runs in NumPy/OpenCV on the CPU (float32).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import cv2
+import numpy as np
+
+from vsrup.engine.segment import grey_histogram, to_gray_u8
+
+if TYPE_CHECKING:
+    import torch
+
+    from vsrup.interface.method import MethodSpec
+
+MODES = ("auto", "on", "off")
+Mode = Literal["auto", "on", "off"]
+
+_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    """Settings of the stage; the defaults are the measured ones (docs/temporal.md)."""
+
+    #: Past frames blended into each output; also the frames a restart must recompute.
+    context: int = 4
+    #: Weight of the output k frames back is decay**k times its confidence (fresh: 1).
+    decay: float = 0.8
+    #: Input-resolution RMS grey difference (0..1) at which confidence falls to 1/e.
+    tolerance: float = 0.03
+    #: Gaussian sigma (input pixels) smoothing the squared difference, so that sensor or
+    #: compression noise averages out while misaligned edges do not.
+    smoothing: float = 1.5
+    #: Grey-histogram Bhattacharyya distance above which a frame starts a new shot.
+    cut_distance: float = 0.3
+    #: A frame also starts a new shot when fewer than this share of its pixels match the
+    #: previous frame with confidence above 1/2.
+    min_matched: float = 0.1
+    #: DIS preset for the input-resolution flow.
+    preset: str = "fast"
+    #: Forward-backward consistency check (a second flow per frame pair).
+    fb_check: bool = True
+
+    def __post_init__(self) -> None:
+        if self.context < 1:
+            raise ValueError("context must be at least 1")
+        if not 0 < self.decay <= 1:
+            raise ValueError("decay must be in (0, 1]")
+        if self.preset not in _PRESETS:
+            raise ValueError(f"unknown DIS preset {self.preset!r}; use {', '.join(_PRESETS)}")
+
+
+def wants_temporal(mode: Mode | str, spec: MethodSpec) -> bool:
+    """Whether the stage runs: `on`/`off` as asked; `auto` for learned per-frame methods,
+    whose invented detail is what flickers (classical resamplers are linear in the input and
+    temporal methods are consistent by design)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown temporal mode {mode!r}")
+    if mode == "auto":
+        return spec.kind == "learned" and spec.window == 1
+    return mode == "on"
+
+
+@dataclass
+class _Past:
+    """One earlier frame, seen from the current one."""
+
+    grey: np.ndarray  # (h, w) float32 in [0, 1], input resolution
+    output: np.ndarray  # (H, W, C) float32, the method's fresh output
+    flow: np.ndarray  # (h, w, 2): current frame pixel -> this frame's pixel (x, y offsets)
+    valid: np.ndarray  # (h, w) float32 in [0, 1]: the chained flow is trustworthy there
+
+
+class TemporalStabilizer:
+    """Feed frames in order with `push`; see the module docstring."""
+
+    def __init__(self, config: TemporalConfig | None = None) -> None:
+        self.config = config or TemporalConfig()
+        self._dis = cv2.DISOpticalFlow_create(_PRESETS[self.config.preset])
+        self._past: deque[_Past] = deque()
+        self._prev_grey_u8: np.ndarray | None = None
+        self._prev_hist: np.ndarray | None = None
+        self._grids: dict[tuple[int, int], np.ndarray] = {}
+        #: Frames pushed, and frames that started a new shot (for tests and reports).
+        self.frames = 0
+        self.cuts: list[int] = []
+
+    @property
+    def context(self) -> int:
+        return self.config.context
+
+    def reset(self) -> None:
+        self._past.clear()
+        self._prev_grey_u8 = None
+        self._prev_hist = None
+
+    # -- the stage ------------------------------------------------------------------------
+    def push(self, lr: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The stabilised version of `out` (C, H, W), the method's output for input frame
+        `lr` (C, h, w) in [0, 1]; same dtype and device as `out`."""
+        import torch
+
+        fresh = np.ascontiguousarray(out.detach().float().permute(1, 2, 0).cpu().numpy())
+        result = self.push_array(to_gray_u8(lr), fresh)
+        if result is fresh:
+            return out
+        return torch.from_numpy(result).permute(2, 0, 1).to(device=out.device, dtype=out.dtype)
+
+    def push_array(self, grey_u8: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+        """NumPy form of `push`: grey input (h, w) uint8, fresh output (H, W, C) float32.
+        Returns `fresh` itself (not a copy) when nothing from the past was blended."""
+        cfg = self.config
+        index = self.frames
+        self.frames += 1
+        grey = grey_u8.astype(np.float32) / 255.0
+        hist = grey_histogram(grey_u8)
+        if self._prev_grey_u8 is not None and self._prev_grey_u8.shape != grey_u8.shape:
+            self.reset()
+        pairs = self._advance(grey_u8, grey, hist)
+        if pairs is None:  # first frame, or a new shot
+            if index > 0:
+                self.cuts.append(index)
+            self._past.clear()
+        weights = [cfg.decay ** (k + 1) * c for k, c in enumerate(pairs or [])]
+
+        blended = fresh
+        if weights:
+            blended = self._blend(fresh, weights)
+        self._remember(grey, grey_u8, hist, fresh)
+        return blended
+
+    # -- steps ----------------------------------------------------------------------------
+    def _advance(
+        self, grey_u8: np.ndarray, grey: np.ndarray, hist: np.ndarray
+    ) -> list[np.ndarray] | None:
+        """Chain the new frame's flow onto every remembered frame; their confidences, newest
+        first, or None when this frame starts a new shot."""
+        cfg = self.config
+        prev_u8, prev_hist = self._prev_grey_u8, self._prev_hist
+        if prev_u8 is None or prev_hist is None or not self._past:
+            return None
+        distance = float(cv2.compareHist(prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA))
+        if np.isfinite(distance) and distance > cfg.cut_distance:
+            return None
+        h, w = grey.shape
+        grid = self._grid(h, w)
+        flow = self._dis.calc(grey_u8, prev_u8, None)  # current pixel -> previous pixel
+        where = grid + flow
+        valid = _inside(where, w, h)
+        if cfg.fb_check:
+            back = self._dis.calc(prev_u8, grey_u8, None)
+            back_at = _remap(back, where)
+            loop = np.sum((flow + back_at) ** 2, axis=-1)
+            bound = 0.01 * (np.sum(flow**2, axis=-1) + np.sum(back_at**2, axis=-1)) + 0.5
+            valid *= (loop <= bound).astype(np.float32)
+        confidences = []
+        for k, past in enumerate(self._past):
+            if k == 0:
+                past.flow, past.valid = flow, valid
+            else:  # x -> x + f(x) -> (x + f(x)) + g(x + f(x))
+                past.flow = flow + _remap(past.flow, where)
+                reach = grid + past.flow
+                past.valid = valid * _remap(past.valid, where) * _inside(reach, w, h)
+            seen = _remap(past.grey, grid + past.flow)
+            err = cv2.GaussianBlur((grey - seen) ** 2, (0, 0), cfg.smoothing)
+            confidences.append(past.valid * np.exp(-err / cfg.tolerance**2))
+        if float(np.mean(confidences[0] > 0.5)) < cfg.min_matched:
+            return None
+        return confidences
+
+    def _blend(self, fresh: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
+        """Weighted mean of the fresh output (weight 1) and the warped past outputs."""
+        out_h, out_w = fresh.shape[:2]
+        grid = self._grid(out_h, out_w)
+        total = fresh.copy()
+        norm = np.ones((out_h, out_w), np.float32)
+        for past, weight in zip(self._past, weights, strict=False):
+            h, w = weight.shape
+            flow = cv2.resize(past.flow, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+            flow *= np.array([out_w / w, out_h / h], np.float32)
+            # Bicubic: bilinear sampling softens the detail being stabilised (measured: about
+            # 0.15 dB PSNR-Y lost for span ×2, docs/temporal.md).
+            warped = _remap(past.output, grid + flow, cv2.INTER_CUBIC)
+            up = cv2.resize(weight, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+            total += warped * up[..., None]
+            norm += up
+        # Bicubic sampling can overshoot: keep [0, 1], as the methods' own outputs are.
+        return np.clip(total / norm[..., None], 0.0, 1.0, out=total)
+
+    def _remember(
+        self, grey: np.ndarray, grey_u8: np.ndarray, hist: np.ndarray, fresh: np.ndarray
+    ) -> None:
+        h, w = grey.shape
+        zero = np.zeros((h, w, 2), np.float32)
+        self._past.appendleft(_Past(grey, fresh, zero, np.ones((h, w), np.float32)))
+        while len(self._past) > self.config.context:
+            self._past.pop()
+        self._prev_grey_u8, self._prev_hist = grey_u8, hist
+
+    def _grid(self, h: int, w: int) -> np.ndarray:
+        grid = self._grids.get((h, w))
+        if grid is None:
+            ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+            grid = self._grids[(h, w)] = np.ascontiguousarray(np.stack([xs, ys], axis=-1))
+        return grid
+
+
+def _remap(image: np.ndarray, where: np.ndarray, interp: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Sample `image` at (x, y) positions `where` (h, w, 2), edges replicated."""
+    return cv2.remap(image, where, None, interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _inside(where: np.ndarray, w: int, h: int) -> np.ndarray:
+    x, y = where[..., 0], where[..., 1]
+    return ((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).astype(np.float32)
+
+
+__all__ = ["MODES", "TemporalConfig", "TemporalStabilizer", "wants_temporal"]

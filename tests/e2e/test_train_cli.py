@@ -1,0 +1,149 @@
+"""`vsrup train` end to end on tiny synthetic weights: JSON summary, metrics, validation,
+exact resume, refusals, and the export loading back through `upscale --weights` and
+`models import`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from tests.helpers_train import data_dir
+from vsrup.cli.app import app
+from vsrup.video.synth import make_clip
+
+runner = CliRunner()
+
+
+def _train(data: Path, run: Path, *extra: str, method: str = "litevsr") -> dict:
+    args = ["train", method, "--data", str(data), "-o", str(run), "--synthetic-weights", "tiny"]
+    result = runner.invoke(app, [*args, "--batch", "1", "--json", *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _losses(run: Path) -> list[float]:
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in rows if r["kind"] == "train"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return data_dir(tmp_path_factory.mktemp("train"))
+
+
+@pytest.fixture(scope="module")
+def trained(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    run = tmp_path_factory.mktemp("runs") / "full"
+    return run, _train(data, run, "--steps", "4", "--val-every", "2", "--checkpoint-every", "2")
+
+
+def test_json_summary_metrics_and_validation(trained: tuple[Path, dict]) -> None:
+    run, summary = trained
+    assert summary["steps_run"] == 4 and summary["processes"] == 1
+    losses = _losses(run)
+    assert len(losses) == 4
+    assert summary["loss_first_10pct"] == pytest.approx(losses[0])
+    assert summary["loss_last_10pct"] == pytest.approx(losses[-1])
+    val = summary["validation"]
+    for key in ("psnr", "ssim", "warp_error", "lanczos_psnr", "lanczos_ssim"):
+        assert np.isfinite(val[key])
+    # Random weights are far worse than Lanczos: the comparison is really made.
+    assert val["lanczos_psnr"] > val["psnr"]
+    pngs = sorted(p.name for p in (run / "validation").glob("*.png"))
+    assert pngs == ["step-0000002.png", "step-0000004.png"]
+    assert summary["export"] == str(run / "final")
+    assert {p.name for p in (run / "final").iterdir()} == {"config.json", "model.safetensors"}
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(data: Path, tmp_path: Path) -> None:
+    # Both runs in this test: the same thread count, so even float reductions match.
+    full = tmp_path / "full"
+    _train(data, full, "--steps", "4", "--val-every", "2", "--checkpoint-every", "1")
+    assert sorted(p.name for p in (full / "checkpoints").iterdir()) == [
+        "step-0000003",
+        "step-0000004",
+    ]  # the two newest are kept
+    run = tmp_path / "run"
+    args = ["train", "litevsr", "--data", str(data), "-o", str(run), "--synthetic-weights", "tiny"]
+    first = runner.invoke(app, [*args, "--batch", "1", "--steps", "2", "--val-every", "100"])
+    assert first.exit_code == 0, first.output
+    for words in ("step 2/2", "loss ", "lr 2.00e-03", "samples/s", "ETA 0:00:00", "--weights"):
+        assert words in first.output
+    # A fresh run into the same folder is refused; so is a resume with other settings.
+    again = runner.invoke(app, [*args, "--batch", "1"])
+    assert again.exit_code != 0 and "--resume" in again.output
+    other = runner.invoke(app, [*args, "--batch", "2", "--resume"])
+    assert other.exit_code != 0 and "batch: 1 → 2" in other.output
+    summary = _train(data, run, "--steps", "4", "--resume", "--val-every", "100")
+    assert summary["resumed_from"] == 2 and summary["steps_run"] == 2
+    assert _losses(run) == _losses(full)
+    a = load_file(run / "final" / "model.safetensors")
+    b = load_file(full / "final" / "model.safetensors")
+    assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)
+
+
+def _upscale(src: Path, out: Path, *extra: str, method: str = "litevsr") -> np.ndarray:
+    args = ["upscale", str(src), "-o", str(out), "-m", method, "--scale", "4", "--codec", "ffv1"]
+    result = runner.invoke(app, [*args, "--synthetic-weights", "tiny", "--steps", "1", *extra])
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+
+
+def test_export_round_trips_into_upscale_and_models_import(
+    trained, data: Path, tmp_path: Path
+) -> None:  # noqa: ANN001
+    run, _ = trained
+    other = tmp_path / "other"
+    _train(data, other, "--steps", "2", "--lr", "0.05", "--val-every", "100")
+    src = make_clip(tmp_path / "in.mkv", width=32, height=32, frames=5, codec="ffv1")
+    plain = _upscale(src, tmp_path / "plain.mkv")
+    mine = _upscale(src, tmp_path / "mine.mkv", "--weights", str(run / "final"))
+    again = _upscale(src, tmp_path / "again.mkv", "--weights", str(run / "final"))
+    theirs = _upscale(src, tmp_path / "theirs.mkv", "--weights", str(other / "final"))
+    assert np.array_equal(mine, again)
+    assert not np.array_equal(mine, plain) and not np.array_equal(mine, theirs)
+
+    result = runner.invoke(
+        app, ["models", "import", "litevsr", str(run / "final" / "model.safetensors")]
+    )
+    assert result.exit_code == 0, result.output
+
+    bad = runner.invoke(app, ["upscale", str(src), "-o", str(tmp_path / "x.mkv"), "-m", "lanczos",
+                              "--weights", str(run / "final")])  # fmt: skip
+    assert bad.exit_code != 0 and "takes no --weights" in bad.output
+    args = ["upscale", str(src), "-o", str(tmp_path / "y.mkv"), "-m", "litevsr"]
+    empty = runner.invoke(app, [*args, "--synthetic-weights", "tiny", "--weights", str(tmp_path)])
+    assert empty.exit_code != 0 and "not a trained-weights folder" in empty.output
+    assert not (tmp_path / "x.mkv").exists() and not (tmp_path / "y.mkv").exists()
+
+
+def test_bad_options_are_one_line_errors(data: Path, tmp_path: Path) -> None:
+    base = [
+        "train",
+        "litevsr",
+        "--data",
+        str(data),
+        "-o",
+        str(tmp_path / "r"),
+        "--synthetic-weights",
+        "tiny",
+    ]
+    for extra, words in (
+        (["--degradation", "model-guided"], "bad --degradation"),
+        (["--crop", "48"], "not a multiple of 32"),
+        (["--mixed-precision", "fp8"], "bad --mixed-precision"),
+    ):
+        result = runner.invoke(app, [*base, *extra])
+        assert result.exit_code != 0 and words in result.output
+        assert "Traceback" not in result.output
+    result = runner.invoke(
+        app, ["train", "stablevsr", "--data", str(data), "-o", str(tmp_path / "s")]
+    )
+    assert result.exit_code != 0 and "does not support 'stablevsr'" in result.output

@@ -1,0 +1,206 @@
+"""The temporal-consistency stage on generated clips: cuts, fast motion, flicker, drift,
+restart from a bounded context, and the quality/steadiness trade-off with a real model."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tests.helpers_engine import camera_clip, photo, poses_from_steps
+from vsrup.engine.temporal import TemporalConfig, TemporalStabilizer, wants_temporal
+from vsrup.interface.method import MethodSpec
+
+LR = (64, 48)  # input (w, h); outputs are ×2
+
+
+def hr_clip(name: str, steps: list[tuple[float, float, float, float]]) -> list[np.ndarray]:
+    """A camera moving over a photo at output size, float32 (H, W, 3) in [0, 1]."""
+    frames = camera_clip(photo(name), poses_from_steps(steps), size=(LR[0] * 2, LR[1] * 2))
+    return [f.astype(np.float32) / 255 for f in frames]
+
+
+def lr_of(hr: np.ndarray) -> np.ndarray:
+    """Grey uint8 input frame made from an output-size frame (area ×2 down)."""
+    small = cv2.resize(hr, LR, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(np.rint(small * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+
+
+def flickering(hr: list[np.ndarray], sigma: float = 0.03, seed: int = 0) -> list[np.ndarray]:
+    """What a per-frame upscaler gives: the right picture plus detail invented anew each frame."""
+    rng = np.random.default_rng(seed)
+    return [
+        np.clip(f + rng.normal(0, sigma, f.shape).astype(np.float32), 0, 1).astype(np.float32)
+        for f in hr
+    ]
+
+
+def stabilise(lrs, fresh, config: TemporalConfig | None = None) -> list[np.ndarray]:
+    stage = TemporalStabilizer(config)
+    return [stage.push_array(g, f) for g, f in zip(lrs, fresh, strict=True)]
+
+
+def frame_change(frames: list[np.ndarray]) -> float:
+    """Mean absolute change between consecutive frames (a static clip should have none)."""
+    return float(np.mean([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])]))
+
+
+def test_frame_after_a_hard_cut_is_the_fresh_output():
+    a = hr_clip("astronaut", [(0.5, 0, 0, 1)] * 5)
+    b = hr_clip("coffee", [(0.5, 0, 0, 1)] * 3)
+    hr = a + b
+    fresh = flickering(hr)
+    stage = TemporalStabilizer()
+    out = [stage.push_array(lr_of(h), f) for h, f in zip(hr, fresh, strict=True)]
+    assert stage.cuts == [6]
+    assert np.array_equal(out[6], fresh[6])  # bit for bit: nothing from the other shot
+    assert not np.array_equal(out[5], fresh[5])  # within a shot the stage does blend
+
+
+def test_fast_motion_does_not_smear():
+    """A textured square crossing a static background 9 input px per frame: around it the
+    output must stay the fresh output, not a ghost of where the square was."""
+    background = hr_clip("coffee", [(0, 0, 0, 1)] * 5)
+    patch = cv2.resize(photo("astronaut")[180:260, 180:260], (24, 24)).astype(np.float32) / 255
+    hr, boxes = [], []
+    for t, bg in enumerate(background):
+        f = bg.copy()
+        x = 6 + 18 * t
+        f[30:54, x : x + 24] = patch
+        hr.append(f)
+        boxes.append(x)
+    fresh = flickering(hr, sigma=0.01)
+    out = stabilise([lr_of(h) for h in hr], fresh)
+    for t in range(1, len(hr)):
+        lo, hi = boxes[t - 1], boxes[t] + 24  # where the square was and is
+        region = (slice(30, 54), slice(lo, hi))
+        err = np.abs(out[t][region] - fresh[t][region]).mean()
+        naive = np.abs(0.5 * (fresh[t] + fresh[t - 1])[region] - fresh[t][region]).mean()
+        assert err < 0.2 * naive and err < 0.01, (t, err, naive)
+
+
+def test_static_noisy_clip_flickers_less():
+    hr = hr_clip("astronaut", [(0, 0, 0, 1)] * 11)
+    rng = np.random.default_rng(1)
+    # Sensor noise in the input too, as in real footage: the stage must tolerate it.
+    lrs = [np.clip(lr_of(h) + rng.normal(0, 1.5, LR[::-1]), 0, 255).astype(np.uint8) for h in hr]
+    fresh = flickering(hr)
+    out = stabilise(lrs, fresh)
+    assert frame_change(out) < 0.6 * frame_change(fresh)
+    # ... and the picture is closer to the truth, not just steadier.
+    err_out = np.mean([np.abs(o - h).mean() for o, h in zip(out, hr)])
+    err_fresh = np.mean([np.abs(f - h).mean() for f, h in zip(fresh, hr)])
+    assert err_out < err_fresh
+
+
+def test_no_drift_on_a_long_static_shot():
+    """Each output is anchored to its fresh output: after many frames the distance to it is
+    what it was after a few, and the brightness follows a slow fade."""
+    n = 80
+    still = hr_clip("chelsea", [(0, 0, 0, 1)] * (n - 1))
+    hr = [f * (1 - 0.002 * t) for t, f in enumerate(still)]  # a slow fade
+    fresh = flickering(hr, sigma=0.02)
+    out = stabilise([lr_of(h) for h in hr], fresh)
+    gap = [np.abs(o - f).mean() for o, f in zip(out, fresh)]
+    assert np.mean(gap[-10:]) < 1.2 * np.mean(gap[5:15])
+    lag = [abs(o.mean() - h.mean()) for o, h in zip(out, hr)]
+    assert max(lag) < 0.005
+
+
+@pytest.mark.parametrize("split", [3, 9])
+def test_a_restart_from_the_context_frames_equals_one_pass(split):
+    """Resume and chunks: starting over `context` frames before a point gives exactly the
+    frames an uninterrupted run gives from that point on."""
+    hr = hr_clip("astronaut", [(1.5, 0.5, 0.2, 1.01)] * 5 + [(-1, 0, 0, 1)] * 9)
+    lrs, fresh = [lr_of(h) for h in hr], flickering(hr)
+    whole = stabilise(lrs, fresh)
+    k = TemporalConfig().context
+    start = max(split - k, 0)
+    tail = stabilise(lrs[start:], fresh[start:])[split - start :]
+    assert all(np.array_equal(a, b) for a, b in zip(whole[split:], tail, strict=True))
+
+
+def test_torch_push_keeps_device_dtype_and_shape():
+    hr = hr_clip("astronaut", [(0.5, 0, 0, 1)])
+    stage = TemporalStabilizer()
+    for h in hr:
+        lr = torch.from_numpy(cv2.resize(h, LR, interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
+        out = torch.from_numpy(h).permute(2, 0, 1).contiguous()
+        res = stage.push(lr, out)
+        assert res.shape == out.shape and res.dtype == out.dtype and res.device == out.device
+    assert stage.frames == 2 and stage.cuts == []
+
+
+def test_auto_is_on_for_learned_per_frame_methods_only():
+    learned = MethodSpec(id="a", summary="", kind="learned", scales=(2,))
+    windowed = MethodSpec(id="b", summary="", kind="learned", scales=(2,), window=5)
+    classical = MethodSpec(id="c", summary="", kind="classical", scales=(2,))
+    assert wants_temporal("auto", learned)
+    assert not wants_temporal("auto", windowed) and not wants_temporal("auto", classical)
+    assert wants_temporal("on", classical) and not wants_temporal("off", learned)
+    with pytest.raises(ValueError):
+        wants_temporal("sometimes", learned)
+    with pytest.raises(ValueError):
+        TemporalConfig(context=0)
+
+
+def test_span_trade_off_steadier_and_keeps_its_gain():
+    """With real SPAN weights on a noisy pan over a photo: the stage lowers the warping error
+    and keeps (at least 80 % of) span's PSNR-Y gain over lanczos; with noise it even adds."""
+    from tests.helpers_offline import wheel_pair
+    from vsrup.interface.method import Clip, MethodOptions
+    from vsrup.interface.runtime import Runtime
+    from vsrup.methods import get
+    from vsrup.methods.offline import MODEL_ARCH, convert_ncnn
+    from vsrup.metrics.report import evaluate_frames
+    from vsrup.util.resize import resize
+
+    param, _ = wheel_pair("span-x2-ch48")
+    import tempfile
+    from pathlib import Path
+
+    from vsrup.hub.registry import WeightSet
+
+    hr = hr_clip("astronaut", [(1.0, 0.5, 0, 1)] * 7)
+    rng = np.random.default_rng(0)
+    small = [cv2.resize(h, LR, interpolation=cv2.INTER_AREA) for h in hr]
+    small = [np.clip(s + rng.normal(0, 2 / 255, s.shape), 0, 1).astype(np.float32) for s in small]
+    x = torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2).contiguous()
+    with tempfile.TemporaryDirectory() as tmp:
+        convert_ncnn(param, Path(tmp) / "span-x2-ch48", MODEL_ARCH["span-x2-ch48"])
+        weights = WeightSet({"span-x2-ch48": Path(tmp) / "span-x2-ch48"})
+        span = get("span").from_weights(weights, Runtime(), MethodOptions(scale=2))
+        torch.set_num_threads(1)  # 64×48 frames: a second thread only adds contention
+        sr = torch.cat([span.process(Clip(f[None])) for f in x])
+    lanczos = resize(x, LR[1] * 2, LR[0] * 2, "lanczos").clamp(0, 1)
+    as_hwc = [f.permute(1, 2, 0).numpy().copy() for f in sr]
+    stage = TemporalStabilizer()
+    steady = [stage.push_array(cv2.cvtColor(np.rint(s * 255).astype(np.uint8),
+                                            cv2.COLOR_RGB2GRAY), f)
+              for s, f in zip(small, as_hwc)]  # fmt: skip
+
+    def scores(frames):
+        u8 = [np.rint(np.clip(f, 0, 1) * 255).astype(np.uint8) for f in frames]
+        gt = [np.rint(h * 255).astype(np.uint8) for h in hr]
+        m = evaluate_frames(u8, gt, crop_border=2).means()
+        return m["psnr_y"], m["warp_error"]
+
+    psnr_l, _ = scores([f.permute(1, 2, 0).numpy() for f in lanczos])
+    psnr_off, warp_off = scores(as_hwc)
+    psnr_on, warp_on = scores(steady)
+    assert warp_on < 0.8 * warp_off
+    # On noisy input averaging aligned outputs also averages the noise the model amplified.
+    assert psnr_on > psnr_off
+    assert psnr_on - psnr_l >= 0.8 * (psnr_off - psnr_l)
+
+
+def test_bench_reports_the_stage_where_it_runs():
+    from vsrup.bench.suite import BenchSettings, run_bench
+
+    settings = BenchSettings(methods=["span", "bicubic"], size=(32, 24), length=3, warmup=0,
+                             ffmpeg=False, synthetic_weights="tiny", temporal=False)  # fmt: skip
+    span, bicubic = run_bench(settings).results
+    assert span.error is None and bicubic.error is None, (span.error, bicubic.error)
+    assert "temporal" in [name for name, *_ in span.stage_means()]  # auto: on for span
+    assert "temporal" not in [name for name, *_ in bicubic.stage_means()]
