@@ -131,8 +131,8 @@ def test_killed_worker_loses_nothing_and_rerun_continues(tmp_path, local_ray):
     (marks / "kill-12").touch()  # the worker rendering frames 10..14 of a clip dies there
     events = []
     states = run_distributed(_jobs(tmp_path), PoolOptions(workers=2), events.append, factory)
-    assert [s.error for s in states] == ["", ""]
-    assert [e.event for e in events].count("retry") == 1
+    assert [s.error for s in states] == ["", ""], events
+    assert [e.event for e in events].count("retry") == 1, events
     assert all(s.result is not None and s.result.frames == 20 for s in states)
     segs = [e for e in events if e.event == "segment"]
     assert sum(e.frames for e in segs) == 40  # every frame once, none twice
