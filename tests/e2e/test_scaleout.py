@@ -50,7 +50,8 @@ def _run(args: list[str]) -> object:
     return CliRunner().invoke(app, args, catch_exceptions=False)
 
 
-def test_folder_and_long_clip_equal_one_process(tmp_path, local_ray):
+@pytest.mark.usefixtures("local_ray")
+def test_folder_and_long_clip_equal_one_process(tmp_path):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     make_clip(src / "a.mp4", frames=10, audio_tracks=1)
@@ -123,7 +124,8 @@ def _jobs(tmp_path: Path, n: int = 2) -> list[UpscaleJob]:
     return jobs
 
 
-def test_killed_worker_loses_nothing_and_rerun_continues(tmp_path, local_ray):
+@pytest.mark.usefixtures("local_ray")
+def test_killed_worker_loses_nothing_and_rerun_continues(tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
     factory = _killer_factory(marks, "kill")
@@ -140,7 +142,8 @@ def test_killed_worker_loses_nothing_and_rerun_continues(tmp_path, local_ray):
         assert len(video_packets(tmp_path / f"c{i}_x2.mkv")) == 20
 
 
-def test_failed_segment_keeps_the_others_and_a_rerun_renders_only_it(tmp_path, local_ray):
+@pytest.mark.usefixtures("local_ray")
+def test_failed_segment_keeps_the_others_and_a_rerun_renders_only_it(tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
     factory = _killer_factory(marks, "fail")
@@ -162,7 +165,8 @@ def test_failed_segment_keeps_the_others_and_a_rerun_renders_only_it(tmp_path, l
     assert len(video_packets(jobs[0].output)) == 20
 
 
-def test_workers_refuse_image_sequence_output(tmp_path, local_ray):
+@pytest.mark.usefixtures("local_ray")
+def test_workers_refuse_image_sequence_output(tmp_path):
     make_clip(tmp_path / "a.mp4", frames=4)
     r = _run(["upscale", str(tmp_path / "a.mp4"), "-o", str(tmp_path / "seq" / "%04d.png"),
               "-m", "bicubic", "--workers", "2"])  # fmt: skip

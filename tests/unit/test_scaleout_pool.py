@@ -39,7 +39,8 @@ def local_ray():
     ray.shutdown()
 
 
-def test_results_models_kept_and_killed_worker_retried(tmp_path, local_ray):
+@pytest.mark.usefixtures("local_ray")
+def test_results_models_kept_and_killed_worker_retried(tmp_path):
     (tmp_path / "kill-3").touch()  # the worker running item 3 dies once, mid-item
     items = [WorkItem(f"k{i}", cost=i, payload=i) for i in range(6)]
     events = list(run_pool(items, _factory(tmp_path), PoolOptions(workers=2)))
@@ -54,7 +55,8 @@ def test_results_models_kept_and_killed_worker_retried(tmp_path, local_ray):
     assert len(list(tmp_path.glob("built-*"))) <= 3
 
 
-def test_worker_error_is_reported_once_and_others_finish(tmp_path, local_ray):
+@pytest.mark.usefixtures("local_ray")
+def test_worker_error_is_reported_once_and_others_finish(tmp_path):
     items = [WorkItem("a", 1, 1), WorkItem("b", 2, "bad"), WorkItem("c", 3, 3)]
     events = list(run_pool(items, _factory(tmp_path), PoolOptions(workers=2)))
     failed = [e for e in events if e.kind == "failed"]
@@ -62,6 +64,7 @@ def test_worker_error_is_reported_once_and_others_finish(tmp_path, local_ray):
     assert {e.key for e in events if e.kind == "done"} == {"a", "c"}
 
 
-def test_duplicate_keys_refused(tmp_path, local_ray):
+@pytest.mark.usefixtures("local_ray")
+def test_duplicate_keys_refused(tmp_path):
     with pytest.raises(ValueError, match="unique"):
         list(run_pool([WorkItem("a", 1, 1), WorkItem("a", 2, 2)], _factory(tmp_path)))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsrup.engine.resume import ResumeStore, Segment
@@ -142,7 +141,3 @@ def render_direct(
 def stitch(store: ResumeStore, target: SegmentTarget, total: int | None = None) -> int:
     """Mux every segment into the final writer (`target`, not yet closed); frames muxed."""
     return store.stitch(target.mux_packets, total)
-
-
-def job_directory(plan: SegmentPlan) -> Path:
-    return Path(plan.store)
