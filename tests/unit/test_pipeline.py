@@ -165,3 +165,13 @@ def test_memory_does_not_grow_with_length(tmp_path: Path) -> None:
     at_100, at_300 = map(float, done.stdout.split())
     # Keeping the 200 later output frames (640x480x3 bytes each) would add about 180 MB.
     assert at_300 - at_100 < 30, (at_100, at_300)
+
+
+def test_automatic_batch_divides_the_segment_length():
+    from vsrup.engine.pipeline import aligned_batch
+
+    assert aligned_batch(16, 48) == 16
+    assert aligned_batch(16, 24) == 12  # no batch straddles two 24-frame segments
+    assert aligned_batch(16, 7) == 7
+    assert aligned_batch(5, 16) == 4
+    assert aligned_batch(1, 240) == 1

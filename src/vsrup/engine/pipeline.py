@@ -178,6 +178,13 @@ def batch_size(spec: MethodSpec, out_w: int, out_h: int, requested: int | None) 
     return max(1, min(MAX_BATCH, BATCH_BYTES // max(per_frame, 1)))
 
 
+def aligned_batch(batch: int, segment: int) -> int:
+    """The largest batch ≤ `batch` that divides the segment length, so no batch of frames
+    straddles two segments: a segment rendered alone (a resumed run, a distributed worker)
+    then computes no frame of its neighbours' batches."""
+    return max(b for b in range(1, max(batch, 1) + 1) if segment % b == 0)
+
+
 # -- 3. method --------------------------------------------------------------------------------
 def resolve_weights(spec: MethodSpec, options: MethodOptions, ids=None):  # noqa: ANN001, ANN201
     """Local weights for the method, or None for synthetic weights / weightless methods.
@@ -396,7 +403,9 @@ def stream_options(job: UpscaleJob, spec: MethodSpec, out_w: int, out_h: int, bi
 
     return StreamOptions(
         color_fix=job.color_fix,
-        batch=batch_size(spec, out_w, out_h, job.batch),
+        # --batch as given; the automatic batch divides the segment length
+        batch=job.batch
+        or aligned_batch(batch_size(spec, out_w, out_h, None), segment_frames(spec, job)),
         bits=bits,
         tile=spatial_tile(spec, job),
         out_size=(out_h, out_w),
