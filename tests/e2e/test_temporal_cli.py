@@ -79,19 +79,19 @@ def test_interrupted_run_resumes_to_identical_output(tmp_path, flickery):
     src = make_clip(tmp_path / "in.mkv", frames=24, width=64, height=48, codec="ffv1")
     work = tmp_path / "work"
     base = ["upscale", str(src), "-m", "test-flickery", "--codec", "ffv1", "-q",
-            "--batch", "3", "--work-dir", str(work)]  # fmt: skip
+            "--batch", "3", "--work-dir", str(work), "--segment-frames", "8"]  # fmt: skip
     runner = CliRunner()
     ref = tmp_path / "ref.mkv"
     assert runner.invoke(app, [*base, "-o", str(ref)]).exit_code == 0
 
     out = tmp_path / "out.mkv"
-    flickery.fail_after_calls = 5  # 15 frames computed, 8 of them stored in a chunk
+    flickery.fail_after_calls = 5  # 15 frames computed, 8 of them in a finished segment
     res = runner.invoke(app, [*base, "-o", str(out)])
     assert res.exit_code == 1 and "injected failure" in res.output
     flickery.fail_after_calls = None
     res = runner.invoke(app, [*base, "-o", str(out), "--resume"])
     assert res.exit_code == 0, res.output
-    assert "resuming after" in res.output
+    assert "8 frames are finished" in res.output
     ref_frames, ref_pts = decode(ref)
     out_frames, out_pts = decode(out)
     assert out_pts == ref_pts and len(out_frames) == 24

@@ -19,6 +19,7 @@ from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
 from vsrup.video.reader import VideoReader
 from vsrup.video.scale import FrameScaler
 from vsrup.video.synth import make_clip
+from vsrup.video.writer import EncodeSettings
 
 
 def _frames(n: int = 3, size: tuple[int, int] = (24, 40), dtype: type = np.uint8):
@@ -203,11 +204,10 @@ def test_direct_path_is_only_taken_when_nothing_else_is_needed(tmp_path: Path) -
     lanczos = methods.get("lanczos").from_weights(None, None, MethodOptions(scale=2))
     cpu = Runtime()
     try:
-        assert eligible(lanczos, cpu, reader, sink, color_fix="none", store=None) == "lanczos"
-        assert eligible(lanczos, cpu, reader, sink, color_fix="adain", store=None) is None
-        assert eligible(lanczos, cpu, reader, sink, color_fix="none", store=object()) is None
-        assert eligible(lanczos, cpu, reader, odd, color_fix="none", store=None) is None
-        assert eligible(_FloatDouble(), cpu, reader, sink, color_fix="none", store=None) is None
+        assert eligible(lanczos, cpu, reader, sink, color_fix="none") == "lanczos"
+        assert eligible(lanczos, cpu, reader, sink, color_fix="adain") is None
+        assert eligible(lanczos, cpu, reader, odd, color_fix="none") is None
+        assert eligible(_FloatDouble(), cpu, reader, sink, color_fix="none") is None
     finally:
         sink.abort()
         odd.abort()
@@ -222,3 +222,39 @@ def test_auto_device_runs_classical_methods_on_the_cpu(monkeypatch: pytest.Monke
     assert runtime.device == "cpu"
     asked = UpscaleJob(Path("in.mp4"), Path("out.mp4"), method="lanczos", device="cuda")
     assert load_method(asked, 2)[2].device == "cuda"  # an explicit --device is honoured
+
+
+def test_direct_path_writes_segments_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The direct path goes through the segment store: interrupted after two finished
+    segments, a rerun resamples only the rest and gives the uninterrupted run's frames."""
+    from vsrup.engine.segment_writer import SegmentWriter
+
+    src = make_clip(tmp_path / "in.mkv", width=64, height=48, frames=7, codec="ffv1")
+    plain = tmp_path / "plain.mkv"
+    run_job(UpscaleJob(src, plain, method="lanczos", scale=2, checkpoint=False,
+                       encode=EncodeSettings(codec="ffv1")))  # fmt: skip
+    job = dict(method="lanczos", scale=2, segment_frames=2, work_dir=tmp_path / "work",
+               encode=EncodeSettings(codec="ffv1"))  # fmt: skip
+    original = SegmentWriter.write_frame
+    written: list[int] = []
+
+    def failing(self, frame, pts):  # noqa: ANN001, ANN202
+        if len(written) == 4:
+            raise KeyboardInterrupt
+        written.append(pts)
+        original(self, frame, pts)
+
+    monkeypatch.setattr(SegmentWriter, "write_frame", failing)
+    out = tmp_path / "out.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        run_job(UpscaleJob(src, out, **job))
+    assert not out.exists() and len(written) == 4
+    written.clear()
+    result = run_job(UpscaleJob(src, out, **job))
+    assert "blend_color" not in result.timings  # still the direct path
+    assert len(written) == 3 and result.frames == 7  # frames 4..6 only
+    a = np.stack(_decode(out, "rgb24"))
+    b = np.stack(_decode(plain, "rgb24"))
+    assert a.shape == b.shape and np.array_equal(a, b)

@@ -72,5 +72,5 @@ def test_ctrl_c_says_what_was_kept(tmp_path: Path) -> None:
     job = UpscaleJob(input=src, output=tmp_path / "o.mp4", method="nearest", batch=1)
     with pytest.raises(KeyboardInterrupt):
         run_job(job, on_progress=stop_after_two, on_warning=warnings.append)
-    assert any("interrupted after 2 of 8 frames; nothing was kept" in w for w in warnings)
+    assert any("interrupted after 2 of 8 frames, before the first segment" in w for w in warnings)
     assert not (tmp_path / "o.mp4").exists()

@@ -1,4 +1,5 @@
-"""Runtime helpers: OOM fallback (injected errors), VRAM tile budget, seeding, compile, offload."""
+"""Runtime helpers: OOM fallback (injected errors), VRAM tile budget, seeding
+(compile and offload: test_placement.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ import torch
 
 from vsrup.engine.runtime import (
     Runtime,
-    apply_offload,
     generator,
-    maybe_compile,
     resolve_runtime,
     run_with_oom_fallback,
     seed_everything,
@@ -52,7 +51,7 @@ def test_oom_gives_up_below_minimum_with_device_error_naming_the_tile():
     with pytest.raises(DeviceError, match="even with 64px tiles") as info:
         run_with_oom_fallback(oom_above(10, calls), 256, min_tile=64, on_retry=lambda a, b: None)
     assert calls == [256, 128, 64]
-    assert "--offload sequential" in info.value.render()
+    assert "--offload model" in info.value.render()
 
 
 def test_mps_style_oom_message_and_other_errors():
@@ -98,24 +97,6 @@ def test_seed_everything_repeats_all_generators():
     assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
 
 
-def test_compile_off_is_identity_on_calls_torch_compile_and_falls_back(monkeypatch):
-    m = torch.nn.Linear(2, 2)
-    assert maybe_compile(m, Runtime(compile=False)) is m
-    seen = []
-    monkeypatch.setattr(torch, "compile", lambda mod, **kw: seen.append((mod, kw)) or "compiled")
-    assert maybe_compile(m, Runtime(compile=True), mode="reduce-overhead") == "compiled"
-    assert seen == [(m, {"mode": "reduce-overhead"})]
-
-    def broken(mod, **kw):
-        raise RuntimeError("no C++ compiler")
-
-    monkeypatch.setattr(torch, "compile", broken)
-    with pytest.warns(UserWarning, match="running eagerly"):
-        assert maybe_compile(m, Runtime(compile=True)) is m
-
-
-def test_offload_on_cpu_is_plain_placement_and_bad_mode_is_usage_error():
-    m = torch.nn.Linear(2, 2)
-    assert apply_offload(m, Runtime(device="cpu", offload="sequential")) is m
+def test_bad_offload_mode_is_usage_error():
     with pytest.raises(UsageError):
         resolve_runtime(device="cpu", offload="disk")

@@ -14,7 +14,6 @@ from tests.helpers_engine import (
     temporal_method,
     tensor_frames,
 )
-from vsrup.engine.resume import ResumeStore
 from vsrup.engine.scheduler import StreamOptions, run_stream
 from vsrup.interface.method import Clip
 from vsrup.methods.classical import Bicubic
@@ -73,33 +72,11 @@ def test_segments_reach_a_segment_method():
     assert method.segment_starts == [(0, (0, 6))]
 
 
-def test_failure_after_window_k_resumes_to_identical_frames(tmp_path):
-    video = tmp_path / "in.mkv"
-    video.write_bytes(b"identity of the input")
+@pytest.mark.parametrize("resume_from", [1, 13, 17, 39])
+def test_resuming_at_frame_k_gives_the_remaining_frames_exactly(resume_from):
     src = rand_source(40, 8, 12, seed=3)
     reference, _ = collect(src, temporal_method())
 
-    settings = {"method": "test-temporal"}
-    store = ResumeStore.open(video, "test-temporal", settings, work_root=tmp_path / "w")
-    failing = temporal_method()
-    failing.fail_after = 4
-    partial: list = []
-    with pytest.raises(RuntimeError, match="injected failure"):
-        run_stream(
-            src,
-            failing,
-            lambda f, p: partial.append(p),
-            None,
-            StreamOptions(store=store, store_every=100),
-        )
-    # Nothing reached the 100-frame chunk size: the frames finished before the failure were
-    # stored on the way out.
-    assert 0 < store.frames_done == len(partial) < 40
-
-    store = ResumeStore.open(
-        video, "test-temporal", settings, work_root=tmp_path / "w", resume=True
-    )
-    done_before = store.frames_done
     method = temporal_method()
     out: list = []
     notes: list[str] = []
@@ -108,18 +85,19 @@ def test_failure_after_window_k_resumes_to_identical_frames(tmp_path):
         method,
         lambda f, p: out.append((f, p)),
         None,
-        StreamOptions(store=store, store_every=1, on_info=notes.append),
+        StreamOptions(resume_from=resume_from, on_info=notes.append),
     )
-    assert result.resumed_from == done_before
+    assert result.resumed_from == resume_from
     # `begin` still sees frame 0 (DLoRAL's prompt comes from it), once, before any window.
     assert len(method.begun) == 1 and torch.equal(method.begun[0], src[0][0])
     assert notes == [f"first frame mean {src[0][0].mean().item():.4f}"]
-    assert [p for _, p in out] == [p for _, p in reference]
-    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(out, reference))
-    # Only the windows after the stored frames were recomputed (plus the one overlapping).
-    assert min(s for s, _ in method.calls) < done_before <= min(s for s, _ in method.calls) + 9
-    assert len(method.calls) < len(temporal_method_calls(src))
-    store.remove()
+    # The sink gets only the frames after the finished ones, identical to a full run's.
+    assert [p for _, p in out] == [p for _, p in reference[resume_from:]]
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(out, reference[resume_from:]))
+    # Only the windows after the finished frames were computed (plus the one overlapping).
+    assert min(s for s, _ in method.calls) < resume_from <= min(s for s, _ in method.calls) + 9
+    full = len(temporal_method_calls(src))
+    assert len(method.calls) < full if resume_from >= 9 else len(method.calls) == full
 
 
 def temporal_method_calls(src):

@@ -203,7 +203,8 @@ def test_models_list_json_shape(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [r["id"] for r in rows] == ["core", "other"]
-    keys = {"id", "methods", "role", "source", "repo", "revision", "size", "installed", "path"}
+    keys = {"id", "methods", "role", "source", "repo", "revision", "pin", "size", "installed",
+            "path"}  # fmt: skip
     assert keys | {"license", "gated", "optional"} == set(rows[0])
     assert rows[0]["installed"] is True and rows[0]["size"] == 10 and rows[0]["license"] == "mit"
     assert rows[1]["installed"] is False and rows[1]["path"] is None
@@ -288,3 +289,21 @@ def test_every_method_weight_id_and_converter_is_registered(monkeypatch):
             continue  # the method's package is not in this build yet
         if importlib.util.find_spec(module) is not None:
             assert callable(getattr(importlib.import_module(module), func, None)), e.converter
+
+
+def test_models_list_says_which_hub_entries_are_unpinned():
+    """Every Hub entry is pinned to a commit or `models list` says it is not."""
+    import re
+
+    from vsrup.hub import registry
+
+    result = CliRunner().invoke(app, ["models", "list", "--json"])
+    rows = {r["id"]: r for r in json.loads(result.output)}
+    for model_id in registry.entries():
+        e = registry.entry(model_id)
+        if e.source != "hf":
+            continue
+        pinned = bool(e.revision and re.fullmatch(r"[0-9a-f]{40}", e.revision))
+        assert ("unpinned" in rows[model_id]["pin"]) is not pinned, model_id
+    assert rows["wan21-t2v-1.3b"]["pin"] == "commit 0fad780a53"
+    assert "unpinned" in rows["stablevsr"]["pin"]

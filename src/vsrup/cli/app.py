@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vsrup.cli.compare",
     "vsrup.cli.bench",
     "vsrup.cli.train",
+    "vsrup.cli.jobs",
 )
 
 

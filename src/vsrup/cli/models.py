@@ -54,6 +54,7 @@ def _row(model_id: str) -> dict:
         "source": e.source,
         "repo": e.repo or e.url,
         "revision": e.revision,
+        "pin": pin_text(e),
         "size": e.size,
         "installed": path is not None,
         "path": str(path) if path else None,
@@ -61,6 +62,19 @@ def _row(model_id: str) -> dict:
         "gated": e.gated,
         "optional": e.optional,
     }
+
+
+def pin_text(e) -> str:  # noqa: ANN001 - registry.Entry
+    """How a download is pinned: a Hub commit, file hashes, or a branch (no commit known)."""
+    import re
+
+    if e.source == "hf":
+        if e.revision and re.fullmatch(r"[0-9a-f]{40}", e.revision):
+            return f"commit {e.revision[:10]}"
+        return f"{e.revision or 'main'} (unpinned: no commit known)"
+    if e.sha256:
+        return "sha256"
+    return "-"
 
 
 @models_app.command("list")
@@ -76,7 +90,7 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON."
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "methods", "role", "size", "installed", "licence", "source")
+    table = Table("id", "methods", "role", "size", "installed", "licence", "source", "pinned")
     table.columns[0].no_wrap = True
     for r in rows:
         table.add_row(
@@ -87,6 +101,7 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON."
             "yes" if r["installed"] else "no",
             r["license"],
             r["source"],
+            r["pin"],
         )
     Console().print(table)
     print("role? = optional. Details: vsrup models info ID", flush=True)

@@ -24,11 +24,14 @@ def default_method(scale: float | None, device: str) -> str:
     """The method used when --method is not given: the best installed one (diffusion only
     with a GPU, then span from its wheel, then lanczos), announced on stderr."""
     from vsrup.engine.runtime import resolve_device
-    from vsrup.methods.defaults import best_installed_method
+    from vsrup.methods.defaults import best_installed_method, fallback_reason
 
     gpu = resolve_device(device) != "cpu"
     chosen = best_installed_method(4 if scale is None or scale > 2 else 2, gpu=gpu)
     why = "best installed" + ("" if gpu else " for CPU")
+    missing = fallback_reason(chosen)
+    if missing:
+        why += f"; {missing}"
     info(f"method: {chosen} ({why}; choose another with --method)")
     return chosen
 
@@ -204,7 +207,7 @@ def upscale(
         "on, off, or auto (on for span, realesrgan and waifu2x).",
     ),
     offload: str = typer.Option(
-        "none", "--offload", help="none, model or sequential CPU offload (GPU memory saver)."
+        "none", "--offload", help="none or model: one network on the GPU at a time (memory saver)."
     ),
     vram: float | None = typer.Option(
         None, "--vram", min=0.1, help="GPU memory budget in GB; chooses the spatial tile size."
@@ -214,10 +217,27 @@ def upscale(
     ),
     compile: bool = typer.Option(False, "--compile", help="Use torch.compile (slow start)."),
     resume: bool = typer.Option(
-        False, "--resume", help="Continue an interrupted run from its last finished chunk."
+        False,
+        "--resume",
+        help="Insist on continuing an interrupted run: fail, naming the settings that differ, "
+        "when none matches. (Rerunning the same command continues anyway.)",
     ),
     work_dir: Path | None = typer.Option(
-        None, "--work-dir", help="Where finished chunks are kept until the output is complete."
+        None,
+        "--work-dir",
+        help="Where finished segments are kept until the output is complete "
+        "(default: the vsrup cache; see `vsrup jobs list`).",
+    ),
+    checkpoint: bool = typer.Option(
+        True,
+        "--checkpoint/--no-checkpoint",
+        help="Encode in segments kept until the output is complete, so an interrupted run "
+        "continues where it stopped when rerun (default on).",
+    ),
+    segment_frames: int | None = typer.Option(
+        None,
+        "--segment-frames",
+        help="Frames per resume segment (default 240 classical, 48 learned, 16 diffusion).",
     ),
     window: int | None = typer.Option(
         None,
@@ -231,11 +251,6 @@ def upscale(
         "--scene-cuts",
         help="Motion-segment methods: also cut at hard scene changes; STCDiT samples each "
         "shot on its own (a deviation).",
-    ),
-    checkpoint: bool | None = typer.Option(
-        None,
-        "--checkpoint/--no-checkpoint",
-        help="Keep finished chunks so --resume can continue (default: diffusion methods).",
     ),
     fps: float | None = typer.Option(
         None, "--fps", min=0.001, help="Frame rate of an image-sequence input (default 24)."
@@ -300,7 +315,7 @@ def upscale(
             overwrite=overwrite, device=device, dtype=dtype, batch=batch,
             color_fix=color_fix, offload=offload, vram=vram, tile=tile, compile=compile,
             temporal=temporal, resume=resume, work_dir=work_dir, checkpoint=checkpoint, fps=fps,
-            scene_cuts=scene_cuts,
+            segment_frames=segment_frames, scene_cuts=scene_cuts,
         )  # fmt: skip
         view.start(src.name)
         try:

@@ -1,11 +1,13 @@
 """The direct path for classical resamplers on the CPU: decoder → libswscale → encoder.
 
 A classical method on the CPU is one swscale call per frame. When nothing else in the engine
-has work to do (no colour fix, no checkpoint, a video file out at the encoder's exact size),
+has work to do (no colour fix, no temporal stage, a video file out at the encoder's exact size),
 the decoded frame goes to swscale in its own pixel format and comes out at the output size
 in the encoder's pixel format, in one call: the same work as
 `ffmpeg -i IN -vf scale=W:H:flags=lanczos OUT`, so the same speed, with no RGB round trip and
 nothing in float. Decoding runs ahead in a background thread; the encoder threads itself.
+The frames go to the resume store's segments like every other method's (`SegmentWriter`,
+same encoder settings, same segment boundaries), so a classical run resumes too.
 
 The colours are those of the engine's RGB path: the source's matrix (or the one players
 assume) in and out, its range kept. Chroma is resampled at its own resolution, as ffmpeg does.
@@ -30,14 +32,13 @@ def direct_kernel(method: Any, runtime: Any) -> str | None:
     return kernel if getattr(runtime, "device", "cpu") == "cpu" else None
 
 
-def eligible(method: Any, runtime: Any, reader: Any, sink: Any, *, color_fix: str,
-             store: Any) -> str | None:  # fmt: skip
+def eligible(method: Any, runtime: Any, reader: Any, sink: Any, *, color_fix: str) -> str | None:
     """The kernel to run directly, or None when the general engine loop is needed."""
     from vsrup.video.reader import VideoReader
     from vsrup.video.writer import VideoWriter
 
     kernel = direct_kernel(method, runtime)
-    if kernel is None or color_fix != "none" or store is not None:
+    if kernel is None or color_fix != "none":
         return None
     if not isinstance(reader, VideoReader) or not isinstance(sink, VideoWriter):
         return None
@@ -52,9 +53,13 @@ def run_direct(
     kernel: str,
     on_progress: Callable[[int], None] | None = None,
     prefetch: int = 8,
+    *,
+    out: Any = None,
+    first: int = 0,
 ) -> tuple[int, dict[str, float]]:
-    """Resample every selected frame of `reader` into `sink`; returns the number of frames
-    written and the seconds per stage."""
+    """Resample every selected frame of `reader` into `sink`'s format; returns the number of
+    frames finished and the seconds per stage. The frames go to `out.write_frame` (None: the
+    sink itself); frames before `first` are finished already (resume) and only decoded."""
     import time
 
     from av.video.reformatter import VideoReformatter
@@ -67,15 +72,20 @@ def run_direct(
     src_matrix = sws_matrix(reader.matrix)
     dst_matrix = sws_matrix(sink.matrix)
     timings = {"method": 0.0, "wait_decode": 0.0, "encode": 0.0}
-    done = 0
+    out = sink if out is None else out
+    done = skipped = 0
     frames = background(timed_iter("decode", reader.av_frames()), prefetch, stop)
     try:
         t_wait = time.perf_counter()
         for frame in frames:
             t0 = time.perf_counter()
             timings["wait_decode"] += t0 - t_wait
+            if skipped < first:
+                skipped += 1
+                t_wait = time.perf_counter()
+                continue
             with StageTimer("method"):
-                out = scaler.reformat(
+                scaled = scaler.reformat(
                     frame,
                     sink.width,
                     sink.height,
@@ -88,13 +98,13 @@ def run_direct(
                 )
             t1 = time.perf_counter()
             with StageTimer("encode"):
-                sink.write_frame(out, frame.pts)
+                out.write_frame(scaled, frame.pts)
             t_wait = time.perf_counter()
             timings["method"] += t1 - t0
             timings["encode"] += t_wait - t1
             done += 1
             if on_progress is not None:
-                on_progress(done)
+                on_progress(first + done)
     finally:
         stop.set()
     return done, timings

@@ -8,8 +8,10 @@ The stages are separate functions so that each can grow on its own:
 4. `vsrup.engine.scheduler.run_stream`: decoding ahead and encoding behind in background
    threads, motion segments, temporal windows with blended overlaps, spatial tiles with the
    OOM fallback, exact-size resize, the temporal-consistency stage (`--temporal`), colour
-   fix, and checkpoints for `--resume`
-5. `open_sink`     a VideoWriter (inside an AtomicOutput) or an ImageSequenceWriter
+   fix
+5. `open_sink`     a VideoWriter (inside an AtomicOutput) or an ImageSequenceWriter; with the
+   resume store (on by default) frames are encoded into segments in the job's directory
+   (`vsrup.engine.resume`) and stitched into the sink at the end
 
 Memory stays bounded whatever the video's length; every output frame is written with its
 input frame's pts. Progress and warnings are reported through callbacks.
@@ -65,10 +67,13 @@ class UpscaleJob:
     vram: float | None = None  # GB budget that chooses the spatial tile
     compile: bool = False
     tile: int | None = None  # spatial tile override (input pixels)
-    #: Keep finished chunks in a work directory (None: on for diffusion methods).
-    checkpoint: bool | None = None
+    #: Encode through the resume store's segments (an interrupted job continues).
+    checkpoint: bool = True
+    #: Require an unfinished job to continue (an error names what differs when none matches).
     resume: bool = False
     work_dir: Path | None = None
+    #: Frames per resume segment (None: by the method's speed, `segment_frames`).
+    segment_frames: int | None = None
     #: Whole-video methods: cut into independent shots at hard scene changes.
     scene_cuts: bool = False
     #: Frame rate given to an image sequence (24 when None); videos keep their timestamps.
@@ -229,7 +234,12 @@ def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object
     # The method sees the native scale it runs at; the job's own options stay as given.
     options = dataclasses.replace(job.options, scale=scale)
     weights = resolve_weights(spec, options, cls.weights_for(options))
-    return cls.from_weights(weights, runtime, options), spec, runtime
+    method = cls.from_weights(weights, runtime, options)
+    if runtime.offload != "none" or runtime.compile:
+        from vsrup.engine.placement import apply_placement
+
+        apply_placement(method, runtime)
+    return method, spec, runtime
 
 
 # -- 4. process -------------------------------------------------------------------------------
@@ -272,15 +282,100 @@ def segment_config(job: UpscaleJob):  # noqa: ANN201
     return SegmentConfig(scene_threshold=0.3) if job.scene_cuts else SegmentConfig()
 
 
+#: Frames per resume segment by method kind: long for fast methods (an encoder restart per
+#: segment costs a little), short for slow ones (an interruption loses at most one segment).
+SEGMENT_FRAMES = {"classical": 240, "learned": 48, "diffusion": 16}
+
+
+def segment_frames(spec: MethodSpec, job: UpscaleJob) -> int:
+    if job.segment_frames is not None:
+        if job.segment_frames < 1:
+            raise UsageError("--segment-frames must be at least 1")
+        return job.segment_frames
+    return SEGMENT_FRAMES.get(spec.kind, 48)
+
+
+def open_store(job: UpscaleJob, spec: MethodSpec, settings: dict, sink, out_w: int,  # noqa: ANN001
+               out_h: int, warn: WarnFn):  # noqa: ANN201  # fmt: skip
+    """The job's resume store and the segments' target: the final writer, or lossless
+    segments for image sequences (finished segments of an interrupted run of the same job are
+    kept: the job continues from them)."""
+    from dataclasses import asdict
+
+    from vsrup.engine.resume import ResumeStore, input_identity, software_versions
+
+    if hasattr(sink, "packet_encoder"):
+        target = sink
+        encode = {**asdict(job.encode or _default_encode()), "container": job.output.suffix}
+    else:
+        from vsrup.video.lossless import LosslessSegments
+
+        target = LosslessSegments(sink, out_w, out_h)
+        encode = {"image_sequence": True}
+    identity = {
+        **input_identity(job.input),
+        "method": spec.id,
+        "settings": settings,
+        "encode": encode,
+        "segment_frames": segment_frames(spec, job),
+        "versions": software_versions(),
+    }
+    if job.resume:
+        check_resumable(identity, job.work_dir)
+    store = ResumeStore.open(identity, work_root=job.work_dir)
+    if store.frames_done:
+        warn(f"{job.input}: continuing an interrupted run: {store.frames_done} frames are "
+             f"finished ({len(store.prefix())} segments in {store.directory})")  # fmt: skip
+    return store, target
+
+
+def _default_encode():  # noqa: ANN202
+    from vsrup.video.writer import EncodeSettings
+
+    return EncodeSettings()
+
+
+def check_resumable(identity: dict, work_root: Path | None) -> None:
+    """`--resume`: an unfinished job with exactly these settings must exist; otherwise say
+    which settings differ from the unfinished jobs of the same input."""
+    from vsrup.engine.resume import differences, job_key, list_jobs
+
+    jobs = list_jobs(work_root)
+    key = job_key(identity)
+    # Finished segments, or a whole-video method's sampling state (per-step latents).
+    if any(j.key == key and (j.frames_done or (j.directory / "latents").is_dir()) for j in jobs):
+        return
+    same_input = [j for j in jobs if j.identity.get("input") == identity["input"]]
+    if not same_input:
+        raise UsageError("--resume: no interrupted run of this input to continue",
+                         path=identity["input"], hint="run without --resume to start")  # fmt: skip
+    latest = same_input[-1]
+    diff = "; ".join(differences(latest.identity, identity)[:4]) or "an unreadable job file"
+    raise UsageError(
+        f"--resume: the interrupted run of this input used other settings ({diff})",
+        path=identity["input"],
+        hint="rerun with its settings, or without --resume to start over "
+        f"(`vsrup jobs clean` removes its {latest.frames_done} finished frames)",
+    )
+
+
+#: Tile advice (input pixels, for 24 GB) for methods whose spec gives none: the side `--vram`
+#: scales for them.
+UNTILED_ADVICE = 768
+
+
 def spatial_tile(spec: MethodSpec, job: UpscaleJob) -> int | None:
-    """--tile, else the spec's advice scaled to the --vram budget (advice assumes 24 GB)."""
+    """--tile, else the spec's advice scaled to the --vram budget (advice assumes 24 GB);
+    every method gets a starting tile from --vram, those without advice from UNTILED_ADVICE.
+    None: start with the whole frame (the OOM fallback halves from there)."""
     if job.tile:
         return job.tile
-    if spec.tile is None or not job.vram:
+    if not job.vram:
         return spec.tile
     from vsrup.engine.runtime import tile_for_vram
 
-    return tile_for_vram(spec.tile, job.vram, multiple=spec.size_multiple)
+    advice = spec.tile if spec.tile is not None else UNTILED_ADVICE
+    return tile_for_vram(advice, job.vram, multiple=spec.size_multiple)
 
 
 def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
@@ -305,6 +400,15 @@ def is_sequence_output(path: Path) -> bool:
     from vsrup.video.imageseq import IMAGE_EXTENSIONS
 
     return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def partials_dir(output: Path, sequence_out: bool) -> Path:
+    """Where the output's temporary lives (beside the file, or beside the PNG folder)."""
+    if sequence_out:
+        from vsrup.video.imageseq import sequence_pattern
+
+        return sequence_pattern(output)[0].parent
+    return output.parent if str(output.parent) else Path(".")
 
 
 def open_sink(job: UpscaleJob, reader, out_w: int, out_h: int, temp: Path | None, warn: WarnFn):  # noqa: ANN001, ANN201
@@ -340,12 +444,12 @@ def interrupted_note(job: UpscaleJob, done: int, total: int, checkpointing: bool
     of = f"{done} of {total}" if total else f"{done}"
     if checkpointing:
         return (
-            f"{job.input}: interrupted after {of} frames, before the first window "
-            "finished: nothing to keep yet"
+            f"{job.input}: interrupted after {of} frames, before the first segment "
+            "was finished: nothing to keep yet"
         )
     return (
         f"{job.input}: interrupted after {of} frames; nothing was kept (the output appears "
-        "only when complete; --checkpoint keeps finished frames for --resume)"
+        "only when complete; without --no-checkpoint finished segments are kept)"
     )
 
 
@@ -369,6 +473,8 @@ def run_job(
             on_warning(text)
 
     t0 = time.perf_counter()
+    if job.resume and not job.checkpoint:
+        raise UsageError("--resume continues from the segment store: drop --no-checkpoint")
     job.input = Path(job.input)
     job.output = Path(job.output)
     from vsrup.video.imageseq import is_image_sequence
@@ -392,11 +498,17 @@ def run_job(
     if video.hdr:
         warn(f"{job.input}: HDR input ({video.hdr.upper()}): its transfer tags are kept, but "
              "methods assume SDR; no tone-mapping is done")  # fmt: skip
-    method, spec, runtime = load_method(job, scale)
     from vsrup.engine.direct import eligible, run_direct
-    from vsrup.engine.resume import ResumeStore
+    from vsrup.engine.runtime import seed_everything
+    from vsrup.engine.scheduler import StreamOptions, run_stream
+    from vsrup.video.output import remove_stale_partials
 
-    store: ResumeStore | None = None
+    # Seeded before loading: whatever a method initialises from the global generator
+    # (synthetic weights) is the same in every process, so a resumed run matches.
+    seed_everything(job.options.seed)
+    method, spec, runtime = load_method(job, scale)
+    remove_stale_partials(partials_dir(job.output, sequence_out), warn)
+    store = None
     done = 0
     with ExitStack() as stack:
         temp = None if sequence_out else stack.enter_context(
@@ -404,20 +516,14 @@ def run_job(
         )  # fmt: skip
         sink = open_sink(job, reader, out_w, out_h, temp, warn)
         bits = 16 if getattr(sink, "deep", reader.deep) else 8
-        checkpoint = job.checkpoint
-        if checkpoint is None:
-            checkpoint = job.resume or job.work_dir is not None or spec.kind == "diffusion"
-        if checkpoint:
+        target = None
+        if job.checkpoint:
             settings = job_settings(job, spec, runtime, out_w, out_h, bits, scale)
             settings["method_state"] = method.resume_settings()
-            store = ResumeStore.open(
-                job.input, spec.id, settings, work_root=job.work_dir, resume=job.resume
-            )
-            if store.frames_done:
-                warn(f"{job.input}: resuming after {store.frames_done} finished frames")
+            store, target = open_store(job, spec, settings, sink, out_w, out_h, warn)
         # Whole-video methods keep their latent state (per-step checkpoints) beside the
-        # finished frames, so --resume continues inside the sampling loop too.
-        method.use_work_dir(store.directory / "latents" if store else None, job.resume)
+        # finished segments, so --resume continues inside the sampling loop too.
+        method.use_work_dir(store.directory / "latents" if store else None, store is not None)
 
         def write(frame, pts) -> None:  # noqa: ANN001
             nonlocal done
@@ -426,46 +532,80 @@ def run_job(
                 sink.write_array(frame[None], [pts])
             done += 1
 
+        def counted() -> None:
+            nonlocal done
+            done += 1
+
         def progress(n: float) -> None:
             if on_progress is not None:
                 on_progress(Progress(n, reader.total, time.perf_counter() - t0))
 
         temporal = temporal_config(job, spec)
+        options = StreamOptions(
+            color_fix=job.color_fix,
+            batch=batch_size(spec, out_w, out_h, job.batch),
+            bits=bits,
+            tile=spatial_tile(spec, job),
+            out_size=(out_h, out_w),
+            temporal=temporal,
+            on_progress=progress,
+            on_warning=warn,
+            on_info=on_info,
+            window=job.options.window,
+            shots=job.scene_cuts,
+            segment_config=segment_config(job),
+        )
         direct = None
         if temporal is None:  # the temporal stage needs the engine loop
-            direct = eligible(method, runtime, reader, sink, color_fix=job.color_fix, store=store)
+            direct = eligible(method, runtime, reader, sink, color_fix=job.color_fix)
         try:
+            first = store.frames_done if store is not None else 0
             if direct is not None:  # a classical resampler: decoder → swscale → encoder
-                done, timings = run_direct(reader, sink, direct, progress)
-            else:
-                from vsrup.engine.runtime import seed_everything
-                from vsrup.engine.scheduler import StreamOptions, run_stream
+                from vsrup.engine.segments import render_direct
 
-                seed_everything(job.options.seed)
-                options = StreamOptions(
-                    color_fix=job.color_fix,
-                    batch=batch_size(spec, out_w, out_h, job.batch),
-                    bits=bits,
-                    tile=spatial_tile(spec, job),
-                    out_size=(out_h, out_w),
-                    store=store,
-                    temporal=temporal,
-                    on_progress=progress,
-                    on_warning=warn,
-                    on_info=on_info,
-                    window=job.options.window,
-                    shots=job.scene_cuts,
-                    segment_config=segment_config(job),
-                )
+                def direct_progress(n: int) -> None:
+                    nonlocal done
+                    done = n  # frames finished so far (what an interrupt reports)
+                    progress(n)
+
+                if store is None:
+                    count, timings = run_direct(reader, sink, direct, direct_progress)
+                else:
+                    count, timings = render_direct(
+                        reader, sink, direct, store, target, first=first,
+                        on_progress=direct_progress,
+                    )  # fmt: skip
+                done = first + count
+            else:
                 decoded = timed_iter("decode", _frames_of(reader))
-                timings = run_stream(decoded, method, write, runtime, options).timings
+                if store is None:
+                    stream = run_stream(decoded, method, write, runtime, options)
+                else:
+                    from vsrup.engine.segments import render_segments
+
+                    stream = render_segments(
+                        decoded, method, store, target, first=first, runtime=runtime,
+                        options=options, on_frame=counted,
+                    )  # fmt: skip
+                timings = stream.timings
+                if store is not None:
+                    done = stream.frames
             with StageTimer("encode"):
+                if store is not None:
+                    from vsrup.engine.segments import stitch
+
+                    done = stitch(store, target, done)
                 sink.close()
         except BaseException as exc:
             sink.abort()
+            if store is not None:
+                store.release()
             if store is not None and store.frames_done:
                 warn(f"{store.frames_done} finished frames are kept in {store.directory}; "
-                     "rerun the same command with --resume to continue")  # fmt: skip
+                     "rerun the same command to continue from them")  # fmt: skip
+            elif store is not None and (store.directory / "latents").is_dir():
+                warn(f"the sampling state is kept in {store.directory}; rerun the same command "
+                     "to continue from it")  # fmt: skip
             elif isinstance(exc, KeyboardInterrupt):
                 warn(interrupted_note(job, done, reader.total, store is not None))
             raise

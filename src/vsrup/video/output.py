@@ -4,19 +4,25 @@
 missing or unwritable directory), hands out a temporary path beside it (same directory,
 so the final rename is atomic on one filesystem; same extension, so the muxer picks the
 right container), renames it over the target on success and removes it on any error,
-including Ctrl-C.
+including Ctrl-C. A process that is killed outright (SIGKILL, power loss) cannot clean up:
+its temporary keeps the process id in its name, and `remove_stale_partials` removes those of
+processes that no longer exist on the next run (a live concurrent run's files stay).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from vsrup.errors import OutputError
+from vsrup.processes import pid_alive
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -53,6 +59,35 @@ def probe_writable(directory: Path) -> None:
     except OSError as err:
         reason = err.strerror or "cannot create files"
         raise OutputError(f"output directory is not writable ({reason})", path=directory) from None
+
+
+#: `.NAME.vsrup-PID-TOKEN.partial[.ext]`: the temporaries of AtomicOutput and
+#: ImageSequenceWriter.
+_PARTIAL = re.compile(r"^\..*\.vsrup-(\d+)-[0-9a-f]+\.partial(\.[^.]*)?$")
+
+
+def remove_stale_partials(directory: Path, warn: Callable[[str], None] | None = None) -> int:
+    """Remove the temporaries that dead vsrup processes left in `directory`; returns how many.
+    Those of live processes (a concurrent run) are left alone."""
+    removed = 0
+    try:
+        entries = list(Path(directory).iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        m = _PARTIAL.match(entry.name)
+        if m is None or pid_alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+            if warn is not None:
+                warn(f"{entry}: removed a partial output left by an interrupted run "
+                     f"(process {m.group(1)} no longer exists)")  # fmt: skip
+    return removed
 
 
 class AtomicOutput:

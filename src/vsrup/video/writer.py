@@ -17,7 +17,7 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -315,6 +315,8 @@ class VideoWriter:
         self._worker: threading.Thread | None = None
         self.matrix = assumed_matrix(source.colorspace, source.height) if source else 1
         self.range = "JPEG" if source is not None and source.color_range == 2 else "MPEG"
+        self._options = encoder_options(self.encoder, self.settings)
+        self.rate: Fraction | None = None
 
         try:
             # Keep pts as given: the default shifts Matroska timestamps by the B-frame delay.
@@ -345,27 +347,13 @@ class VideoWriter:
                 path=self.shown,
                 hint="choose another --codec or output extension",
             )
-        rate = fps.limit_denominator(1_000_000) if fps else None
-        vs = self.out.add_stream(self.encoder, rate=rate)
+        self.rate = fps.limit_denominator(1_000_000) if fps else None
+        vs = self.out.add_stream(self.encoder, rate=self.rate)
         vs.width, vs.height, vs.pix_fmt = self.enc_w, self.enc_h, self.pix_fmt
         vs.time_base = self.time_base
-        cc = vs.codec_context
-        cc.time_base = self.time_base
-        cc.thread_count = self.settings.threads
-        # Frame and slice threads, as the ffmpeg CLI asks for (PyAV's default is slices only,
-        # which makes x264 split every frame: slower and a third larger at the same CRF).
-        cc.thread_type = "AUTO"
-        cc.options = encoder_options(self.encoder, self.settings)
+        self._configure(vs.codec_context)
         src = self.source
-        cc.colorspace = self.matrix
-        cc.color_range = 2 if self.range == "JPEG" else 1
         if src is not None:
-            if src.color_primaries != 2:
-                cc.color_primaries = src.color_primaries
-            if src.color_trc != 2:
-                cc.color_trc = src.color_trc
-            if src.sar is not None:
-                cc.sample_aspect_ratio = src.sar
             if src.rotation:
                 vs.set_display_rotation(src.rotation)
             for key in ("language", "title", "handler_name"):
@@ -385,6 +373,88 @@ class VideoWriter:
             if copy_from is not None
             else None
         )
+
+    def _configure(self, cc) -> None:  # noqa: ANN001
+        """Everything the encoder is told: shared by the output stream and `packet_encoder`,
+        so segments encoded ahead of time are what this writer would have encoded."""
+        cc.width, cc.height, cc.pix_fmt = self.enc_w, self.enc_h, self.pix_fmt
+        cc.time_base = self.time_base
+        if self.rate is not None:
+            cc.framerate = self.rate
+        cc.thread_count = self.settings.threads
+        # Frame and slice threads, as the ffmpeg CLI asks for (PyAV's default is slices only,
+        # which makes x264 split every frame: slower and a third larger at the same CRF).
+        cc.thread_type = "AUTO"
+        cc.options = dict(self._options)
+        cc.colorspace = self.matrix
+        cc.color_range = 2 if self.range == "JPEG" else 1
+        src = self.source
+        if src is not None:
+            if src.color_primaries != 2:
+                cc.color_primaries = src.color_primaries
+            if src.color_trc != 2:
+                cc.color_trc = src.color_trc
+            if src.sar is not None:
+                cc.sample_aspect_ratio = src.sar
+
+    def packet_encoder(self):  # noqa: ANN201
+        """A fresh encoder configured exactly like this writer's stream, not tied to its
+        file: it starts with a keyframe (a closed GOP), and its packets can be muxed here
+        later with `mux_packets` (the resume store's segments)."""
+        import av
+
+        cc = av.CodecContext.create(self.encoder, "w")
+        self._configure(cc)
+        # A segment stands alone: repeated timestamps are moved within it only, so its packets
+        # do not depend on which segments this process encoded before (workers, resume).
+        self._last_pts = None
+        if self.out.format.flags & av.format.Flags.global_header.value:
+            cc.flags |= av.codec.context.Flags.global_header
+        return cc
+
+    def video_frames(self, arrays: np.ndarray, pts: Sequence[int]) -> Iterator:
+        """Quantised (T, H, W, 3) arrays, already `prepared`, → av.VideoFrames in the
+        encoder's format and time base: the conversion every encoder of this writer gets."""
+        import av
+
+        fmt = "rgb48le" if self.deep else "rgb24"
+        for array, p in zip(arrays, pts, strict=True):
+            # No copy: the frame wraps the array's memory until swscale converts it.
+            frame = av.VideoFrame.from_numpy_buffer(array, format=fmt)
+            frame = frame.reformat(
+                format=self.pix_fmt,
+                dst_colorspace=sws_matrix(self.matrix),
+                dst_color_range=self.range,
+            )
+            yield self.stamped(frame, p)
+
+    def stamped(self, frame: Any, pts: int) -> Any:
+        """`frame` with its timestamp in this writer's time base (repeats moved on)."""
+        frame.pts = self._next_pts(int(pts) - self.pts_offset)
+        frame.time_base = self.time_base
+        return frame
+
+    def mux_packets(self, packets: Iterable) -> None:
+        """Stream-copy packets of a `packet_encoder` into the file, with the other tracks
+        interleaved as `write` does."""
+        import av
+
+        last = None
+        try:
+            for packet in packets:
+                time_base = packet.time_base
+                packet.stream = self.stream  # resets the packet's time base to the stream's
+                packet.time_base = time_base  # the muxer rescales from the encoder's
+                self.out.mux(packet)
+                self.frames_written += 1
+                if packet.pts is not None:
+                    last = packet.pts if last is None else max(last, packet.pts)
+        except av.error.FFmpegError as exc:
+            raise self._encode_error(exc) from None
+        except OSError as exc:
+            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
+        if self.passthrough is not None and last is not None:
+            self.passthrough.pump(float((last + self.pts_offset) * self.time_base) + 0.5)
 
     # -- frames --------------------------------------------------------------------------------
     def _to_array(self, frames: torch.Tensor) -> np.ndarray:
@@ -433,6 +503,20 @@ class VideoWriter:
         """Encode already-quantised frames: (T, H, W, 3) RGB, uint8 for 8-bit output and
         uint16 (full 16-bit scale) for deeper output, at the writer's width and height.
         Skips the float round trip when the caller quantised already (the engine does)."""
+        arrays = self.prepared(arrays, pts)
+        if self._queue is None:
+            self._encode(arrays, list(pts))
+            return
+        self._raise_worker_error()
+        while True:
+            try:
+                self._queue.put((arrays, list(pts)), timeout=0.2)
+                return
+            except queue.Full:
+                self._raise_worker_error()
+
+    def prepared(self, arrays: np.ndarray, pts: Sequence[int]) -> np.ndarray:
+        """Quantised frames checked against this writer and padded to the encoded size."""
         want = np.uint16 if self.deep else np.uint8
         if arrays.ndim != 4 or arrays.shape[1:] != (self.height, self.width, 3):
             raise ValueError(f"arrays are {arrays.shape}, writer expects (T, {self.height}, "
@@ -445,31 +529,14 @@ class VideoWriter:
         if pad_w or pad_h:
             arrays = np.pad(arrays, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         arrays = np.ascontiguousarray(arrays)
-        if self._queue is None:
-            self._encode(arrays, list(pts))
-            return
-        self._raise_worker_error()
-        while True:
-            try:
-                self._queue.put((arrays, list(pts)), timeout=0.2)
-                return
-            except queue.Full:
-                self._raise_worker_error()
+        return arrays
 
     def _encode(self, arrays: np.ndarray, pts: list[int]) -> None:
         import av
 
-        fmt = "rgb48le" if self.deep else "rgb24"
         try:
-            for array, p in zip(arrays, pts, strict=True):
-                # No copy: the frame wraps the array's memory until swscale converts it.
-                frame = av.VideoFrame.from_numpy_buffer(array, format=fmt)
-                frame = frame.reformat(
-                    format=self.pix_fmt,
-                    dst_colorspace=sws_matrix(self.matrix),
-                    dst_color_range=self.range,
-                )
-                self._mux(frame, p)
+            for frame in self.video_frames(arrays, pts):
+                self._mux(frame)
         except av.error.FFmpegError as exc:
             raise self._encode_error(exc) from None
         except OSError as exc:
@@ -478,9 +545,7 @@ class VideoWriter:
             # Let the other tracks catch up to just past this batch (input seconds).
             self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
 
-    def _mux(self, frame: Any, pts: int) -> None:
-        frame.pts = self._next_pts(int(pts) - self.pts_offset)
-        frame.time_base = self.time_base
+    def _mux(self, frame: Any) -> None:
         self.out.mux(self.stream.encode(frame))
         self.frames_written += 1
 
@@ -496,7 +561,7 @@ class VideoWriter:
             raise ValueError(f"frame is {frame.width}x{frame.height} {frame.format.name}, the "
                              f"encoder takes {self.enc_w}x{self.enc_h} {self.pix_fmt}")  # fmt: skip
         try:
-            self._mux(frame, pts)
+            self._mux(self.stamped(frame, pts))
         except av.error.FFmpegError as exc:
             raise self._encode_error(exc) from None
         except OSError as exc:

@@ -4,11 +4,10 @@ Super-Resolution"). Weights: `sd21-base` (Hub) + `dloral` (the official model.pk
 
 Pairing (our choice; the official script drops frame 0): frame k > 0 is restored from the pair
 (k−1, k). Frame 0 uses the pair (1, 0), i.e. frame 1 plays "previous"; a one-frame video pairs
-the frame with itself. The previous frame of a clip's first frame is kept from the last call
-(its latent too, so each frame is encoded once), so clips of any length give the same result
-as long as they arrive in order; a clip that does not continue the last one starts afresh.
-If clips repeat a start (the engine cutting frames into spatial tiles), carrying is switched
-off for the rest of the video, since the kept frame could come from another tile.
+the frame with itself. The previous frame of a window's first frame comes from the engine as a
+context frame (`spec.context = 1`), so the method keeps nothing between calls: any window gives
+the same frames whether computed in order, alone, after a resume or in spatial tiles. The
+context frame is encoded once more per window (1 VAE encode per `window` frames).
 
 Prompt: RAM + DAPE tags of frame 0 when the tagger is installed (see `prompt`), else --prompt.
 
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
     from vsrup.hub.registry import WeightSet
     from vsrup.interface.runtime import Runtime
-    from vsrup.methods.dloral.pipeline import PairRunner, Prepared
+    from vsrup.methods.dloral.pipeline import PairRunner
     from vsrup.methods.dloral.prompt import PendingPrompt
 
 _TILE_OPTIONS = {
@@ -53,8 +52,9 @@ class DLoRAL(Method):
         summary="DLoRAL: one-step SD 2.1 + dual LoRA + cross-frame retrieval (frame pairs)",
         kind="diffusion",
         scales=(4,),
-        window=2,  # any length works; pairs carry over between clips (see module docstring)
+        window=8,  # any length works; the pair of a window's first frame is its context
         overlap=0,
+        context=1,
         dtypes=("fp16", "bf16", "fp32"),
         weights=("sd21-base", "dloral"),
         default_steps=1,
@@ -76,11 +76,6 @@ class DLoRAL(Method):
         self._missing_taggers = missing_taggers
         self._prompt_text = prompt_text
         self._tags = "off" if pending is None else ("ram+dape" if pending.files.dape else "ram")
-        self._last: tuple[int, Prepared] | None = None
-        self._last_start: int | None = None
-        # Off once a clip repeats or goes back: the engine is then cutting frames into spatial
-        # tiles (--tile, OOM fallback), and a kept frame may belong to another tile.
-        self._carry = True
 
     @classmethod
     def from_weights(
@@ -162,25 +157,17 @@ class DLoRAL(Method):
         import torch
 
         frames = clip.frames
-        if self._last_start is not None and clip.start <= self._last_start:
-            self._carry = False
-        self._last_start = clip.start
         prepared = [self.runner.prepare(f, clip.start + i) for i, f in enumerate(frames)]
         outputs = []
-        for i, cur in enumerate(prepared):
-            index = clip.start + i
+        for i in range(clip.context, len(prepared)):
+            cur = prepared[i]
             if i > 0:
-                prev = prepared[i - 1]
-            elif self._carry and self._last is not None and self._last[0] == index - 1:
-                prev = self._last[1]
+                prev = prepared[i - 1]  # a context frame for the window's first frame
             elif len(prepared) > 1:
-                prev = prepared[1]  # the first frame: its successor stands in (pair (1, 0))
+                prev = prepared[1]  # frame 0 of the video: its successor stands in (1, 0)
             else:
                 prev = cur
             outputs.append(self.runner.run(prev, cur))
-        self._last = (clip.start + len(prepared) - 1, prepared[-1])
-        return torch.stack(outputs).to(frames.device)
-
-    def flush(self) -> torch.Tensor | None:
-        self._last, self._last_start, self._carry = None, None, True
-        return None
+        # Context frames' outputs are discarded by the engine: zeros cost nothing.
+        skipped = [torch.zeros_like(outputs[0])] * clip.context
+        return torch.stack(skipped + outputs).to(frames.device)

@@ -40,12 +40,11 @@ class LiteVSR(Method):
     own_weights = "litevsr"
 
     def __init__(self, parts, runtime: Runtime, options: MethodOptions) -> None:  # noqa: ANN001
-        from vsrup.engine.runtime import generator
-
         self.parts = parts
         self.steps = self.steps_for(options)
         self.device = runtime.torch_device
-        self.generator = generator(runtime, options.seed)
+        self.runtime = runtime
+        self.seed = options.seed
 
     @classmethod
     def from_weights(
@@ -68,6 +67,9 @@ class LiteVSR(Method):
         return cls(parts, runtime, options)
 
     def process(self, clip: Clip) -> torch.Tensor:
+        from vsrup.engine.runtime import position_generator
         from vsrup.methods.litevsr.pipeline import upscale_clip
 
-        return upscale_clip(self.parts, clip.frames.to(self.device), self.steps, self.generator)
+        # Noise from (seed, position): no generator state carried between windows.
+        gen = position_generator(self.runtime, self.seed, clip.start)
+        return upscale_clip(self.parts, clip.frames.to(self.device), self.steps, gen)

@@ -47,8 +47,6 @@ class SimpleGVR(Method):
     own_weights = "simplegvr"
 
     def __init__(self, parts, runtime: Runtime, options: MethodOptions) -> None:  # noqa: ANN001
-        from vsrup.engine.runtime import generator
-
         self.parts = parts
         self.steps = self.steps_for(options)
         self.noise_aug = float(options.extra.get("noise_aug", DEFAULT_NOISE_AUG))
@@ -56,7 +54,8 @@ class SimpleGVR(Method):
             raise MethodError(f"simplegvr: --opt noise_aug must be in [0, 1), got {self.noise_aug}")
         self._scale = options.scale if options.scale in self.spec.scales else self.spec.scales[0]
         self.device = runtime.torch_device
-        self.generator = generator(runtime, options.seed)
+        self.runtime = runtime
+        self.seed = options.seed
 
     @property
     def scale(self) -> int:
@@ -101,15 +100,17 @@ class SimpleGVR(Method):
         return cls(parts, runtime, options)
 
     def process(self, clip: Clip) -> torch.Tensor:
+        from vsrup.engine.runtime import position_generator
         from vsrup.methods.simplegvr.pipeline import upscale_clip
 
         frames = clip.frames.to(self.device)
-        return upscale_clip(
-            self.parts, frames, self._scale, self.steps, self.noise_aug, self.generator
-        )
+        # Noise from (seed, position): no generator state carried between windows.
+        gen = position_generator(self.runtime, self.seed, clip.start)
+        return upscale_clip(self.parts, frames, self._scale, self.steps, self.noise_aug, gen)
 
     def upscale_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Upstream normalised latents → decoded HR frames (T, 3, H, W) in [0, 1]."""
+        from vsrup.engine.runtime import position_generator
         from vsrup.methods.simplegvr.pipeline import decode_latents, upscale_latents
 
         hr = upscale_latents(
@@ -118,6 +119,6 @@ class SimpleGVR(Method):
             self._scale,
             self.steps,
             self.noise_aug,
-            self.generator,
+            position_generator(self.runtime, self.seed, 0),  # one call: the whole latent video
         )
         return decode_latents(self.parts, hr)

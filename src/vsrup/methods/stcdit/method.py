@@ -56,15 +56,12 @@ class STCDiTMethod(Method):
     )
 
     def __init__(self, parts: Any, runtime: Runtime, options: MethodOptions) -> None:
-        import torch
 
         self.parts = parts
         self.steps = self.steps_for(options)
         self._scale = options.scale if options.scale in self.spec.scales else self.spec.scales[0]
         self.device = runtime.torch_device
         self.seed = options.seed
-        # Noise is drawn on the CPU so a seed gives the same result on every device.
-        self.generator = torch.Generator().manual_seed(options.seed)
         #: `--window N`: independent windows (the old behaviour); None: the official run.
         self.window = options.window
         self._work_dir: Path | None = None
@@ -147,12 +144,20 @@ class STCDiTMethod(Method):
 
     def add_segment(self, clip: Clip) -> None:
         if self._run is None:
+            from vsrup.engine.runtime import position_seed
             from vsrup.methods.stcdit.video import VideoRun
 
             work = None if self._work_dir is None else self._work_dir / f"shot-{self._shots:05d}"
             self._shots += 1
             self._run = VideoRun(
-                self.parts, self.scale, self.steps, self.seed, work, resume=self._resume
+                # The run's noise starts at frame 0 of its shot: position 0's seed, which is
+                # the plain seed (what the official code draws for it).
+                self.parts,
+                self.scale,
+                self.steps,
+                position_seed(self.seed, 0),
+                work,
+                resume=self._resume,
             )
         self._run.add_segment(clip.frames.to(self.device))
 
@@ -166,6 +171,9 @@ class STCDiTMethod(Method):
             run.close()
 
     def process(self, clip: Clip) -> torch.Tensor:
+        import torch
+
+        from vsrup.engine.runtime import position_seed
         from vsrup.methods.stcdit.pipeline import upscale_clip
 
         return upscale_clip(
@@ -174,5 +182,7 @@ class STCDiTMethod(Method):
             clip.segment_starts,
             self.scale,
             self.steps,
-            self.generator,
+            # Noise from (seed, position), drawn on the CPU so a seed gives the same result on
+            # every device; no generator state is carried between windows.
+            torch.Generator().manual_seed(position_seed(self.seed, clip.start)),
         )

@@ -1,0 +1,146 @@
+"""Segments as units of work: plan them, render any of them alone, list the finished ones,
+stitch the output. `run_job` is this in one process (plan → render every unfinished segment
+in one pass → stitch); a distributed run (issue 23) renders segments in workers that each
+keep a loaded method, and gets byte-identical segments, because
+
+- segment boundaries depend only on the frame index (`ResumeStore.segment_frames`);
+- methods are stateless between windows (noise from (seed, position), context frames from
+  the engine), and a segment rendered alone plans windows exactly as a full run does (it
+  reads the input from frame 0 and stops once its frames are out: `StreamOptions.stop_at`);
+- each segment is encoded by a fresh encoder configured like the final stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vsrup.engine.resume import ResumeStore, Segment
+from vsrup.engine.scheduler import StreamOptions, StreamResult, run_stream
+from vsrup.engine.segment_writer import SegmentTarget, SegmentWriter
+
+if TYPE_CHECKING:
+    import torch
+
+    from vsrup.engine.runtime import Runtime
+    from vsrup.interface.method import Method, MethodSpec
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """One unit of work, picklable and self-describing."""
+
+    job: str  # the job key (its directory is `store`)
+    store: str
+    input: str
+    method: str
+    index: int
+    first: int
+    last: int  # exclusive
+    #: Input frames before `first` the method reads (context and blended overlap): a worker
+    #: that seeks must start decoding at `first - context` at the latest. (Segments rendered
+    #: by `render_segments` read from frame 0, which is always enough.)
+    context: int
+
+
+def plan_segments(store: ResumeStore, total: int, spec: MethodSpec) -> list[SegmentPlan]:
+    """Every segment of a job whose output has `total` frames."""
+    n = store.segment_frames
+    context = spec.context + max(spec.window, 1) + spec.overlap
+    return [
+        SegmentPlan(
+            job=store.key,
+            store=str(store.directory),
+            input=str(store.identity.get("input")),
+            method=str(store.identity.get("method")),
+            index=i,
+            first=first,
+            last=min(first + n, total),
+            context=min(context, first),
+        )
+        for i, first in enumerate(range(0, total, n))
+    ]
+
+
+def finished(store: ResumeStore) -> list[Segment]:
+    return store.finished()
+
+
+def unfinished(store: ResumeStore, plan: list[SegmentPlan]) -> list[SegmentPlan]:
+    done = {s.first for s in store.finished()}
+    return [p for p in plan if p.first not in done]
+
+
+def render_segments(
+    frames: Iterable[tuple[torch.Tensor, Any]],
+    method: Method,
+    store: ResumeStore,
+    target: SegmentTarget,
+    *,
+    first: int,
+    last: int | None = None,
+    runtime: Runtime | None = None,
+    options: StreamOptions | None = None,
+    on_frame: Any = None,
+) -> StreamResult:
+    """Render the output frames [first, last) (None: to the end) into finished segments.
+
+    `first` must be a segment boundary; `frames` is the decoded input from frame 0 (what it
+    yields before the windows reaching `first` is read and dropped). Segments are written
+    atomically, so rendering one again (a retried worker) replaces it with identical data.
+    """
+    if first % store.segment_frames:
+        raise ValueError(f"{first} is not a segment boundary ({store.segment_frames} frames)")
+    opts = options or StreamOptions()
+    opts.resume_from, opts.stop_at = first, last
+    writer = SegmentWriter(store, target, first=first)
+
+    def sink(frame: Any, pts: Any) -> None:
+        writer.write(frame, pts)
+        if on_frame is not None:
+            on_frame()
+
+    try:
+        result = run_stream(frames, method, sink, runtime, opts)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return result
+
+
+def render_direct(
+    reader: Any,
+    sink: Any,
+    kernel: str,
+    store: ResumeStore,
+    target: SegmentTarget,
+    *,
+    first: int,
+    on_progress: Any = None,
+) -> tuple[int, dict[str, float]]:
+    """The direct classical path (`engine.direct`) into segments: output frames [first, end)
+    resampled by swscale and encoded per segment like every other method's frames."""
+    from vsrup.engine.direct import run_direct
+
+    if first % store.segment_frames:
+        raise ValueError(f"{first} is not a segment boundary ({store.segment_frames} frames)")
+    writer = SegmentWriter(store, target, first=first)
+    try:
+        result = run_direct(reader, sink, kernel, on_progress, out=writer, first=first)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return result
+
+
+def stitch(store: ResumeStore, target: SegmentTarget, total: int | None = None) -> int:
+    """Mux every segment into the final writer (`target`, not yet closed); frames muxed."""
+    return store.stitch(target.mux_packets, total)
+
+
+def job_directory(plan: SegmentPlan) -> Path:
+    return Path(plan.store)
