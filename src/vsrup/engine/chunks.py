@@ -300,10 +300,10 @@ def planner_for_spec(
         length,
         min(spec.overlap if overlap is None else overlap, length - 1),
         spec.alignment,
-        # Alignment-1 windows (DLoRAL's pairs) take any length, so the last one is simply
-        # shorter and nothing is padded. Flush with the end it would compute frames twice and
-        # blend them, and a pair method that carries the previous frame between calls would
-        # pair a repeated frame with its successor: 123 LSB off the official DLoRAL output.
+        # Alignment-1 windows (DLoRAL) take any length, so the last one is simply shorter and
+        # nothing is padded: flush with the end it would compute frames twice and blend them
+        # (with DLoRAL once carrying its previous frame, a repeated frame was paired with its
+        # successor: 123 LSB off the official output). Earlier frames come as `spec.context`.
         pad=pad,
         segment_aware=spec.uses_segments,
     )
