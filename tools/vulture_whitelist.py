@@ -68,3 +68,11 @@ _.timeout
 toy_convert
 fake_methods
 capsys
+
+# Set for PyAV's encoder (a codec context reads it); a child process's entry point named in a
+# `python -c` string (tests/helpers_resume.py); a factory class whose `__new__` builds a
+# method class in a test; pytest's module-level marker variable.
+_.framerate
+child_main
+__new__
+pytestmark

@@ -105,6 +105,12 @@ class ProgressView:
             self._last = now
             info(f"{self._label}: {frames}, {fps}, {eta}")
 
+    def relabel(self, label: str) -> None:
+        """A new description (a distributed run counts files and segments in it)."""
+        self._label = label
+        if self._bar is not None:
+            self._bar.update(self._task, description=label)
+
     def stop(self) -> None:
         if self._bar is not None:
             self._bar.stop()

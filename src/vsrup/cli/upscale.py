@@ -255,6 +255,20 @@ def upscale(
     fps: float | None = typer.Option(
         None, "--fps", min=0.001, help="Frame rate of an image-sequence input (default 24)."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Render segments on N worker processes (Ray, `pip install 'vsrup[ray]'`; "
+        "default with --ray: one per local GPU, else 2). Output equals a one-process run's "
+        "for per-frame methods; temporal methods start each segment with context frames.",
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray",
+        help="Address of a running Ray cluster (e.g. auto, or ray://head:10001); --work-dir "
+        "must be a folder every node sees.",
+    ),
     as_json: bool = typer.Option(
         False,
         "--json",
@@ -295,6 +309,8 @@ def upscale(
     view = ProgressView(quiet)
     results: list[tuple[Path, Path, str, str]] = []
     worst = 0
+    distributed = workers is not None or ray_address is not None
+    queued: list[UpscaleJob] = []
     for plan in plans:
         src, dst = plan.input, plan.output
         if plan.skip is not None:
@@ -317,6 +333,9 @@ def upscale(
             temporal=temporal, resume=resume, work_dir=work_dir, checkpoint=checkpoint, fps=fps,
             segment_frames=segment_frames, scene_cuts=scene_cuts,
         )  # fmt: skip
+        if distributed:
+            queued.append(job)
+            continue
         view.start(src.name)
         try:
             result = run_job(job, on_progress=view.update, on_warning=warn, on_info=info)
@@ -351,6 +370,12 @@ def upscale(
         results.append((src, dst, "ok", note))
         if report is not None:
             report.emit(src, dst, method, "ok", result=result)
+    if distributed and queued:
+        from vsrup.cli.scaleout import pool_options, run_scaled
+
+        options = pool_options(workers, ray_address, device)
+        worst = max(worst, run_scaled(queued, options, report, view, method, results))
+        is_batch = True  # the summary table says which files failed
     if is_batch:
         _summary(results, quiet)
         if worst:

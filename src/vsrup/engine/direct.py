@@ -56,10 +56,12 @@ def run_direct(
     *,
     out: Any = None,
     first: int = 0,
+    last: int | None = None,
 ) -> tuple[int, dict[str, float]]:
     """Resample every selected frame of `reader` into `sink`'s format; returns the number of
     frames finished and the seconds per stage. The frames go to `out.write_frame` (None: the
-    sink itself); frames before `first` are finished already (resume) and only decoded."""
+    sink itself); frames before `first` are finished already (resume) and only decoded, and
+    output stops before frame `last` (None: the end; one segment of a distributed run)."""
     import time
 
     from av.video.reformatter import VideoReformatter
@@ -105,6 +107,8 @@ def run_direct(
             done += 1
             if on_progress is not None:
                 on_progress(first + done)
+            if last is not None and first + done >= last:
+                break
     finally:
         stop.set()
     return done, timings

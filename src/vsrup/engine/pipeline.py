@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vsrup.errors import UsageError
 from vsrup.interface.method import Method, MethodOptions, MethodSpec
@@ -295,14 +295,14 @@ def segment_frames(spec: MethodSpec, job: UpscaleJob) -> int:
     return SEGMENT_FRAMES.get(spec.kind, 48)
 
 
-def open_store(job: UpscaleJob, spec: MethodSpec, settings: dict, sink, out_w: int,  # noqa: ANN001
-               out_h: int, warn: WarnFn):  # noqa: ANN201  # fmt: skip
-    """The job's resume store and the segments' target: the final writer, or lossless
-    segments for image sequences (finished segments of an interrupted run of the same job are
-    kept: the job continues from them)."""
+def store_identity(job: UpscaleJob, spec: MethodSpec, settings: dict, sink, out_w: int,  # noqa: ANN001
+                   out_h: int):  # noqa: ANN201  # fmt: skip
+    """(identity, target): everything that names the job's resume store, and what its
+    segments are encoded for (the final writer, or lossless segments for image sequences).
+    A distributed run's workers compute it exactly as a single-process run does."""
     from dataclasses import asdict
 
-    from vsrup.engine.resume import ResumeStore, input_identity, software_versions
+    from vsrup.engine.resume import input_identity, software_versions
 
     if hasattr(sink, "packet_encoder"):
         target = sink
@@ -320,6 +320,16 @@ def open_store(job: UpscaleJob, spec: MethodSpec, settings: dict, sink, out_w: i
         "segment_frames": segment_frames(spec, job),
         "versions": software_versions(),
     }
+    return identity, target
+
+
+def open_store(job: UpscaleJob, spec: MethodSpec, settings: dict, sink, out_w: int,  # noqa: ANN001
+               out_h: int, warn: WarnFn):  # noqa: ANN201  # fmt: skip
+    """The job's resume store and the segments' target (finished segments of an interrupted
+    run of the same job are kept: the job continues from them)."""
+    from vsrup.engine.resume import ResumeStore
+
+    identity, target = store_identity(job, spec, settings, sink, out_w, out_h)
     if job.resume:
         check_resumable(identity, job.work_dir)
     store = ResumeStore.open(identity, work_root=job.work_dir)
@@ -378,7 +388,27 @@ def spatial_tile(spec: MethodSpec, job: UpscaleJob) -> int | None:
     return tile_for_vram(advice, job.vram, multiple=spec.size_multiple)
 
 
-def _frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
+def stream_options(job: UpscaleJob, spec: MethodSpec, out_w: int, out_h: int, bits: int,
+                   **callbacks: Any):  # noqa: ANN201  # fmt: skip
+    """The engine settings of a job: the same for one process and for a distributed run's
+    workers, so both compute the same frames."""
+    from vsrup.engine.scheduler import StreamOptions
+
+    return StreamOptions(
+        color_fix=job.color_fix,
+        batch=batch_size(spec, out_w, out_h, job.batch),
+        bits=bits,
+        tile=spatial_tile(spec, job),
+        out_size=(out_h, out_w),
+        temporal=temporal_config(job, spec),
+        window=job.options.window,
+        shots=job.scene_cuts,
+        segment_config=segment_config(job),
+        **callbacks,
+    )
+
+
+def frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
     """Decoded frames as the engine carries them: (C, H, W) uint8/uint16, no float pass."""
     return reader.integer_frames()
 
@@ -500,7 +530,7 @@ def run_job(
              "methods assume SDR; no tone-mapping is done")  # fmt: skip
     from vsrup.engine.direct import eligible, run_direct
     from vsrup.engine.runtime import seed_everything
-    from vsrup.engine.scheduler import StreamOptions, run_stream
+    from vsrup.engine.scheduler import run_stream
     from vsrup.video.output import remove_stale_partials
 
     # Seeded before loading: whatever a method initialises from the global generator
@@ -540,21 +570,10 @@ def run_job(
             if on_progress is not None:
                 on_progress(Progress(n, reader.total, time.perf_counter() - t0))
 
-        temporal = temporal_config(job, spec)
-        options = StreamOptions(
-            color_fix=job.color_fix,
-            batch=batch_size(spec, out_w, out_h, job.batch),
-            bits=bits,
-            tile=spatial_tile(spec, job),
-            out_size=(out_h, out_w),
-            temporal=temporal,
-            on_progress=progress,
-            on_warning=warn,
-            on_info=on_info,
-            window=job.options.window,
-            shots=job.scene_cuts,
-            segment_config=segment_config(job),
+        options = stream_options(
+            job, spec, out_w, out_h, bits, on_progress=progress, on_warning=warn, on_info=on_info
         )
+        temporal = options.temporal
         direct = None
         if temporal is None:  # the temporal stage needs the engine loop
             direct = eligible(method, runtime, reader, sink, color_fix=job.color_fix)
@@ -577,7 +596,7 @@ def run_job(
                     )  # fmt: skip
                 done = first + count
             else:
-                decoded = timed_iter("decode", _frames_of(reader))
+                decoded = timed_iter("decode", frames_of(reader))
                 if store is None:
                     stream = run_stream(decoded, method, write, runtime, options)
                 else:

@@ -53,8 +53,16 @@ def default_work_root() -> Path:
 
 
 def input_identity(path: str | Path) -> dict[str, Any]:
-    """What identifies an input file: a changed file never resumes an old job."""
-    p = Path(path).resolve()
+    """What identifies an input: a changed file never resumes an old job. An image sequence
+    given as a pattern or a glob (`f/img_%04d.png`, `f/*.png`) is identified by its images."""
+    p = Path(path)
+    if not p.exists():
+        from vsrup.video.imageseq import list_images
+
+        images = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in list_images(p)]
+        digest = hashlib.sha256(json.dumps(images).encode()).hexdigest()[:20]
+        return {"input": str(p.parent.resolve() / p.name), "images": digest}
+    p = p.resolve()
     st = p.stat()
     return {"input": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 

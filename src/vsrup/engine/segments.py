@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsrup.engine.resume import ResumeStore, Segment
@@ -119,17 +118,19 @@ def render_direct(
     target: SegmentTarget,
     *,
     first: int,
+    last: int | None = None,
     on_progress: Any = None,
 ) -> tuple[int, dict[str, float]]:
-    """The direct classical path (`engine.direct`) into segments: output frames [first, end)
-    resampled by swscale and encoded per segment like every other method's frames."""
+    """The direct classical path (`engine.direct`) into segments: output frames [first, last)
+    (None: to the end) resampled by swscale and encoded per segment like every other
+    method's frames."""
     from vsrup.engine.direct import run_direct
 
     if first % store.segment_frames:
         raise ValueError(f"{first} is not a segment boundary ({store.segment_frames} frames)")
     writer = SegmentWriter(store, target, first=first)
     try:
-        result = run_direct(reader, sink, kernel, on_progress, out=writer, first=first)
+        result = run_direct(reader, sink, kernel, on_progress, out=writer, first=first, last=last)
         writer.close()
     except BaseException:
         writer.abort()
@@ -140,7 +141,3 @@ def render_direct(
 def stitch(store: ResumeStore, target: SegmentTarget, total: int | None = None) -> int:
     """Mux every segment into the final writer (`target`, not yet closed); frames muxed."""
     return store.stitch(target.mux_packets, total)
-
-
-def job_directory(plan: SegmentPlan) -> Path:
-    return Path(plan.store)

@@ -140,7 +140,6 @@ class VideoRun:
         # LQ latents finished by an interrupted run are reused as they are.
         self._stored = self._read_lq_meta() if resume and self.persistent else None
         self._resume = resume
-        self._frames_seen = 0
         #: Set by `frames`: the sampling state, for tests and measurements.
         self.states: SteppedLatents | None = None
         self.lq: LatentStore | None = None
@@ -153,7 +152,6 @@ class VideoRun:
         from vsrup.methods.stcdit.pipeline import prepare_video
 
         n = frames.shape[0]
-        self._frames_seen += n
         self._geometry = plan_geometry(frames.shape[-2], frames.shape[-1], self.scale)
         if self._stored is not None:
             k = len(self.segments.frames)

@@ -1,0 +1,1 @@
+"""Scale-out: upscale many files, or one long file, on several workers (Ray)."""
