@@ -183,6 +183,16 @@ def test_planner_for_spec():
     assert planner_for_spec(seg).segment_aware
 
 
+def test_pair_windows_end_shorter_so_no_frame_is_computed_twice():
+    """DLoRAL's pairs (window 2, alignment 1) carry the previous frame between calls: a last
+    window flush with the end would repeat frame 1 and blend it from a wrong pair."""
+    pairs = MethodSpec(id="p", summary="", kind="diffusion", scales=(4,), window=2)
+    planner = planner_for_spec(pairs)
+    windows = planner.add_frames(3) + planner.finish()
+    assert [(w.start, w.end, w.indices) for w in windows] == [(0, 2, (0, 1)), (2, 3, (2,))]
+    assert all(w == 1.0 for win in windows for w in win.weights)
+
+
 def test_blender_rejects_wrong_frame_count_and_order():
     w0, w1 = plan_windows(10, 5)
     b = StreamingBlender()

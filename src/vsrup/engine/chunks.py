@@ -5,8 +5,9 @@ methods: any batch). Consecutive windows share `overlap` frames, blended with li
 the output always has exactly the input's frame count:
 
 - placement: a fixed stride `length - overlap`; the last window is flush with the end of the
-  video (extra overlap, never padding) for temporal methods, or simply shorter for methods that
-  accept any length (per-frame methods: no frame is computed twice);
+  video (extra overlap, never padding) for methods with aligned windows (Wan: 4k+1), or simply
+  shorter for methods that accept any length (per-frame methods, DLoRAL's pairs: no frame is
+  computed twice);
 - a video shorter than one window becomes one window padded at the end (reflected frames by
   default, or repeats) up to the smallest length the method accepts; padded positions get
   weight 0 and are never emitted;
@@ -299,7 +300,10 @@ def planner_for_spec(
         length,
         min(spec.overlap if overlap is None else overlap, length - 1),
         spec.alignment,
-        exact=spec.alignment <= 1,  # fixed-size windows (pairs): pad short videos up to it
+        # Alignment-1 windows (DLoRAL) take any length, so the last one is simply shorter and
+        # nothing is padded: flush with the end it would compute frames twice and blend them
+        # (with DLoRAL once carrying its previous frame, a repeated frame was paired with its
+        # successor: 123 LSB off the official output). Earlier frames come as `spec.context`.
         pad=pad,
         segment_aware=spec.uses_segments,
     )
