@@ -18,14 +18,15 @@ from vsrup.errors import EXIT_RUNTIME
 
 
 def pool_options(workers: int | None, address: str | None, device: str) -> Any:
-    """Workers: as asked, else one per GPU here, else 2 sharing the CPU cores."""
+    """Workers: as asked, else one per GPU here, else one (on a CPU, one worker using every
+    core was faster than two sharing them: docs/scaleout.md)."""
     import torch
 
     from vsrup.scaleout.pool import PoolOptions
 
     gpus = torch.cuda.device_count() if device in ("auto", "cuda") else 0
     use_gpu = device.startswith("cuda") or (device == "auto" and gpus > 0)
-    n = workers if workers is not None else (gpus or 2)
+    n = workers if workers is not None else (gpus or 1)
     env: dict[str, str] = {}
     if not use_gpu and address is None:  # N processes share this machine's cores
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))

@@ -260,7 +260,7 @@ def upscale(
         "--workers",
         min=1,
         help="Render segments on N worker processes (Ray, `pip install 'vsrup[ray]'`; "
-        "default with --ray: one per local GPU, else 2). Output equals a one-process run's "
+        "default with --ray: one per local GPU, else 1). Output equals a one-process run's "
         "for per-frame methods; temporal methods start each segment with context frames.",
     ),
     ray_address: str | None = typer.Option(
