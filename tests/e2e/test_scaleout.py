@@ -172,3 +172,29 @@ def test_workers_refuse_image_sequence_output(tmp_path):
               "-m", "bicubic", "--workers", "2"])  # fmt: skip
     assert r.exit_code == 2
     assert "video output" in r.output
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_learned_method_json_events_and_same_stream(tmp_path):
+    """span (temporal stage on by default) on two workers: the same video packets as one
+    process, one JSON event per segment and one object for the file."""
+    import json
+
+    make_clip(tmp_path / "s.mp4", frames=10, seed=4)
+    common = ["-m", "span", "--scale", "2", "--segment-frames", "4", "-q", "--device", "cpu"]
+    one = _run(["upscale", str(tmp_path / "s.mp4"), "-o", str(tmp_path / "one.mp4"), *common,
+                "--work-dir", str(tmp_path / "w1")])  # fmt: skip
+    assert one.exit_code == 0, one.output
+    two = CliRunner().invoke(
+        app,
+        ["upscale", str(tmp_path / "s.mp4"), "-o", str(tmp_path / "two.mp4"), *common,
+         "--work-dir", str(tmp_path / "w2"), "--workers", "2", "--json"],
+    )  # fmt: skip
+    assert two.exit_code == 0, two.output
+    assert video_packets(tmp_path / "one.mp4") == video_packets(tmp_path / "two.mp4")
+    rows = [json.loads(line) for line in two.stdout.splitlines() if line.startswith("{")]
+    segments = [r for r in rows if r.get("event") == "segment"]
+    files = [r for r in rows if "event" not in r]
+    assert sorted(r["segment"] for r in segments) == [0, 1, 2]
+    assert sum(r["frames"] for r in segments) == 10
+    assert [(f["status"], f["frames"]) for f in files] == [("ok", 10)]

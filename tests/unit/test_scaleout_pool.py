@@ -68,3 +68,34 @@ def test_worker_error_is_reported_once_and_others_finish(tmp_path):
 def test_duplicate_keys_refused(tmp_path):
     with pytest.raises(ValueError, match="unique"):
         list(run_pool([WorkItem("a", 1, 1), WorkItem("a", 2, 2)], _factory(tmp_path)))
+
+
+def test_ray_address_connects_instead_of_starting_a_local_instance():
+    from vsrup.scaleout.pool import _init
+
+    calls = []
+
+    class FakeRay:
+        def is_initialized(self):
+            return False
+
+        def init(self, **kwargs):
+            calls.append(kwargs)
+
+    env = {"HF_HOME": "/shared/hf"}
+    assert _init(FakeRay(), PoolOptions(workers=3, address="ray://head:10001", env=env))
+    assert calls[0]["address"] == "ray://head:10001"
+    assert "num_cpus" not in calls[0]  # the cluster's resources, not a local instance's
+    assert calls[0]["runtime_env"] == {"env_vars": env}
+
+
+def test_cli_pool_options_defaults():
+    from vsrup.cli.scaleout import pool_options
+
+    cluster = pool_options(None, "auto", "cpu")
+    assert (cluster.address, cluster.workers, cluster.gpus_per_worker) == ("auto", 1, 0.0)
+    assert "OMP_NUM_THREADS" not in cluster.env  # a cluster's nodes have their own cores
+    local = pool_options(2, None, "cpu")
+    assert local.workers == 2 and local.env["OMP_NUM_THREADS"] == str(
+        max(1, (os.cpu_count() or 1) // 2)
+    )
