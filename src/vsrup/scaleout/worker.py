@@ -9,13 +9,29 @@ rendered here is byte-identical to the one a single process writes.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from vsrup.engine import pipeline as pl
 from vsrup.scaleout.tasks import FilePlan, PrepareTask, SegmentTask
+
+
+@dataclass
+class _Opened:
+    reader: Any
+    method: Any
+    spec: Any
+    runtime: Any
+    scale: int
+    out_w: int
+    out_h: int
+    sink: Any  # the throw-away writer: its encoder configuration is the final file's
+    bits: int
 
 
 class SegmentWorker:
@@ -43,9 +59,10 @@ class SegmentWorker:
         return self._loaded[key]
 
     # -- the steps ------------------------------------------------------------------------------
-    def _open(self, job: pl.UpscaleJob, warn: Any) -> tuple[Any, ...]:
-        """Reader, method, spec, runtime, output size and a throw-away writer configured as
-        the final one (segments are encoded by its `packet_encoder`)."""
+    @contextmanager
+    def _open(self, job: pl.UpscaleJob, warn: Any) -> Iterator[_Opened]:
+        """The file opened as a one-process run opens it, with a throw-away writer configured
+        as the final one (segments are encoded by its `packet_encoder`); removed on exit."""
         from vsrup.interface import registry
 
         spec0 = registry.get(job.method).spec
@@ -56,24 +73,24 @@ class SegmentWorker:
         reader.batch = pl.batch_size(spec0, out_w, out_h, job.batch)
         method, spec, runtime = self.method(job, scale)
         probe_dir = Path(tempfile.mkdtemp(prefix="vsrup-worker-"))
-        probe = probe_dir / f"probe{job.output.suffix}"
-        sink = pl.open_sink(job, reader, out_w, out_h, probe, warn)
-        return reader, method, spec, runtime, scale, out_w, out_h, sink, probe_dir
+        try:
+            sink = pl.open_sink(job, reader, out_w, out_h, probe_dir / f"probe{job.output.suffix}",
+                                warn)  # fmt: skip
+            try:
+                bits = 16 if getattr(sink, "deep", reader.deep) else 8
+                yield _Opened(reader, method, spec, runtime, scale, out_w, out_h, sink, bits)
+            finally:
+                sink.abort()
+        finally:
+            shutil.rmtree(probe_dir, ignore_errors=True)
 
     def prepare(self, job: pl.UpscaleJob) -> FilePlan:
         warnings: list[str] = []
-        reader, method, spec, runtime, scale, out_w, out_h, sink, probe_dir = self._open(
-            job, warnings.append
-        )
-        try:
-            bits = 16 if getattr(sink, "deep", reader.deep) else 8
-            settings = pl.job_settings(job, spec, runtime, out_w, out_h, bits, scale)
-            settings["method_state"] = method.resume_settings()
-            identity, _ = pl.store_identity(job, spec, settings, sink, out_w, out_h)
-            return FilePlan(identity, reader.total, out_w, out_h, warnings)
-        finally:
-            sink.abort()
-            _remove(probe_dir)
+        with self._open(job, warnings.append) as f:
+            settings = pl.job_settings(job, f.spec, f.runtime, f.out_w, f.out_h, f.bits, f.scale)
+            settings["method_state"] = f.method.resume_settings()
+            identity, _ = pl.store_identity(job, f.spec, settings, f.sink, f.out_w, f.out_h)
+            return FilePlan(identity, f.reader.total, f.out_w, f.out_h, warnings)
 
     def render(self, task: SegmentTask) -> int:
         from vsrup.engine.direct import eligible
@@ -85,29 +102,18 @@ class SegmentWorker:
         if any(s.first == seg.first and s.count == seg.last - seg.first
                for s in store.finished()):  # fmt: skip
             return 0  # finished by an earlier attempt whose result was lost with its worker
-        reader, method, spec, runtime, _, out_w, out_h, sink, probe_dir = self._open(
-            job, lambda _msg: None
-        )
-        try:
-            bits = 16 if getattr(sink, "deep", reader.deep) else 8
-            options = pl.stream_options(job, spec, out_w, out_h, bits)
+        with self._open(job, lambda _msg: None) as f:
+            options = pl.stream_options(job, f.spec, f.out_w, f.out_h, f.bits)
             # The same path a one-process run takes: a classical resampler straight from the
             # decoder to the encoder, everything else through the engine loop.
             kernel = None
             if options.temporal is None:
-                kernel = eligible(method, runtime, reader, sink, color_fix=job.color_fix)
+                kernel = eligible(f.method, f.runtime, f.reader, f.sink, color_fix=job.color_fix)
             if kernel is not None:
-                render_direct(reader, sink, kernel, store, sink, first=seg.first, last=seg.last)
+                render_direct(f.reader, f.sink, kernel, store, f.sink, first=seg.first,
+                              last=seg.last)  # fmt: skip
             else:
-                render_segments(pl.frames_of(reader), method, store, sink, first=seg.first,
-                                last=seg.last, runtime=runtime, options=options)  # fmt: skip
+                render_segments(pl.frames_of(f.reader), f.method, store, f.sink,
+                                first=seg.first, last=seg.last, runtime=f.runtime,
+                                options=options)  # fmt: skip
             return seg.last - seg.first
-        finally:
-            sink.abort()
-            _remove(probe_dir)
-
-
-def _remove(directory: Path) -> None:
-    import shutil
-
-    shutil.rmtree(directory, ignore_errors=True)
