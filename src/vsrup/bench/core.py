@@ -186,6 +186,8 @@ def ffmpeg_runner(job: Job) -> None:
     x264 = encoder_options("libx264", EncodeSettings())
     cmd += ["-vf", ",".join(chain), "-c:v", "libx264", "-crf", x264["crf"]]
     cmd += ["-preset", x264["preset"]]
+    if "x264-params" in x264:  # the same instruction-set cap as vsrup's encoder
+        cmd += ["-x264-params", x264["x264-params"]]
     # The same pixel format the bench runner's encoder picks, so quality rows compare fairly.
     info = probe(job.input)
     even = (info.width * s) % 2 == 0 and (info.height * s) % 2 == 0

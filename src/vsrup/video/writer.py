@@ -29,6 +29,7 @@ from vsrup.errors import EncodeError, UsageError
 from vsrup.video.probe import VideoInfo
 from vsrup.video.reader import assumed_matrix, sws_matrix
 from vsrup.video.remux import PassThrough
+from vsrup.video.x264_cpu import reproducible_x264_params
 
 if TYPE_CHECKING:  # only the float `write` needs torch; encoding integers does not
     import torch
@@ -242,6 +243,8 @@ def encoder_options(encoder: str, settings: EncodeSettings) -> dict:
             opts["preset"] = preset
         if encoder == "libx265":
             opts["x265-params"] = "log-level=error"
+        if encoder == "libx264" and (params := reproducible_x264_params()):
+            opts["x264-params"] = params  # the same frames give the same bytes
     elif encoder == "libvpx-vp9":
         opts.update({"crf": str(crf), "b": "0", "row-mt": "1"})
         opts["cpu-used"] = settings.preset or "4"

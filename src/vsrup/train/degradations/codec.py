@@ -14,8 +14,9 @@ import numpy as np
 
 CODECS = ("libx264", "h264", "mpeg4")
 
-#: x264's macroblock-tree look-ahead gave run-to-run differences in P frames even with one
-#: thread (seen on 32×32 clips); without it the same input always gives the same bytes.
+#: x264 gave run-to-run differences in P frames even with one thread (seen on 32×32 clips):
+#: its AVX-512 code with the macroblock tree (`vsrup.video.x264_cpu`). Without the look-ahead
+#: (so without the tree) the same input always gives the same bytes.
 _X264 = {"threads": "1", "x264-params": "threads=1:lookahead-threads=1:rc-lookahead=0"}
 DETERMINISTIC = {"libx264": _X264, "h264": _X264}
 
