@@ -31,7 +31,7 @@ def _clip(frames: int, seed: int = 1, size: int = 16) -> torch.Tensor:
 
 def _build(method_id: str, **options):  # noqa: ANN003, ANN202
     torch.manual_seed(11)  # what the run seeds globally must not matter either
-    opts = MethodOptions(synthetic_weights="tiny", seed=7, steps=2, **options)
+    opts = MethodOptions(**{"synthetic_weights": "tiny", "seed": 7, "steps": 2, **options})
     return methods.get(method_id).from_weights(None, Runtime(), opts)
 
 
@@ -67,6 +67,54 @@ CASES: dict[str, Callable[[], torch.Tensor]] = {
     "stcdit_window": _stcdit_window,
     "stcdit_whole_video": _stcdit_whole_video,
 }
+
+
+@pytest.mark.parametrize("method_id", WAN_METHODS)
+def test_members_subclass_the_base_and_keep_its_build_and_run(method_id: str) -> None:
+    from vsrup.methods.wan_family.method import WanMethod
+
+    cls = methods.get(method_id)
+    assert issubclass(cls, WanMethod)
+    # One from_weights and one process for the family: a member that grew its own copy again
+    # would bypass the shared building and noise seeding.
+    for name in ("from_weights", "process", "generator", "scale"):
+        assert name not in vars(cls), f"{method_id} overrides WanMethod.{name}"
+
+
+@pytest.mark.parametrize("method_id", WAN_METHODS)
+def test_members_run_the_four_stages_of_the_shared_pipeline(
+    method_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vsrup.methods.wan_family.components import WanComponents
+    from vsrup.methods.wan_family.pipeline import WanPipeline
+
+    method = _build(method_id, steps=1, window=9)
+    assert isinstance(method.parts, WanComponents)
+    pipeline_cls = type(method.make_pipeline())
+    assert issubclass(pipeline_cls, WanPipeline)
+    assert "__call__" not in vars(pipeline_cls)  # the staged entry point is the base's
+    stages: list[str] = []
+    for stage in ("prepare", "encode", "denoise", "decode"):
+        real = getattr(pipeline_cls, stage)
+
+        def record(self, *args, _stage=stage, _real=real):  # noqa: ANN001, ANN002, ANN202
+            stages.append(_stage)
+            return _real(self, *args)
+
+        monkeypatch.setattr(pipeline_cls, stage, record)
+    with torch.no_grad():
+        out = method.process(Clip(_clip(1), start=0))
+    assert stages == ["prepare", "encode", "denoise", "decode"]
+    assert out.shape == (1, 3, 16 * method.scale, 16 * method.scale)
+
+
+def test_trained_weights_are_refused_by_members_without_them() -> None:
+    from vsrup.errors import UsageError
+
+    stcdit = methods.get("stcdit")
+    assert stcdit.own_weights is None
+    with pytest.raises(UsageError, match="takes no --weights"):
+        stcdit.with_trained(None, Path("trained"), MethodOptions())
 
 
 @pytest.mark.parametrize("name", list(CASES))
