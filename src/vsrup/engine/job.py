@@ -77,7 +77,8 @@ class JobResult:
     seconds: float
     decode_errors: int = 0
     warnings: list[str] = field(default_factory=list)
-    #: Seconds per engine stage (method, wait_decode, blend_color, store).
+    #: Seconds per engine stage (`vsrup.util.timing.STAGES` names: method, decode_wait, blend,
+    #: temporal, encode), from the StageTimer calls `vsrup bench` records.
     timings: dict[str, float] = field(default_factory=dict)
 
 

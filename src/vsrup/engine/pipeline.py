@@ -49,6 +49,7 @@ from vsrup.engine.job_render import JobRender, interrupted_note
 from vsrup.engine.job_store import check_resumable, open_store, store_identity
 from vsrup.errors import UsageError
 from vsrup.interface.method import Method, MethodOptions, MethodSpec
+from vsrup.util.timing import StageTimer
 
 
 # -- 3. method --------------------------------------------------------------------------------
@@ -107,7 +108,8 @@ def load_method(job: UpscaleJob, scale: int) -> tuple[Method, MethodSpec, object
     # The method sees the native scale it runs at; the job's own options stay as given.
     options = dataclasses.replace(job.options, scale=scale)
     weights = resolve_weights(spec, options, cls.weights_for(options))
-    method = cls.from_weights(weights, runtime, options)
+    with StageTimer("load"):  # a no-op unless `vsrup bench` is recording
+        method = cls.from_weights(weights, runtime, options)
     if runtime.offload != "none" or runtime.compile:
         from vsrup.engine.placement import apply_placement
 

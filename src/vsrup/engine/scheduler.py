@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,7 +54,7 @@ from vsrup.engine.stream_options import StreamOptions, StreamResult
 from vsrup.engine.temporal import TemporalStabilizer
 from vsrup.engine.window_run import feeds_integers, process_window, resize_exact
 from vsrup.errors import MethodError
-from vsrup.util.timing import StageTimer
+from vsrup.util.timing import StageTimer, timed_iter
 
 if TYPE_CHECKING:
     import torch
@@ -80,7 +79,8 @@ class _StreamRun:
         self.method, self.spec, self.runtime, self.opts = method, spec, runtime, opts
         self.resumed = opts.resume_from
         self.stop_at = opts.stop_at
-        self.timings = {"method": 0.0, "wait_decode": 0.0, "blend_color": 0.0, "temporal": 0.0}
+        # Seconds per stage of this run; the same StageTimer calls feed `vsrup bench`.
+        self.timings: dict[str, float] = {}
         self.writer = BackgroundSink(sink, opts.encode_queue)
         self.planner: WindowPlanner = planner_for_spec(
             spec, batch=opts.batch, overlap=opts.overlap, window=opts.window
@@ -143,32 +143,33 @@ class _StreamRun:
         for index, out in finished:
             if self.stop_at is not None and index >= self.stop_at:
                 continue
-            t0 = time.perf_counter()
             if opts.out_size is not None and tuple(out.shape[-2:]) != opts.out_size:
-                if self.scaler is None and out.device.type == "cpu":
-                    from vsrup.video.scale import FrameScaler
-
-                    self.scaler = FrameScaler("lanczos")
-                out = resize_exact(out, *opts.out_size, opts.bits, self.scaler)
+                with StageTimer("blend", self.timings):
+                    out = self.exact_size(out, opts.out_size)
             if self.stage is not None:
-                t1 = time.perf_counter()
-                out = self.stage.push(self.reference(index), to_unit_float(out))
-                spent = time.perf_counter() - t1
-                self.timings["temporal"] += spent
-                t0 += spent  # not part of blend_color
+                with StageTimer("temporal", self.timings):
+                    out = self.stage.push(self.reference(index), to_unit_float(out))
                 if index < self.resumed:  # context for the stage only: already stored
                     continue
-            if opts.color_fix != "none":
-                ref = self.reference(index)
-                out = color_fix(to_unit_float(out)[None], ref[None], opts.color_fix)[0]
-            if is_integer(out):  # nothing needed floats: straight to the encoder's form
-                q = integer_hwc(out[None], opts.bits)[0]
-            else:
-                q = quantize(out[None], opts.bits)[0]
-            self.timings["blend_color"] += time.perf_counter() - t0
+            with StageTimer("blend", self.timings):
+                if opts.color_fix != "none":
+                    ref = self.reference(index)
+                    out = color_fix(to_unit_float(out)[None], ref[None], opts.color_fix)[0]
+                if is_integer(out):  # nothing needed floats: straight to the encoder's form
+                    q = integer_hwc(out[None], opts.bits)[0]
+                else:
+                    q = quantize(out[None], opts.bits)[0]
             self.writer.put(q, self.pts_of[index])
             self.done = index + 1
             self.tell(self.done)
+
+    def exact_size(self, out: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The frame at `--width/--height` when the native scale does not give it."""
+        if self.scaler is None and out.device.type == "cpu":
+            from vsrup.video.scale import FrameScaler
+
+            self.scaler = FrameScaler("lanczos")
+        return resize_exact(out, *size, self.opts.bits, self.scaler)
 
     # -- windowed methods ---------------------------------------------------------------
 
@@ -190,20 +191,18 @@ class _StreamRun:
             clip = stack_frames([self.inputs[i] for i in (*before, *win.indices)])
             if not feeds_integers(spec, self.tile, *clip.shape[-2:]):
                 clip = to_unit_float(clip)
-            t0 = time.perf_counter()
-            out = process_window(
-                self.method, clip, win, self.runtime, self.tile, self.opts.on_warning,
-                self.opts.tile_overlap, on_fraction=self.partial_progress(win),
-            )  # fmt: skip
-            self.timings["method"] += time.perf_counter() - t0
+            with StageTimer("method", self.timings):
+                out = process_window(
+                    self.method, clip, win, self.runtime, self.tile, self.opts.on_warning,
+                    self.opts.tile_overlap, on_fraction=self.partial_progress(win),
+                )  # fmt: skip
             self.computed += 1
             if out.shape[0] != win.length:
                 raise MethodError(
                     f"{spec.id} returned {out.shape[0]} frames for a window of {win.length}"
                 )
-            t0 = time.perf_counter()
-            finished = self.blender.add(win, out)
-            self.timings["blend_color"] += time.perf_counter() - t0
+            with StageTimer("blend", self.timings):
+                finished = self.blender.add(win, out)
             self.finish_frames(finished)
             self.release()
 
@@ -218,10 +217,9 @@ class _StreamRun:
         if opts.shots and "scene-change" in seg.reason and seg.start > self.shot_first:
             self.finish_shot(seg.start)
         clip = to_unit_float(stack_frames([self.inputs[i] for i in range(seg.start, seg.end)]))
-        t0 = time.perf_counter()
-        on_device = clip if self.device is None else clip.to(self.device)
-        self.method.add_segment(Clip(on_device, start=seg.start))
-        self.timings["method"] += time.perf_counter() - t0
+        with StageTimer("method", self.timings):
+            on_device = clip if self.device is None else clip.to(self.device)
+            self.method.add_segment(Clip(on_device, start=seg.start))
         if opts.color_fix != "none" or self.stage is not None:
             if "appender" not in self.refs:
                 from vsrup.engine.latent_store import LatentAppender
@@ -242,13 +240,9 @@ class _StreamRun:
             refs["store"], refs["first"] = refs.pop("appender").finish(), self.shot_first
         skip = max(self.warm_from - self.shot_first, 0)  # the temporal stage's context too
         index = self.shot_first + skip
-        t0 = time.perf_counter()
-        for out in self.method.finish_video(skip):
-            self.timings["method"] += time.perf_counter() - t0
+        for out in timed_iter("method", self.method.finish_video(skip), self.timings):
             self.finish_frames([(index, out)])
             index += 1
-            t0 = time.perf_counter()
-        self.timings["method"] += time.perf_counter() - t0
         if index != max(end, self.resumed):
             raise MethodError(f"{self.spec.id} returned frames up to {index}, expected {end}")
         self.computed += 1
@@ -285,13 +279,11 @@ class _StreamRun:
             self.run_windows(self.planner.add_frames(1))
 
     def read(self, source: Iterable[tuple[torch.Tensor, Any]]) -> None:
-        t_wait = time.perf_counter()
-        for frame, pts in source:
-            self.timings["wait_decode"] += time.perf_counter() - t_wait
+        # The time the loop waits for the background decoder (decoding on the critical path).
+        for frame, pts in timed_iter("decode_wait", source, self.timings):
             self.add_frame(frame, pts)
             if self.stopped():
                 break
-            t_wait = time.perf_counter()
 
     def finish_input(self) -> None:
         """The input has ended (or every wanted frame is out): run what is left, check counts."""
@@ -308,7 +300,8 @@ class _StreamRun:
             else:
                 self.run_windows(self.planner.finish())
             self.finish_frames(self.blender.finish())
-        extra = self.method.flush()
+        with StageTimer("method", self.timings):
+            extra = self.method.flush()
         if extra is not None and extra.shape[0] > 0:
             raise MethodError(f"{self.spec.id} returned {extra.shape[0]} frames after the last one")
         if self.count < self.resumed:
