@@ -26,6 +26,16 @@ from vsrup.train.config import TrainConfig
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
+#: The TensorBoard run's folder under RUN_DIR (`tensorboard --logdir RUN_DIR`).
+TENSORBOARD_RUN = "tensorboard"
+
+
+def tensorboard_available() -> bool:
+    """Whether TensorBoard logging happens: only when the package is installed (it is an
+    optional extra, `pip install 'vsrup[train]'`)."""
+    from accelerate.utils import is_tensorboard_available
+
+    return bool(is_tensorboard_available())
 
 
 @dataclass
@@ -134,11 +144,14 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         )
     resume_from = _check_run_dir(cfg)
     sampler = ClipSampler(find_sources(cfg.data), cfg.frames, cfg.crop, cfg.seed)
-    accelerator, objective = _accelerated_objective(cfg, objective_cls)
+    tensorboard = tensorboard_available()
+    accelerator, objective = _accelerated_objective(cfg, objective_cls, tensorboard)
     recipe = objective.recipe
     params = [p for p in objective.trainable.parameters() if p.requires_grad]
     model, optimizer, schedule = _prepared(accelerator, objective, params, cfg.lr)
     start = _start(cfg, accelerator, resume_from)
+    if tensorboard:
+        accelerator.init_trackers(TENSORBOARD_RUN)
 
     procs, rank = accelerator.num_processes, accelerator.process_index
     # Model-guided degradation happens in latent space, inside the objective, after bicubic.
@@ -156,6 +169,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
             last_val = validate(objective, clips, steps, cfg.seed, png)
             metrics.write(json.dumps({"kind": "val", "step": step, **last_val}) + "\n")
             metrics.flush()
+            accelerator.log({f"val/{k}": v for k, v in last_val.items()}, step=step)
         accelerator.wait_for_everyone()
 
     began = time.perf_counter()
@@ -183,11 +197,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         elapsed = time.perf_counter() - began
         rate = samples / elapsed if elapsed > 0 else 0.0
         eta = (cfg.steps - done) * (elapsed / (done - start))
-        if metrics is not None:
-            row = {"kind": "train", "step": done, "loss": mean_loss, "lr": lr_now,
-                   "samples_per_s": rate}  # fmt: skip
-            metrics.write(json.dumps(row) + "\n")
-            metrics.flush()
+        _log_step(accelerator, metrics, done, mean_loss, lr_now, rate)
         if on_progress is not None and accelerator.is_main_process:
             on_progress(Progress(done, cfg.steps, mean_loss, lr_now, rate, eta))
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
@@ -200,6 +210,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
     if accelerator.is_main_process:
         objective.export(export)
         metrics.close()
+    accelerator.end_training()  # closes the TensorBoard writer (no-op without trackers)
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return None
@@ -215,10 +226,24 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         "samples_per_s": samples / max(time.perf_counter() - began, 1e-9),
         "peak_memory_mb": _peak_memory_mb(accelerator.device),
         "export": str(export),
+        "tensorboard": str(cfg.run_dir / TENSORBOARD_RUN) if tensorboard else None,
     }
 
 
-def _accelerated_objective(cfg: TrainConfig, objective_cls: Any) -> tuple[Any, Any]:
+def _log_step(
+    accelerator: Any, metrics: Any, step: int, loss: float, lr: float, rate: float
+) -> None:
+    """One training row in metrics.jsonl (main process) and TensorBoard (when installed)."""
+    if metrics is not None:
+        row = {"kind": "train", "step": step, "loss": loss, "lr": lr, "samples_per_s": rate}
+        metrics.write(json.dumps(row) + "\n")
+        metrics.flush()
+    accelerator.log({"train/loss": loss, "train/lr": lr, "train/samples_per_s": rate}, step=step)
+
+
+def _accelerated_objective(
+    cfg: TrainConfig, objective_cls: Any, tensorboard: bool
+) -> tuple[Any, Any]:
     """The accelerate `Accelerator` of this process and the method's objective on its device."""
     from accelerate import Accelerator
 
@@ -227,6 +252,9 @@ def _accelerated_objective(cfg: TrainConfig, objective_cls: Any) -> tuple[Any, A
         cpu=not torch.cuda.is_available(),
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.grad_accum,
+        # accelerate's own tracker: RUN_DIR/tensorboard/ when the package is installed
+        log_with="tensorboard" if tensorboard else None,
+        project_dir=str(cfg.run_dir) if tensorboard else None,
     )
     objective = objective_cls(
         cfg.synthetic_weights, accelerator.device, cfg.seed, degradation=cfg.degradation
