@@ -30,6 +30,7 @@ from vsrup.methods.wan_family.components import (
 from vsrup.methods.wan_family.pipeline import Crop, WanPipeline
 from vsrup.nn.wan.text import encode_prompt
 from vsrup.util.steps import report_step
+from vsrup.util.timing import StageTimer
 
 SCALE = 4
 
@@ -128,7 +129,8 @@ class LiteVSRPipeline(WanPipeline[LiteVSRComponents]):
         estimate = lq
         for i, t in enumerate(scheduler.timesteps):
             timestep = t.expand(1).to(dev)
-            velocity = parts.model(latents, timestep, parts.prompt_embeds, lq, estimate)
+            with StageTimer("denoise"):
+                velocity = parts.model(latents, timestep, parts.prompt_embeds, lq, estimate)
             sigma = float(scheduler.sigmas[i])
             estimate = (latents.float() - sigma * velocity.float()).to(dtype)
             latents = scheduler.step(velocity, t, latents, return_dict=False)[0]

@@ -34,6 +34,7 @@ from vsrup.methods.wan_family.pipeline import Crop, WanPipeline
 from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.text import encode_prompt
 from vsrup.nn.wan.vae import decode_normalised
+from vsrup.util.timing import StageTimer
 
 #: The paper's final configuration: temporal units of 5 latent frames, 12×9-token windows, top-1.
 PAPER_PATTERN = AttentionPattern(temporal_unit=5, sparse_block=(12, 9), topk=1)
@@ -142,7 +143,8 @@ class SimpleGVRPipeline(WanPipeline[SimpleGVRComponents]):
         prompt = self.parts.prompt_embeds
 
         def velocity(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return model(latents, t, prompt, cond)
+            with StageTimer("denoise"):
+                return model(latents, t, prompt, cond)
 
         noise = self.noise(cond.shape, generator)
         shift = self.parts.scheduler_shift

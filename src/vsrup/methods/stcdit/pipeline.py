@@ -42,6 +42,7 @@ from vsrup.nn.wan.vae import (
     pixels_to_video,
     split_segments,
 )
+from vsrup.util.timing import StageTimer
 
 
 @dataclass
@@ -204,11 +205,12 @@ def select_anchors(segment_latents: Sequence[int], start: int, length: int) -> l
 def guided_velocity(
     parts: STCDiTParts, x: torch.Tensor, lq: torch.Tensor, anchors: list[int], t: torch.Tensor
 ) -> torch.Tensor:
-    v = parts.model(x, lq, anchors, t, parts.prompt_embeds)
-    if parts.negative is None or parts.cfg_scale == 1:
-        return v
-    v_neg = parts.model(x, lq, anchors, t, parts.negative)
-    return v_neg + parts.cfg_scale * (v - v_neg)
+    with StageTimer("denoise"):
+        v = parts.model(x, lq, anchors, t, parts.prompt_embeds)
+        if parts.negative is None or parts.cfg_scale == 1:
+            return v
+        v_neg = parts.model(x, lq, anchors, t, parts.negative)
+        return v_neg + parts.cfg_scale * (v - v_neg)
 
 
 def tiled_velocity(

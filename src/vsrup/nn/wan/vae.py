@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from vsrup.util.timing import StageTimer
+
 #: Spatial tiles STCDiT's `test_tlc_seg` passes to its VAE, in latents: (height, width) and
 #: stride (240×416 px tiles, stride 120×208 px).
 OFFICIAL_TILE = (30, 52)
@@ -53,7 +55,8 @@ def encode_normalised(vae: torch.nn.Module, frames: torch.Tensor) -> torch.Tenso
     padded to 4k+1 (the last one repeated), the posterior's mode in one untiled pass."""
     video, _ = pad_frames_4k1(pixels_to_video(frames.float()))
     mean, std = latent_stats(vae, video)
-    return (vae.encode(video).latent_dist.mode() - mean) / std
+    with StageTimer("vae_encode"):
+        return (vae.encode(video).latent_dist.mode() - mean) / std
 
 
 @torch.no_grad()
@@ -61,7 +64,9 @@ def decode_normalised(vae: torch.nn.Module, latents: torch.Tensor) -> torch.Tens
     """Normalised latent (1, C, F, h, w) → (4F − 3, 3, H, W) frames in [0, 1], one untiled
     pass (callers drop the frames that 4k+1 padding added)."""
     mean, std = latent_stats(vae, latents.float())
-    return video_to_pixels(vae.decode(latents.float() * std + mean, return_dict=False)[0])
+    with StageTimer("vae_decode"):
+        video = vae.decode(latents.float() * std + mean, return_dict=False)[0]
+    return video_to_pixels(video)
 
 
 def _tile_tasks(h: int, w: int, size: tuple[int, int], stride: tuple[int, int]):  # noqa: ANN202
@@ -217,7 +222,8 @@ def encode_segments(
     mean, std = None, None
     for seg in segments:
         clip, _ = pad_frames_4k1(video[:, :, seg.start : seg.stop])
-        mu = _encode(vae, clip, tiles)
+        with StageTimer("vae_encode"):
+            mu = _encode(vae, clip, tiles)
         if mean is None:
             mean, std = latent_stats(vae, mu)
         parts.append((mu - mean) / std)
@@ -241,6 +247,7 @@ def decode_segments(
     mean, std = latent_stats(vae, latents.to(dtype))
     for n_lat, n_frames in zip(latent_counts, frame_counts):
         z = latents[:, :, pos : pos + n_lat].to(dtype) * std + mean
-        out.append(_decode(vae, z, tiles)[:, :, :n_frames].float())
+        with StageTimer("vae_decode"):
+            out.append(_decode(vae, z, tiles)[:, :, :n_frames].float())
         pos += n_lat
     return torch.cat(out, dim=2)
