@@ -193,8 +193,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
             samples += cfg.batch * procs
         done = step + 1
         mean_loss = total_loss / cfg.grad_accum
-        if not math.isfinite(mean_loss):
-            raise _diverged(cfg, done, f"the loss is {mean_loss}")
+        _check_loss(cfg, done, mean_loss)
         lr_now = schedule.get_last_lr()[0]
         elapsed = time.perf_counter() - began
         rate = samples / elapsed if elapsed > 0 else 0.0
@@ -240,6 +239,12 @@ def _clip_finite(accelerator: Any, params: list, max_norm: float | None, cfg: Tr
     norm = accelerator.clip_grad_norm_(params, max_norm or math.inf)
     if cfg.mixed_precision != "fp16" and norm is not None and not torch.isfinite(norm).all():
         raise _diverged(cfg, step, "the gradients are not finite")
+
+
+def _check_loss(cfg: TrainConfig, step: int, loss: float) -> None:
+    """Stop on a non-finite mean loss (every process has the same gathered value)."""
+    if not math.isfinite(loss):
+        raise _diverged(cfg, step, f"the loss is {loss}")
 
 
 def _diverged(cfg: TrainConfig, step: int, what: str) -> Exception:
