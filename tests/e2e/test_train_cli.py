@@ -118,7 +118,7 @@ def test_non_finite_gradients_stop_before_the_optimiser_step(tmp_path) -> None:
 
     from vsrup.errors import TrainingError
     from vsrup.train.config import TrainConfig
-    from vsrup.train.loop import _clip_finite
+    from vsrup.train.loop import _check_loss, _clip_finite
 
     param = torch.nn.Parameter(torch.ones(3))
     param.grad = torch.tensor([1.0, float("inf"), 0.0])
@@ -135,6 +135,11 @@ def test_non_finite_gradients_stop_before_the_optimiser_step(tmp_path) -> None:
     cfg = TrainConfig(method="litevsr", data=[tmp_path], run_dir=tmp_path)
     _clip_finite(acc, [param], 1.0, cfg, 5)
     assert torch.allclose(param.grad.norm(), torch.tensor(1.0))  # still clipped
+    # The loss, gathered from every process, for every precision (fp16's way to stop):
+    cfg = TrainConfig(method="litevsr", data=[tmp_path], run_dir=tmp_path, mixed_precision="fp16")
+    with pytest.raises(TrainingError, match="step 7 with fp16 mixed precision: the loss is inf"):
+        _check_loss(cfg, 7, float("inf"))
+    _check_loss(cfg, 7, 0.5)
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(data: Path, tmp_path: Path) -> None:
