@@ -57,11 +57,13 @@ def run_direct(
     out: Any = None,
     first: int = 0,
     last: int | None = None,
+    decoded_from: int = 0,
 ) -> tuple[int, dict[str, float]]:
     """Resample every selected frame of `reader` into `sink`'s format; returns the number of
     frames finished and the seconds per stage. The frames go to `out.write_frame` (None: the
     sink itself); frames before `first` are finished already (resume) and only decoded, and
-    output stops before frame `last` (None: the end; one segment of a distributed run)."""
+    output stops before frame `last` (None: the end; one segment of a distributed run).
+    `decoded_from`: the index of `reader`'s first frame (a reader that starts with a seek)."""
     from av.video.reformatter import VideoReformatter
 
     from vsrup.engine.prefetch import background
@@ -73,7 +75,8 @@ def run_direct(
     dst_matrix = sws_matrix(sink.matrix)
     timings: dict[str, float] = {}  # seconds per stage; the same calls feed `vsrup bench`
     out = sink if out is None else out
-    done = skipped = 0
+    done = 0
+    skipped = decoded_from
     frames = background(timed_iter("decode", reader.av_frames()), prefetch, stop)
     try:
         for frame in timed_iter("decode_wait", frames, timings):
