@@ -335,6 +335,6 @@ class PairRunner:
         if self.color == "adain":
             if cur.source is None:
                 raise ValueError("the colour fix needs the prepared 8-bit frame")
-            image = imaging.adain(image, cur.source)
+            image = imaging.adain_8bit(image, cur.source)
         image = imaging.resize_bicubic(image, *cur.out_size)
         return imaging.from_uint8(image)[0].to(self.device)
