@@ -84,14 +84,14 @@ def _pretrained_install(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     for key, value in env.items():
         monkeypatch.setenv(f"VSRUP_WEIGHTS_{key}", str(value))
 
-    def text_encoder(base_dir: Path):  # noqa: ANN202
+    def load_prompt_encoder(base_dir: Path, model_id: str):  # noqa: ANN202
         def encode(text: str) -> torch.Tensor:
             g = torch.Generator().manual_seed(sum(map(ord, text)))
             return torch.randn(1, 8, M.UNET_TINY["cross_attention_dim"], generator=g)
 
         return encode
 
-    monkeypatch.setattr(PL, "text_encoder", text_encoder)
+    monkeypatch.setattr(PL, "load_prompt_encoder", load_prompt_encoder)
 
 
 def _frames(path: Path) -> list:

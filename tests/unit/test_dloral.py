@@ -300,7 +300,7 @@ def test_pretrained_layout_loads_base_and_converted_checkpoint(
     torch.save(official_checkpoint(trained), tmp_path / "model.pkl")
     convert_official(tmp_path / "model.pkl", tmp_path / "dl")
     embeds = torch.randn(1, 4, M.UNET_TINY["cross_attention_dim"])
-    monkeypatch.setattr(P, "text_encoder", lambda base_dir: lambda prompt: embeds)
+    monkeypatch.setattr(P, "load_prompt_encoder", lambda base_dir, model_id: lambda _: embeds)
     parts = P.pretrained_components(
         tmp_path / "sd", tmp_path / "dl", torch.device("cpu"), torch.float32, "a prompt"
     )

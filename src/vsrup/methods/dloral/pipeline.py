@@ -37,8 +37,12 @@ from vsrup.methods.dloral import imaging
 from vsrup.methods.dloral import model as M
 from vsrup.methods.dloral.convert import FILENAME, read_converted
 from vsrup.nn import tiled_vae
+from vsrup.nn.clip_text import load_prompt_encoder
+from vsrup.nn.pretrained import load_pretrained
 
 SCALE = 4
+#: The registry entry of SD 2.1-base (UNet config, VAE, text encoder).
+BASE_ID = "sd21-base"
 #: The official process size 512 divided by the scale: shorter inputs are enlarged first.
 MIN_SHORT_SIDE = 128
 DEFAULT_PROMPT = "clean, high-resolution, 8k"
@@ -140,39 +144,6 @@ def synthetic_components(
     return _finish(net, vae, embeds, device, dtype)
 
 
-def _from_pretrained(cls, directory: Path):  # noqa: ANN001, ANN202
-    try:
-        return cls.from_pretrained(str(directory))
-    except (OSError, ValueError) as exc:
-        raise WeightsError(
-            f"cannot load {cls.__name__} ({exc.__class__.__name__})",
-            path=directory,
-            hint="run: vsrup models download sd21-base",
-        ) from None
-
-
-def text_encoder(base_dir: Path) -> Callable[[str], torch.Tensor]:
-    """A prompt → CLIP text embeddings (1, 77, 1024) function (SD 2.1's encoder, on the CPU:
-    one prompt per video does not need the GPU's memory)."""
-    from transformers import CLIPTextModel, CLIPTokenizer
-
-    tokenizer = _from_pretrained(CLIPTokenizer, base_dir / "tokenizer")
-    model = _from_pretrained(CLIPTextModel, base_dir / "text_encoder").eval()
-
-    def encode(prompt: str) -> torch.Tensor:
-        ids = tokenizer(
-            prompt,
-            max_length=tokenizer.model_max_length,
-            padding="max_length",
-            truncation=True,
-            return_tensors="pt",
-        ).input_ids
-        with torch.no_grad():
-            return model(ids)[0]
-
-    return encode
-
-
 def pretrained_components(
     base_dir: Path,
     dloral_dir: Path,
@@ -193,10 +164,11 @@ def pretrained_components(
         raise WeightsError(
             f"cannot read the UNet config ({exc.__class__.__name__})",
             path=unet_dir,
-            hint="run: vsrup models download sd21-base",
+            hint=f"run: vsrup models download {BASE_ID}",
         ) from None
-    vae = _from_pretrained(AutoencoderKL, Path(base_dir) / "vae")
-    encode = text_encoder(Path(base_dir))
+    vae = load_pretrained(AutoencoderKL, Path(base_dir) / "vae", BASE_ID)
+    # On the CPU: one prompt per clip does not need the GPU's memory.
+    encode = load_prompt_encoder(Path(base_dir), BASE_ID)
     embeds = encode(prompt)
     # The official width is 64; reading it from the file lets tiny test checkpoints load too.
     mid = state.get("cfr.feat_extract.main.0.weight", torch.empty(64)).shape[0]

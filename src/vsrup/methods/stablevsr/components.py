@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from vsrup.errors import UsageError, WeightsError
 from vsrup.hub.registry import missing_weights
 from vsrup.methods.stablevsr import config as configs
+from vsrup.nn.clip_text import load_prompt_encoder
 
 if TYPE_CHECKING:
     import torch
@@ -88,26 +89,6 @@ def _check_dir(root: Path, model_id: str, subfolders: tuple[str, ...]) -> None:
             )
 
 
-def encode_prompt(root: Path, device: str, prompt: str = "") -> torch.Tensor:
-    """CLIP embedding of the prompt ('' officially), computed once; the encoder is dropped."""
-    import torch
-    from transformers import CLIPTextModel, CLIPTokenizer
-
-    tok = CLIPTokenizer.from_pretrained(root / "tokenizer")
-    enc = CLIPTextModel.from_pretrained(root / "text_encoder").to(device)
-    ids = tok(
-        prompt,
-        padding="max_length",
-        max_length=tok.model_max_length,
-        truncation=True,
-        return_tensors="pt",
-    ).input_ids.to(device)
-    with torch.no_grad():
-        emb = enc(ids)[0]
-    del enc
-    return emb
-
-
 def load_base(root: Path | None, model_id: str, runtime: Runtime, prompt: str = "") -> Base:
     """UNet, VAE, scheduler config and prompt embedding from a diffusers-layout snapshot."""
     import json
@@ -121,7 +102,8 @@ def load_base(root: Path | None, model_id: str, runtime: Runtime, prompt: str = 
     unet = UNet2DConditionModel.from_pretrained(root / "unet", torch_dtype=dtype)
     vae = AutoencoderKL.from_pretrained(root / "vae", torch_dtype=vae_dtype(runtime))
     sched = json.loads((root / "scheduler" / "scheduler_config.json").read_text())
-    emb = encode_prompt(root, runtime.device, prompt)
+    # The text encoder is dropped once the prompt (empty, officially) is encoded.
+    emb = load_prompt_encoder(root, model_id, runtime.device)(prompt)
     return Base(
         unet.to(runtime.device).eval(),
         vae.to(runtime.device).eval(),
