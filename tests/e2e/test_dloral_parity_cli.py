@@ -39,8 +39,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """sd21-base (the UNet config and the fixture VAE) and the imported model.pkl."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
+    from vsrup.methods.dloral.config import UNET_TINY
     from vsrup.methods.dloral.convert import convert_official
-    from vsrup.methods.dloral.model import UNET_TINY
 
     root = tmp_path_factory.mktemp("dloral_weights")
     with torch.device("meta"):

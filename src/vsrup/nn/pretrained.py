@@ -8,11 +8,11 @@ from typing import Any
 from vsrup.errors import WeightsError
 
 
-def load_pretrained(cls: Any, directory: Path, model_id: str) -> Any:
-    """`cls.from_pretrained(directory)`; a missing or broken folder is a WeightsError naming
-    the folder, with the download command for the registry entry `model_id`."""
+def load_pretrained(cls: Any, directory: Path, model_id: str, **kwargs: Any) -> Any:
+    """`cls.from_pretrained(directory, **kwargs)`; a missing or broken folder is a WeightsError
+    naming the folder, with the download command for the registry entry `model_id`."""
     try:
-        return cls.from_pretrained(str(directory))
+        return cls.from_pretrained(str(directory), **kwargs)
     except (OSError, ValueError) as exc:
         raise WeightsError(
             f"cannot load {cls.__name__} ({exc.__class__.__name__})",

@@ -18,8 +18,7 @@ import torch
 from PIL import Image
 
 from vsrup.engine.color import adain
-
-SCALE = 4
+from vsrup.methods.dloral.config import SCALE
 
 
 def to_uint8(frame: torch.Tensor) -> np.ndarray:

@@ -35,49 +35,21 @@ from vsrup.engine.tiles import tiled_apply
 from vsrup.errors import WeightsError
 from vsrup.methods.dloral import imaging
 from vsrup.methods.dloral import model as M
+from vsrup.methods.dloral.config import (
+    BASE_ID,
+    MIN_SHORT_SIDE,
+    PROMPT_SHAPE,
+    SCALE,
+    UNET_FULL,
+    UNET_TINY,
+    VAE_FULL,
+    VAE_TINY,
+    Tiling,
+)
 from vsrup.methods.dloral.convert import FILENAME, read_converted
 from vsrup.nn import tiled_vae
 from vsrup.nn.clip_text import load_prompt_encoder
 from vsrup.nn.pretrained import load_pretrained
-
-SCALE = 4
-#: The registry entry of SD 2.1-base (UNet config, VAE, text encoder).
-BASE_ID = "sd21-base"
-#: The official process size 512 divided by the scale: shorter inputs are enlarged first.
-MIN_SHORT_SIDE = 128
-DEFAULT_PROMPT = "clean, high-resolution, 8k"
-
-VAE_FULL: dict = {
-    "in_channels": 3,
-    "out_channels": 3,
-    "down_block_types": ("DownEncoderBlock2D",) * 4,
-    "up_block_types": ("UpDecoderBlock2D",) * 4,
-    "block_out_channels": (128, 256, 512, 512),
-    "layers_per_block": 2,
-    "latent_channels": 4,
-    "sample_size": 768,
-}
-VAE_TINY: dict = {
-    **VAE_FULL,
-    "block_out_channels": (8, 8, 8, 8),
-    "layers_per_block": 1,
-    "norm_num_groups": 4,
-    "sample_size": 64,
-}
-PROMPT_SHAPE = {"tiny": (1, 8, M.UNET_TINY["cross_attention_dim"]), "full": (1, 77, 1024)}
-
-
-@dataclass
-class Tiling:
-    """Tile sizes of the official defaults: VAE encoder (pixels), decoder and UNet (latents).
-    The VAE tiles' padding is the official hook's (32 px, 11 latents; see `tiled_vae`)."""
-
-    encoder: int = 1024
-    decoder: int = 224
-    latent: int = 96
-    latent_overlap: int = 32
-    #: Shorter LR sides are enlarged to this first (official: 512 / 4, so latents are ≥ 64).
-    min_short_side: int = MIN_SHORT_SIDE
 
 
 @dataclass
@@ -132,7 +104,7 @@ def synthetic_components(
     # Built on the target device: random init of the full UNet (866 M) is slow on a CPU.
     with torch.random.fork_rng(devices=[]), torch.device(device):
         torch.manual_seed(seed)
-        unet = UNet2DConditionModel(**(M.UNET_TINY if size == "tiny" else M.UNET_FULL))
+        unet = UNet2DConditionModel(**(UNET_TINY if size == "tiny" else UNET_FULL))
         net = M.build_net(unet, cfr_mid_channels=8 if size == "tiny" else 64)
         with torch.no_grad():
             # peft starts lora_B at zero; random B makes the merge do real work.
