@@ -177,10 +177,11 @@ def test_workers_refuse_image_sequence_output(tmp_path):
 @pytest.mark.usefixtures("local_ray")
 def test_learned_method_json_events_and_same_stream(tmp_path):
     """span (temporal stage on by default) on two workers: the same video packets as one
-    process, one JSON event per segment and one object for the file."""
+    process, one JSON event per segment and one object for the file. Segments from frame 12
+    on are read from a seek (`frames_from`: 4 context frames + a 4-frame batch before)."""
     import json
 
-    make_clip(tmp_path / "s.mp4", frames=10, seed=4)
+    make_clip(tmp_path / "s.mp4", frames=20, seed=4)
     common = ["-m", "span", "--scale", "2", "--segment-frames", "4", "-q", "--device", "cpu"]
     one = _run(["upscale", str(tmp_path / "s.mp4"), "-o", str(tmp_path / "one.mp4"), *common,
                 "--work-dir", str(tmp_path / "w1")])  # fmt: skip
@@ -195,6 +196,6 @@ def test_learned_method_json_events_and_same_stream(tmp_path):
     rows = [json.loads(line) for line in two.stdout.splitlines() if line.startswith("{")]
     segments = [r for r in rows if r.get("event") == "segment"]
     files = [r for r in rows if "event" not in r]
-    assert sorted(r["segment"] for r in segments) == [0, 1, 2]
-    assert sum(r["frames"] for r in segments) == 10
-    assert [(f["status"], f["frames"]) for f in files] == [("ok", 10)]
+    assert sorted(r["segment"] for r in segments) == [0, 1, 2, 3, 4]
+    assert sum(r["frames"] for r in segments) == 20
+    assert [(f["status"], f["frames"]) for f in files] == [("ok", 20)]

@@ -61,6 +61,27 @@ def test_json_summary_metrics_and_validation(trained: tuple[Path, dict]) -> None
     assert {p.name for p in (run / "final").iterdir()} == {"config.json", "model.safetensors"}
 
 
+def test_tensorboard_gets_the_same_scalars_as_the_metrics_file(trained) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run, summary = trained
+    assert summary["tensorboard"] == str(run / "tensorboard")
+    events = EventAccumulator(str(run / "tensorboard")).Reload()
+    loss = [(e.step, e.value) for e in events.Scalars("train/loss")]
+    assert loss == [(i + 1, pytest.approx(v, rel=1e-6)) for i, v in enumerate(_losses(run))]
+    assert [e.step for e in events.Scalars("val/psnr")] == [2, 4]
+    assert {"train/lr", "train/samples_per_s", "val/ssim"} <= set(events.Tags()["scalars"])
+
+
+def test_without_tensorboard_installed_only_the_metrics_file(data, tmp_path, monkeypatch):
+    from vsrup.train import loop
+
+    monkeypatch.setattr(loop, "tensorboard_available", lambda: False)
+    summary = _train(data, tmp_path / "run", "--steps", "1")
+    assert summary["tensorboard"] is None and not (tmp_path / "run" / "tensorboard").exists()
+    assert len(_losses(tmp_path / "run")) == 1
+
+
 def test_interrupted_then_resumed_equals_uninterrupted(data: Path, tmp_path: Path) -> None:
     # Both runs in this test: the same thread count, so even float reductions match.
     full = tmp_path / "full"

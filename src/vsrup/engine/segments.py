@@ -6,13 +6,14 @@ keep a loaded method, and gets byte-identical segments, because
 - segment boundaries depend only on the frame index (`ResumeStore.segment_frames`);
 - methods are stateless between windows (noise from (seed, position), context frames from
   the engine), and a segment rendered alone plans windows exactly as a full run does (it
-  reads the input from frame 0 and stops once its frames are out: `StreamOptions.stop_at`);
+  takes the input from frame 0 and stops once its frames are out: `StreamOptions.stop_at`;
+  `frames_from` decodes only frame 0 and the frames its windows read, `first_needed` on);
 - each segment is encoded by a fresh encoder configured like the final stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,45 @@ def render_segments(
         writer.abort()
         raise
     return result
+
+
+def first_needed(spec: MethodSpec, options: StreamOptions, first: int) -> int:
+    """The first input frame whose pixels output frames [first, …) depend on, for a method
+    whose windows are planned from the frame index alone; `first` itself when nothing
+    earlier is read. Windows finishing a frame at or after the temporal stage's warm-up
+    start (`first - context`) start at most one window length before it, and read
+    `spec.context` frames before their start."""
+    warm = first - (options.temporal.context if options.temporal is not None else 0)
+    length = max(options.batch, 1) if spec.window <= 1 else (options.window or spec.window)
+    return max(warm - length - spec.context, 0)
+
+
+def can_seek(spec: MethodSpec, method: Method) -> bool:
+    """Whether a segment's input may be read from `first_needed` on: not for methods fed
+    motion segments (their boundaries depend on every earlier frame) nor whole-video ones."""
+    return not spec.uses_segments and not method.whole_video()
+
+
+def frames_from(reader: Any, needed: int) -> Iterator[tuple[Any, Any]]:
+    """The input as `render_segments` takes it (frame 0 onwards), decoding only frame 0 (a
+    method's `begin` reads it) and frames from `needed` on: the ones between are stand-ins
+    (frame 0 again, no timestamp) that no computed window reads, so a worker rendering a
+    segment late in a long video does not decode everything before it. The reader must
+    cover the whole file (no --frames/--start selection)."""
+    from vsrup.video.reader import FrameRange, VideoReader
+
+    head = reader.integer_frames()
+    frame0, pts0 = next(head)
+    yield frame0, pts0
+    if needed <= 1:
+        yield from head
+        return
+    head.close()
+    for _ in range(1, needed):
+        yield frame0, None
+    tail = VideoReader(reader.path, batch=reader.batch, frame_range=FrameRange(start=needed),
+                       ignore_errors=reader.ignore_errors, info=reader.info)  # fmt: skip
+    yield from tail.integer_frames()
 
 
 def render_direct(

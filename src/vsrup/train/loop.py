@@ -26,6 +26,16 @@ from vsrup.train.config import TrainConfig
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
+#: The TensorBoard run's folder under RUN_DIR (`tensorboard --logdir RUN_DIR`).
+TENSORBOARD_RUN = "tensorboard"
+
+
+def tensorboard_available() -> bool:
+    """Whether TensorBoard logging happens: only when the package is installed (it is an
+    optional extra, `pip install 'vsrup[train]'`)."""
+    from accelerate.utils import is_tensorboard_available
+
+    return bool(is_tensorboard_available())
 
 
 @dataclass
@@ -138,10 +148,14 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
     sampler = ClipSampler(find_sources(cfg.data), cfg.frames, cfg.crop, cfg.seed)
 
     # Without a GPU, processes started by torchrun/accelerate talk over gloo on the CPU.
+    tensorboard = tensorboard_available()
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.grad_accum,
+        # accelerate's own tracker: RUN_DIR/tensorboard/ when the package is installed
+        log_with="tensorboard" if tensorboard else None,
+        project_dir=str(cfg.run_dir) if tensorboard else None,
     )
     objective = objective_cls(
         cfg.synthetic_weights, accelerator.device, cfg.seed, degradation=cfg.degradation
@@ -166,6 +180,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
     elif accelerator.is_main_process:
         (cfg.run_dir / CONFIG).write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
     accelerator.wait_for_everyone()
+    if tensorboard:
+        accelerator.init_trackers(TENSORBOARD_RUN)
 
     procs, rank = accelerator.num_processes, accelerator.process_index
     # Model-guided degradation happens in latent space, inside the objective, after bicubic.
@@ -183,6 +199,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
             last_val = validate(objective, clips, steps, cfg.seed, png)
             metrics.write(json.dumps({"kind": "val", "step": step, **last_val}) + "\n")
             metrics.flush()
+            accelerator.log({f"val/{k}": v for k, v in last_val.items()}, step=step)
         accelerator.wait_for_everyone()
 
     began = time.perf_counter()
@@ -215,6 +232,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
                    "samples_per_s": rate}  # fmt: skip
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()
+        accelerator.log({"train/loss": mean_loss, "train/lr": lr_now,
+                         "train/samples_per_s": rate}, step=done)  # fmt: skip
         if on_progress is not None and accelerator.is_main_process:
             on_progress(Progress(done, cfg.steps, mean_loss, lr_now, rate, eta))
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
@@ -227,6 +246,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
     if accelerator.is_main_process:
         objective.export(export)
         metrics.close()
+    accelerator.end_training()  # closes the TensorBoard writer (no-op without trackers)
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return None
@@ -245,4 +265,5 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         "samples_per_s": samples / max(time.perf_counter() - began, 1e-9),
         "peak_memory_mb": _peak_memory_mb(accelerator.device),
         "export": str(export),
+        "tensorboard": str(cfg.run_dir / TENSORBOARD_RUN) if tensorboard else None,
     }

@@ -1,0 +1,82 @@
+"""A worker rendering a late segment decodes frame 0 and what the segment's windows read, not
+the whole file up to it, and writes exactly the bytes of a run that decoded everything."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+
+import pytest
+
+from tests.helpers_engine import temporal_method
+from vsrup.engine.resume import ResumeStore
+from vsrup.engine.scheduler import StreamOptions
+from vsrup.engine.segments import can_seek, first_needed, frames_from, render_segments
+from vsrup.engine.temporal import TemporalConfig
+from vsrup.interface.method import MethodSpec
+from vsrup.video.reader import VideoReader
+from vsrup.video.synth import make_clip
+from vsrup.video.writer import EncodeSettings, VideoWriter
+
+SEG = 8
+
+
+def per_frame_method():
+    """The temporal test method made per-frame (window 1): the temporal stage's case."""
+    method = temporal_method()
+    method.spec = replace(method.spec, id="test-frame", window=1, overlap=0, alignment=1)
+    return method
+
+
+class CountingReader(VideoReader):
+    decoded = 0
+
+    def frames(self):  # noqa: ANN201
+        for item in super().frames():
+            CountingReader.decoded += 1
+            yield item
+
+
+@pytest.mark.parametrize(
+    "make,options",
+    [
+        (temporal_method, StreamOptions()),  # window 9, overlap 4, 4-aligned
+        (temporal_method, StreamOptions(window=13)),  # --window
+        (per_frame_method, StreamOptions(batch=4, temporal=TemporalConfig())),
+    ],
+)
+def test_a_late_segment_read_from_where_it_needs_is_byte_identical(tmp_path, make, options):
+    clip = make_clip(tmp_path / "in.mp4", frames=48, width=32, height=24)
+    target = VideoWriter(tmp_path / "o.mp4", width=64, height=48, time_base=Fraction(1, 12288),
+                         fps=Fraction(24), settings=EncodeSettings(codec="h264"))  # fmt: skip
+    ident = {"input": str(clip), "method": "t", "segment_frames": SEG}
+    first, last = 32, 40
+    stores = {}
+    for how in ("all", "seek"):
+        CountingReader.decoded = 0
+        reader = CountingReader(clip, batch=4)
+        method = make()
+        assert can_seek(method.spec, method)
+        needed = first_needed(method.spec, options, first)
+        frames = reader.integer_frames() if how == "all" else frames_from(reader, needed)
+        store = ResumeStore.open({**ident, "how": how}, work_root=tmp_path)
+        render_segments(frames, method, store, target, first=first, last=last,
+                        options=replace(options))  # fmt: skip
+        stores[how] = (store, CountingReader.decoded, needed)
+    (full, decoded_all, _), (seek, decoded_seek, needed) = stores["all"], stores["seek"]
+    name = f"seg-{first:09d}.pkt"
+    assert (seek.directory / name).read_bytes() == (full.directory / name).read_bytes()
+    # Frame 0 and [needed, last + what the windows ran ahead): far fewer than the full read.
+    assert 0 < needed < first
+    assert decoded_seek <= 1 + decoded_all - needed
+    target.abort()
+
+
+def test_methods_fed_motion_segments_or_whole_videos_read_everything() -> None:
+    from tests.helpers_engine import segment_method
+
+    method = segment_method()
+    assert not can_seek(method.spec, method)
+    spec = MethodSpec(id="x", summary="x", kind="learned", scales=(2,), window=5, context=1)
+    assert first_needed(spec, StreamOptions(), 3) == 0
+    assert first_needed(spec, StreamOptions(), 40) == 40 - 5 - 1
