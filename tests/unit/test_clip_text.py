@@ -1,4 +1,5 @@
-"""The SD family's one CLIP prompt encoder: padded to max length, last hidden state, errors."""
+"""The SD family's one CLIP prompt encoder (padded to max length, last hidden state) and
+the one `from_pretrained` wrapper with its clear error (`vsrup.nn.pretrained`)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,17 @@ def test_missing_or_broken_folders_name_the_folder_and_the_download(tmp_path) ->
     assert "text_encoder" in str(err.value.path) and "download stablevsr" in err.value.hint
     with pytest.raises(WeightsError, match="CLIPTokenizer"):
         load_prompt_encoder(tmp_path / "nowhere", "sd21-base")
+
+
+def test_config_only_reads_the_config_without_weights(tmp_path) -> None:
+    from diffusers import UNet2DConditionModel
+
+    from vsrup.methods.dloral.config import UNET_TINY
+    from vsrup.nn.pretrained import load_pretrained
+
+    with torch.device("meta"):
+        UNet2DConditionModel(**UNET_TINY).save_config(tmp_path)
+    config = load_pretrained(UNet2DConditionModel, tmp_path, "sd21-base", config_only=True)
+    assert list(config["block_out_channels"]) == [16, 32]
+    with pytest.raises(WeightsError, match="cannot load the UNet2DConditionModel config"):
+        load_pretrained(UNet2DConditionModel, tmp_path / "no", "sd21-base", config_only=True)

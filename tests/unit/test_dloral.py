@@ -168,7 +168,7 @@ def test_missing_weights_is_a_clear_error(tmp_path: Path) -> None:
     from vsrup.methods.dloral.convert import convert_official
 
     convert_official(tmp_path / "model.pkl", tmp_path / "dl")
-    with pytest.raises(WeightsError, match="UNet config"):
+    with pytest.raises(WeightsError, match="cannot load the UNet2DConditionModel config"):
         get("dloral").from_weights(weights, Runtime(), MethodOptions())
 
 

@@ -8,14 +8,19 @@ from typing import Any
 from vsrup.errors import WeightsError
 
 
-def load_pretrained(cls: Any, directory: Path, model_id: str, **kwargs: Any) -> Any:
-    """`cls.from_pretrained(directory, **kwargs)`; a missing or broken folder is a WeightsError
-    naming the folder, with the download command for the registry entry `model_id`."""
+def load_pretrained(
+    cls: Any, directory: Path, model_id: str, *, config_only: bool = False, **kwargs: Any
+) -> Any:
+    """`cls.from_pretrained(directory, **kwargs)`, or only its `cls.load_config(directory)` with
+    `config_only`. A missing or broken folder is a WeightsError naming the folder, with the
+    download command for the registry entry `model_id`."""
+    load = cls.load_config if config_only else cls.from_pretrained
+    what = f"the {cls.__name__} config" if config_only else cls.__name__
     try:
-        return cls.from_pretrained(str(directory), **kwargs)
+        return load(str(directory), **kwargs)
     except (OSError, ValueError) as exc:
         raise WeightsError(
-            f"cannot load {cls.__name__} ({exc.__class__.__name__})",
+            f"cannot load {what} ({exc.__class__.__name__})",
             path=directory,
             hint=f"run: vsrup models download {model_id}",
         ) from None

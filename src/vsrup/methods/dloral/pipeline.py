@@ -32,7 +32,6 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL, UNet2DConditionModel
 
 from vsrup.engine.tiles import tiled_apply
-from vsrup.errors import WeightsError
 from vsrup.methods.dloral import imaging
 from vsrup.methods.dloral import model as M
 from vsrup.methods.dloral.config import (
@@ -130,14 +129,7 @@ def pretrained_components(
     path = Path(dloral_dir) / FILENAME
     state, ranks, targets = read_converted(path)
     unet_dir = Path(base_dir) / "unet"
-    try:
-        config = UNet2DConditionModel.load_config(str(unet_dir))
-    except (OSError, ValueError) as exc:
-        raise WeightsError(
-            f"cannot read the UNet config ({exc.__class__.__name__})",
-            path=unet_dir,
-            hint=f"run: vsrup models download {BASE_ID}",
-        ) from None
+    config = load_pretrained(UNet2DConditionModel, unet_dir, BASE_ID, config_only=True)
     vae = load_pretrained(AutoencoderKL, Path(base_dir) / "vae", BASE_ID)
     # On the CPU: one prompt per clip does not need the GPU's memory.
     encode = load_prompt_encoder(Path(base_dir), BASE_ID)
