@@ -1,4 +1,4 @@
-"""vsrup bench: stage timing API, instrumentation, runs of classical and tiny methods, reports."""
+"""vsrup bench: stage timing API, runs of classical and tiny methods, reports."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import threading
 import time
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
-from vsrup import methods
 from vsrup.bench.degrade import Degradation
-from vsrup.bench.instrument import instrumented
 from vsrup.bench.suite import BenchSettings, run_bench
 from vsrup.cli.app import app
 from vsrup.util.timing import STAGES, StageTimer, is_recording, recording, timed_iter
@@ -45,16 +44,19 @@ def test_stage_timer_is_a_no_op_unless_recording_and_records_nesting() -> None:
     assert not is_recording()
 
 
-def test_instrumented_restores_the_class() -> None:
-    cls = methods.get("bicubic")
-    before = cls.from_weights
-    with recording() as rec, instrumented(cls):
-        m = cls.from_weights(None, None, methods.MethodOptions(scale=2))
-        import torch
-
-        m.process(methods.Clip(torch.rand(1, 3, 8, 8)))
-    assert cls.from_weights == before and "from_weights" not in cls.__dict__
-    assert {"load", "method"} <= {n for n, _ in rec.ordered()}
+def test_stage_timer_totals_feed_a_dict_with_or_without_recording() -> None:
+    # The engine's per-run counters (JobResult.timings) come from the same StageTimer calls.
+    totals: dict[str, float] = {}
+    with StageTimer("method", totals):
+        time.sleep(0.01)
+    assert not is_recording() and set(totals) == {"method"} and totals["method"] >= 0.01
+    with recording() as rec:
+        with StageTimer("method", totals):
+            pass
+        assert list(timed_iter("decode_wait", iter([1, 2]), totals)) == [1, 2]
+    assert set(totals) == {"method", "decode_wait"}
+    recorded = dict(rec.ordered())
+    assert recorded["method"].calls == 1 and recorded["decode_wait"].calls == 3
 
 
 def _settings(**kw) -> BenchSettings:
@@ -112,10 +114,15 @@ def test_degrade_scores_against_the_original_and_frames_range(tmp_path) -> None:
     assert wrong.results[0].quality is None and "differs" in wrong.results[0].note
 
 
-def test_tiny_synthetic_diffusion_method_reports_its_stages() -> None:
+#: The sub-stages each diffusion method's pipeline times (StableVSR and DGAF below).
+DIFFUSION_STAGES = ("vae_encode", "denoise", "vae_decode")
+
+
+@pytest.mark.parametrize("method", ["dloral", "litevsr", "simplegvr", "stcdit"])
+def test_tiny_synthetic_diffusion_method_reports_its_stages(method: str) -> None:
     report = run_bench(
         _settings(
-            methods=["litevsr"],
+            methods=[method],
             size=(32, 32),
             length=5,
             synthetic_weights="tiny",
@@ -126,10 +133,47 @@ def test_tiny_synthetic_diffusion_method_reports_its_stages() -> None:
     (r,) = report.results
     assert r.error is None, r.error
     means = {name: (sec, parent) for name, sec, _, parent in r.stage_means()}
-    for sub in ("vae_encode", "denoise", "vae_decode"):
-        assert means[sub][1] == "method" and means[sub][0] > 0
-    assert means["method"][0] >= sum(means[s][0] for s in ("vae_encode", "denoise", "vae_decode"))
-    assert r.output_size == (128, 128) and r.frames == 5
+    for sub in DIFFUSION_STAGES:
+        assert means[sub][1] == "method" and means[sub][0] > 0, (sub, means)
+    assert means["method"][0] >= sum(means[s][0] for s in DIFFUSION_STAGES)
+    assert means["load"][0] > 0  # the engine times from_weights
+    assert r.frames == 5
+
+
+def test_flow_guided_pipelines_time_denoise_and_vae_decode() -> None:
+    # StableVSR and DGAF condition on the LR pixels (no VAE encode). Their pipelines directly,
+    # on tiny parts: a whole bench run of them takes half a minute on a loaded CPU.
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+
+    from vsrup.methods.dgaf.model import DGAFNet
+    from vsrup.methods.dgaf.pipeline import DGAFPipeline
+    from vsrup.methods.stablevsr import config as configs
+    from vsrup.methods.stablevsr.model import build_controlnet
+    from vsrup.methods.stablevsr.pipeline import StableVSRPipeline
+
+    unet = UNet2DConditionModel(**configs.unet_config("tiny")).eval()
+    vae = AutoencoderKL(**configs.vae_config("tiny")).eval()
+    emb = torch.randn(1, configs.TINY_TOKENS, unet.config.cross_attention_dim)
+    sched = DDPMScheduler.from_config(configs.SCHEDULER)
+    flows = ([torch.zeros(1, 32, 32, 2)], [torch.zeros(1, 32, 32, 2)])
+    pipes = {
+        "stablevsr": StableVSRPipeline(
+            unet, vae, sched, emb, None, controlnet=build_controlnet(unet, "tiny").eval()
+        ),
+        "dgaf": DGAFPipeline(
+            unet, vae, sched, emb, None, dgafnet=DGAFNet.from_unet(unet, conditioning_channels=4)
+        ),
+    }
+    for name, pipe in pipes.items():
+        with recording() as rec, StageTimer("method"):
+            pipe(torch.rand(2, 3, 8, 8), steps=1, generator=torch.Generator(), flows=flows)
+        totals = dict(rec.ordered())
+        # Two frames, one step: one plain and one guided denoiser call; the guided one decodes
+        # the previous x0 (StableVSR) and the output is decoded frame by frame.
+        assert totals["denoise"].calls == 2 and totals["denoise"].parent == "method", name
+        assert totals["vae_decode"].parent == "method", name
+        assert totals["vae_decode"].calls == (2 if name == "stablevsr" else 1), name
+        assert "vae_encode" not in totals, name
 
 
 def test_segment_using_method_reports_segmentation_time() -> None:

@@ -168,7 +168,7 @@ def test_direct_path_equals_ffmpegs_scale_filter(tmp_path: Path) -> None:
 
     job = UpscaleJob(src, out, method="lanczos", scale=2, encode=EncodeSettings(codec="ffv1"))
     result = run_job(job)
-    assert result.timings.keys() >= {"method", "encode"} and "blend_color" not in result.timings
+    assert result.timings.keys() >= {"method", "encode"} and "blend" not in result.timings
     ours = _decode(out, "yuv444p")  # FFV1 is lossless: these are swscale's output exactly
     ref = _graph_scale_yuv(src, 128, 96)
     assert len(ours) == len(ref) == 3
@@ -183,7 +183,7 @@ def test_direct_and_engine_paths_agree(tmp_path: Path, monkeypatch: pytest.Monke
     run_job(UpscaleJob(src, tmp_path / "direct.mp4", method="lanczos", scale=2))
     monkeypatch.setattr(direct, "eligible", lambda *a, **k: None)
     result = run_job(UpscaleJob(src, tmp_path / "engine.mp4", method="lanczos", scale=2))
-    assert "blend_color" in result.timings  # the general loop ran
+    assert "blend" in result.timings  # the general loop ran
     a = np.stack(_decode(tmp_path / "direct.mp4", "rgb24")).astype(int)
     b = np.stack(_decode(tmp_path / "engine.mp4", "rgb24")).astype(int)
     # Chroma resampled before or after the RGB round trip, then x264: close, not identical.
@@ -253,7 +253,7 @@ def test_direct_path_writes_segments_and_resumes(
     assert not out.exists() and len(written) == 4
     written.clear()
     result = run_job(UpscaleJob(src, out, **job))
-    assert "blend_color" not in result.timings  # still the direct path
+    assert "blend" not in result.timings  # still the direct path
     assert len(written) == 3 and result.frames == 7  # frames 4..6 only
     a = np.stack(_decode(out, "rgb24"))
     b = np.stack(_decode(plain, "rgb24"))

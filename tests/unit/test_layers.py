@@ -49,3 +49,25 @@ def test_method_folder_template(method: str) -> None:
     assert imp.module == f"vsrup.methods.{method}.method"
     source = (folder / "method.py").read_text()
     assert "@register" in source
+
+
+MAX_FUNCTION_LINES = 100
+MAX_FILE_LINES = 400
+
+
+def test_no_oversized_functions_or_files() -> None:
+    # Small files with one job and short functions keep the code readable; a function or file
+    # that grows past these limits should be split by job rather than the limit raised.
+    too_long: list[str] = []
+    for path in sorted((ROOT / "src" / "vsrup").rglob("*.py")):
+        source = path.read_text()
+        where = path.relative_to(ROOT).as_posix()
+        lines = len(source.splitlines())
+        if lines > MAX_FILE_LINES:
+            too_long.append(f"{where}: {lines} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{where}:{node.lineno} {node.name}(): {length} lines")
+    assert not too_long, "\n".join(too_long)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from tests.helpers_offline import photo_frames, run_ncnn, wheel_pair
 from vsrup.errors import WeightsError
-from vsrup.methods import offline
+from vsrup.methods import offline, offline_convert
 from vsrup.nn import ncnn, rrdbnet, span, srvgg, upconv7
 
 pytest.importorskip("ncnn")
@@ -68,15 +68,15 @@ def test_loose_ncnn_pair_imports_through_the_converter(tmp_path: Path) -> None:
     for name, src in (("m.param", param), ("m.bin", bin_path)):
         (tmp_path / name).write_bytes(src.read_bytes())
     # Either file of the pair can be named; the other is found beside it.
-    written = offline.convert_srvgg(tmp_path / "m.bin", tmp_path / "out")
+    written = offline_convert.convert_srvgg(tmp_path / "m.bin", tmp_path / "out")
     assert written == tmp_path / "out" / "model.safetensors" and written.is_file()
     (tmp_path / "m.bin").write_bytes(bin_path.read_bytes()[:-8])
     with pytest.raises(WeightsError, match="ends early"):
-        offline.convert_srvgg(tmp_path / "m.param", tmp_path / "bad")
+        offline_convert.convert_srvgg(tmp_path / "m.param", tmp_path / "bad")
     assert not (tmp_path / "bad" / "model.safetensors").exists()
     # The wrong architecture for a file is refused with a clear message, not a crash.
     with pytest.raises(WeightsError, match="unexpected ncnn graph"):
-        offline.convert_span(param, tmp_path / "wrong")
+        offline_convert.convert_span(param, tmp_path / "wrong")
 
 
 def _conv3xc_training_forward(parts: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -131,7 +131,7 @@ def test_span_pth_in_official_layout_round_trips(tmp_path: Path) -> None:
             official[key] = value
     pth = tmp_path / "spanx2.pth"
     torch.save({"params_ema": official}, pth)
-    written = offline.convert_span(pth, tmp_path / "out")
+    written = offline_convert.convert_span(pth, tmp_path / "out")
     from vsrup.methods.ourlayout import load_checked
 
     loaded = load_checked(written.parent, span.build).eval()
@@ -143,9 +143,13 @@ def test_span_pth_in_official_layout_round_trips(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("module", "config", "converter"),
     [
-        (srvgg, {"num_feat": 8, "num_conv": 2, "upscale": 4}, offline.convert_srvgg),
-        (rrdbnet, {"num_feat": 8, "num_block": 1, "num_grow_ch": 4}, offline.convert_rrdbnet),
-        (upconv7, {}, offline.convert_upconv7),
+        (srvgg, {"num_feat": 8, "num_conv": 2, "upscale": 4}, offline_convert.convert_srvgg),
+        (
+            rrdbnet,
+            {"num_feat": 8, "num_block": 1, "num_grow_ch": 4},
+            offline_convert.convert_rrdbnet,
+        ),
+        (upconv7, {}, offline_convert.convert_upconv7),
     ],
     ids=["srvgg", "rrdbnet", "upconv7"],
 )

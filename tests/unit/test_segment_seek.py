@@ -28,13 +28,19 @@ def per_frame_method():
     return method
 
 
-class CountingReader(VideoReader):
-    decoded = 0
+@pytest.fixture
+def decoded(monkeypatch) -> list[int]:
+    """The pts of every frame any VideoReader decodes and converts (seek readers included)."""
+    seen: list[int] = []
+    plain = VideoReader.frames
 
-    def frames(self):  # noqa: ANN201
-        for item in super().frames():
-            CountingReader.decoded += 1
-            yield item
+    def counting(self):  # noqa: ANN001, ANN202
+        for array, pts in plain(self):
+            seen.append(pts)
+            yield array, pts
+
+    monkeypatch.setattr(VideoReader, "frames", counting)
+    return seen
 
 
 @pytest.mark.parametrize(
@@ -45,7 +51,9 @@ class CountingReader(VideoReader):
         (per_frame_method, StreamOptions(batch=4, temporal=TemporalConfig())),
     ],
 )
-def test_a_late_segment_read_from_where_it_needs_is_byte_identical(tmp_path, make, options):
+def test_a_late_segment_read_from_where_it_needs_is_byte_identical(
+    tmp_path, decoded, make, options
+):
     clip = make_clip(tmp_path / "in.mp4", frames=48, width=32, height=24)
     target = VideoWriter(tmp_path / "o.mp4", width=64, height=48, time_base=Fraction(1, 12288),
                          fps=Fraction(24), settings=EncodeSettings(codec="h264"))  # fmt: skip
@@ -53,8 +61,8 @@ def test_a_late_segment_read_from_where_it_needs_is_byte_identical(tmp_path, mak
     first, last = 32, 40
     stores = {}
     for how in ("all", "seek"):
-        CountingReader.decoded = 0
-        reader = CountingReader(clip, batch=4)
+        decoded.clear()
+        reader = VideoReader(clip, batch=4)
         method = make()
         assert can_seek(method.spec, method)
         needed = first_needed(method.spec, options, first)
@@ -62,13 +70,14 @@ def test_a_late_segment_read_from_where_it_needs_is_byte_identical(tmp_path, mak
         store = ResumeStore.open({**ident, "how": how}, work_root=tmp_path)
         render_segments(frames, method, store, target, first=first, last=last,
                         options=replace(options))  # fmt: skip
-        stores[how] = (store, CountingReader.decoded, needed)
+        stores[how] = (store, list(decoded), needed)
     (full, decoded_all, _), (seek, decoded_seek, needed) = stores["all"], stores["seek"]
     name = f"seg-{first:09d}.pkt"
     assert (seek.directory / name).read_bytes() == (full.directory / name).read_bytes()
-    # Frame 0 and [needed, last + what the windows ran ahead): far fewer than the full read.
+    # Frame 0 and [needed, …): none of the frames between was decoded.
     assert 0 < needed < first
-    assert decoded_seek <= 1 + decoded_all - needed
+    skipped = set(sorted(decoded_all)[1:needed])
+    assert decoded_seek[0] == min(decoded_all) and not skipped & set(decoded_seek)
     target.abort()
 
 
@@ -80,3 +89,37 @@ def test_methods_fed_motion_segments_or_whole_videos_read_everything() -> None:
     spec = MethodSpec(id="x", summary="x", kind="learned", scales=(2,), window=5, context=1)
     assert first_needed(spec, StreamOptions(), 3) == 0
     assert first_needed(spec, StreamOptions(), 40) == 40 - 5 - 1
+
+
+def test_a_resampler_segment_decodes_from_its_first_frame(tmp_path, monkeypatch) -> None:
+    """The direct classical path (decoder → swscale → encoder) seeks to the segment."""
+    from vsrup.engine.segments import render_direct
+
+    decoded: list[int] = []
+    plain = VideoReader.av_frames
+
+    def counting(self):  # noqa: ANN001, ANN202
+        for frame in plain(self):
+            decoded.append(frame.pts)
+            yield frame
+
+    monkeypatch.setattr(VideoReader, "av_frames", counting)
+    clip = make_clip(tmp_path / "in.mp4", frames=40, width=32, height=24)
+    target = VideoWriter(tmp_path / "o.mp4", width=64, height=48, time_base=Fraction(1, 12288),
+                         fps=Fraction(24), settings=EncodeSettings(codec="h264"))  # fmt: skip
+    counts, stores = {}, {}
+    for how in ("all", "seek"):
+        # --ignore-errors makes a reader unseekable: the engine then reads from the start.
+        reader = VideoReader(clip, batch=4, ignore_errors=how == "all")
+        decoded.clear()
+        store = ResumeStore.open({"input": str(clip), "m": "bicubic", "segment_frames": SEG,
+                                  "how": how}, work_root=tmp_path)  # fmt: skip
+        render_direct(reader, target, "bicubic", store, target, first=24, last=32)
+        counts[how], stores[how] = list(decoded), store
+    name = "seg-000000024.pkt"
+    seek, full = (stores[h].directory / name for h in ("seek", "all"))
+    assert seek.read_bytes() == full.read_bytes()
+    # From frame 24 on (the decode thread may read ahead), against everything up to 31.
+    assert len(counts["all"]) >= 32
+    assert min(counts["seek"]) == sorted(counts["all"])[24]
+    target.abort()

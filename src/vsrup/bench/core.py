@@ -125,18 +125,15 @@ def timed_run(job: Job, runner: Runner, device: str) -> RunTiming:
 def bench_method(job: Job, runner: Runner, repeat: int = 1, warmup: int = 1) -> MethodResult:
     """Run `job` `warmup` times untimed, then `repeat` times timed. Errors end up in the
     result (so one failing method does not hide the others' numbers)."""
-    from vsrup import methods
-    from vsrup.bench.instrument import instrumented
     from vsrup.errors import VsrupError
 
     result = MethodResult(method=job.method, warmup=warmup)
     try:
         result.device, result.dtype = _resolved(job)
-        with instrumented(methods.get(job.method)):
-            for _ in range(warmup):
-                timed_run(job, runner, result.device)
-            for _ in range(repeat):
-                result.runs.append(timed_run(job, runner, result.device))
+        for _ in range(warmup):
+            timed_run(job, runner, result.device)
+        for _ in range(repeat):
+            result.runs.append(timed_run(job, runner, result.device))
     except VsrupError as exc:
         result.error, result.exit_code = exc.render(), exc.exit_code
         return result

@@ -2,9 +2,10 @@
 
 A `Runner` is any callable `runner(job) -> frames written (or None to have them counted)` that
 decodes `job.input` (frames `job.start` to `job.stop`), upscales with `job.method`, and encodes
-`job.output`, calling `StageTimer` for its stages and building the method through the registry
-class's `from_weights` (which the bench instruments). The default, `pipeline_runner`, is
-exactly what `vsrup upscale` runs: the engine's `run_job`.
+`job.output`, calling `StageTimer` for its stages. The default, `pipeline_runner`, is exactly
+what `vsrup upscale` runs: the engine's `run_job`, whose stages (`load`, `decode`,
+`decode_wait`, `method`, `blend`, `temporal`, `encode`) and the diffusion methods' own
+(`vae_encode`, `denoise`, `vae_decode`, inside `method`) are StageTimer calls in the code.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ def pipeline_runner(job: Job) -> int:
     """Run the job through the engine pipeline, as `vsrup upscale` would (overwriting the
     previous repeat's output)."""
     from vsrup.engine.pipeline import UpscaleJob, run_job
-    from vsrup.util.timing import record
 
     result = run_job(
         UpscaleJob(
@@ -57,22 +57,4 @@ def pipeline_runner(job: Job) -> int:
             dtype=job.dtype,
         )
     )
-    # The engine's own counters for stages that live inside its scheduler. "method" is not
-    # taken from here: the bench times the method itself (with its sub-stages).
-    for engine_name, stage in _ENGINE_STAGES.items():
-        seconds = result.timings.get(engine_name)
-        if seconds:
-            record(stage, seconds)
     return result.frames
-
-
-#: Engine timing keys -> bench stage names. `blend_color` covers blending window overlaps, the
-#: exact-size resize, the colour fix and quantisation; `wait_decode` is the time the compute
-#: loop waited for the background decoder (decoding on the critical path); `store` is writing
-#: finished frames to the resume store; `temporal` is the temporal-consistency stage.
-_ENGINE_STAGES = {
-    "blend_color": "blend",
-    "temporal": "temporal",
-    "wait_decode": "decode_wait",
-    "store": "store",
-}

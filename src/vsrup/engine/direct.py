@@ -57,13 +57,13 @@ def run_direct(
     out: Any = None,
     first: int = 0,
     last: int | None = None,
+    decoded_from: int = 0,
 ) -> tuple[int, dict[str, float]]:
     """Resample every selected frame of `reader` into `sink`'s format; returns the number of
     frames finished and the seconds per stage. The frames go to `out.write_frame` (None: the
     sink itself); frames before `first` are finished already (resume) and only decoded, and
-    output stops before frame `last` (None: the end; one segment of a distributed run)."""
-    import time
-
+    output stops before frame `last` (None: the end; one segment of a distributed run).
+    `decoded_from`: the index of `reader`'s first frame (a reader that starts with a seek)."""
     from av.video.reformatter import VideoReformatter
 
     from vsrup.engine.prefetch import background
@@ -73,20 +73,17 @@ def run_direct(
     scaler = VideoReformatter()
     src_matrix = sws_matrix(reader.matrix)
     dst_matrix = sws_matrix(sink.matrix)
-    timings = {"method": 0.0, "wait_decode": 0.0, "encode": 0.0}
+    timings: dict[str, float] = {}  # seconds per stage; the same calls feed `vsrup bench`
     out = sink if out is None else out
-    done = skipped = 0
+    done = 0
+    skipped = decoded_from
     frames = background(timed_iter("decode", reader.av_frames()), prefetch, stop)
     try:
-        t_wait = time.perf_counter()
-        for frame in frames:
-            t0 = time.perf_counter()
-            timings["wait_decode"] += t0 - t_wait
+        for frame in timed_iter("decode_wait", frames, timings):
             if skipped < first:
                 skipped += 1
-                t_wait = time.perf_counter()
                 continue
-            with StageTimer("method"):
+            with StageTimer("method", timings):
                 scaled = scaler.reformat(
                     frame,
                     sink.width,
@@ -98,12 +95,8 @@ def run_direct(
                     src_color_range=frame.color_range or None,
                     dst_color_range=sink.range,
                 )
-            t1 = time.perf_counter()
-            with StageTimer("encode"):
+            with StageTimer("encode", timings):
                 out.write_frame(scaled, frame.pts)
-            t_wait = time.perf_counter()
-            timings["method"] += t1 - t0
-            timings["encode"] += t_wait - t1
             done += 1
             if on_progress is not None:
                 on_progress(first + done)

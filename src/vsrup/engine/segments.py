@@ -128,14 +128,30 @@ def can_seek(spec: MethodSpec, method: Method) -> bool:
     return not spec.uses_segments and not method.whole_video()
 
 
+def seekable(reader: Any) -> bool:
+    """Whether frame indices of `reader` can be reached by a seek: the whole file is selected
+    (no --frames/--start: indices would be relative to the selection) and decoding errors are
+    fatal (with --ignore-errors a skipped frame would shift every later index)."""
+    return bool(reader.range.is_all and not reader.ignore_errors)
+
+
+def reader_from(reader: Any, start: int) -> Any:
+    """A reader of the same file yielding frames [start, …), reached by a seek to the
+    keyframe before `start` (`reader` itself for start 0)."""
+    if start <= 0:
+        return reader
+    from vsrup.video.reader import FrameRange, VideoReader
+
+    return VideoReader(reader.path, batch=reader.batch, frame_range=FrameRange(start=start),
+                       ignore_errors=reader.ignore_errors, info=reader.info)  # fmt: skip
+
+
 def frames_from(reader: Any, needed: int) -> Iterator[tuple[Any, Any]]:
     """The input as `render_segments` takes it (frame 0 onwards), decoding only frame 0 (a
     method's `begin` reads it) and frames from `needed` on: the ones between are stand-ins
-    (frame 0 again, no timestamp) that no computed window reads, so a worker rendering a
-    segment late in a long video does not decode everything before it. The reader must
-    cover the whole file (no --frames/--start selection)."""
-    from vsrup.video.reader import FrameRange, VideoReader
-
+    (frame 0 again, no timestamp) that no computed window reads, so a segment late in a long
+    video (a worker's, or a resumed run's) does not decode everything before it. `reader`
+    must be `seekable`."""
     head = reader.integer_frames()
     frame0, pts0 = next(head)
     yield frame0, pts0
@@ -145,9 +161,7 @@ def frames_from(reader: Any, needed: int) -> Iterator[tuple[Any, Any]]:
     head.close()
     for _ in range(1, needed):
         yield frame0, None
-    tail = VideoReader(reader.path, batch=reader.batch, frame_range=FrameRange(start=needed),
-                       ignore_errors=reader.ignore_errors, info=reader.info)  # fmt: skip
-    yield from tail.integer_frames()
+    yield from reader_from(reader, needed).integer_frames()
 
 
 def render_direct(
@@ -170,7 +184,10 @@ def render_direct(
         raise ValueError(f"{first} is not a segment boundary ({store.segment_frames} frames)")
     writer = SegmentWriter(store, target, first=first)
     try:
-        result = run_direct(reader, sink, kernel, on_progress, out=writer, first=first, last=last)
+        # A resampler reads nothing before its frame: decode from `first` on (a seek).
+        start = first if seekable(reader) else 0
+        result = run_direct(reader_from(reader, start), sink, kernel, on_progress, out=writer,
+                            first=first, last=last, decoded_from=start)  # fmt: skip
         writer.close()
     except BaseException:
         writer.abort()

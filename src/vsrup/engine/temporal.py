@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
-from vsrup.engine.segment import grey_histogram, to_gray_u8
+from vsrup.engine.grey import grey_histogram, to_gray_u8
 
 if TYPE_CHECKING:
     import torch

@@ -5,13 +5,12 @@ cache (pinned revision, allow-patterns, its retries and resume of interrupted tr
 files from a URL with our own resumable partial file. Before any byte is fetched it asks the Hub
 what would be downloaded and refuses when the disk cannot hold it. When the main repo is gone it
 tries the entry's mirrors in order. Every library exception becomes one WeightsError line naming
-the next command to run (`_ERRORS`, first match wins).
+the next command to run (`_ERRORS`, first match wins; the messages are in `download_messages`).
+The checks made before fetching are in `download_checks`, the cache marker in `snapshot_marker`.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,12 +41,33 @@ from huggingface_hub.utils import (
 )
 
 from vsrup.errors import UsageError, WeightsError
+from vsrup.hub import download_messages as msg
 from vsrup.hub import env, registry
+from vsrup.hub.download_checks import (
+    DISK_MARGIN,
+    candidates,
+    check_disk_space,
+    patterns_for,
+    require_network,
+)
 from vsrup.hub.importer import import_weights
+from vsrup.hub.snapshot_marker import looks_complete, marker_path, read_marker, write_marker
 from vsrup.hub.verify import check_file, sha256_file
 
-#: Free space kept beyond the download itself (caches, temporary files of other programs).
-DISK_MARGIN = 256 * 1024 * 1024
+__all__ = [
+    "DISK_MARGIN",
+    "DownloadResult",
+    "cached_snapshot",
+    "candidates",
+    "check_disk_space",
+    "download",
+    "map_error",
+    "patterns_for",
+    "read_marker",
+    "remove_snapshot",
+    "require_network",
+]
+
 _COMMIT = 40
 
 
@@ -64,83 +84,8 @@ class DownloadResult:
 # ---------------------------------------------------------------- errors
 
 
-def _status(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None)
-
-
-def _where(repo: str, revision: str) -> str:
-    return f"{repo}@{revision}" if revision else repo
-
-
-def _msg_offline(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
-    return WeightsError(
-        f"{mid}: offline mode is on and {_where(repo, rev)} is not in the cache",
-        hint=f"on a connected machine run: vsrup models download {mid} "
-        "(without --offline / HF_HUB_OFFLINE=1), then copy the HF cache",
-    )
-
-
-def _msg_gated(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
-    return WeightsError(
-        f"{mid}: the Hub repo {repo} is gated: accept its terms at https://huggingface.co/{repo}",
-        hint=f"then log in (hf auth login, or set HF_TOKEN) and run: vsrup models download {mid}",
-    )
-
-
-def _msg_auth(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
-    return WeightsError(
-        f"{mid}: the Hub refused the credentials for {repo} (HTTP 401)",
-        hint=f"check HF_TOKEN or run: hf auth login; then: vsrup models download {mid}",
-    )
-
-
-def _msg_repo(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
-    return WeightsError(
-        f"{mid}: the Hub repo {repo} was not found (removed, renamed or private)",
-        hint=f"use a mirror: vsrup models download {mid} --repo OWNER/NAME",
-    )
-
-
-def _msg_revision(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
-    return WeightsError(
-        f"{mid}: revision {rev} does not exist in {repo}",
-        hint=f"fetch the latest and pin the printed commit: vsrup models download {mid} "
-        "--revision main",
-    )
-
-
-def _msg_entry(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
-    return WeightsError(
-        f"{mid}: a file listed for it is missing from {_where(repo, rev)}",
-        hint=f"check models.toml, or try: vsrup models download {mid} --include GLOB",
-    )
-
-
-def _msg_disabled(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
-    return WeightsError(
-        f"{mid}: access to {repo} is disabled on the Hub",
-        hint=f"use a mirror: vsrup models download {mid} --repo OWNER/NAME",
-    )
-
-
-def _msg_http(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
-    code = _status(exc)
-    if code == 401:
-        return _msg_auth(mid, repo, rev, exc)
-    if code == 403:
-        reason = "access forbidden (HTTP 403)"
-        hint = "check that your token may read this repo (hf auth login / HF_TOKEN)"
-    elif code == 429:
-        reason = "too many requests (HTTP 429)"
-        hint = f"wait a few minutes, then rerun: vsrup models download {mid}"
-    else:
-        reason = f"the Hub answered HTTP {code}"
-        hint = f"retry later: vsrup models download {mid} (finished files are kept)"
-    return WeightsError(f"{mid}: {reason} for {repo}", hint=hint)
-
-
 def _msg_network(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
+    # Here rather than in download_messages: it names the library's default endpoint.
     endpoint = env.hf_endpoint() or hf_constants._HF_DEFAULT_ENDPOINT
     return WeightsError(
         f"{mid}: cannot reach {endpoint} and {repo} is not in the cache",
@@ -148,33 +93,19 @@ def _msg_network(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsEr
     )
 
 
-def _msg_metadata(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
-    return WeightsError(
-        f"{mid}: {env.hf_endpoint() or 'the endpoint'} does not answer like a Hugging Face Hub",
-        hint="check HF_ENDPOINT and proxy settings",
-    )
-
-
-def _msg_incomplete(mid: str, repo: str, rev: str, exc: BaseException) -> WeightsError:
-    return WeightsError(
-        f"{mid}: the download from {repo} was cut short ({exc})".split("\n")[0],
-        hint=f"rerun: vsrup models download {mid} (finished files are kept)",
-    )
-
-
 #: Ordered: subclasses before their bases (GatedRepo is a RepositoryNotFound; both are HTTP errors).
 _ERRORS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Callable], ...] = (
-    (OfflineModeIsEnabled, _msg_offline),
-    (GatedRepoError, _msg_gated),
-    (DisabledRepoError, _msg_disabled),
-    (RepositoryNotFoundError, _msg_repo),
-    (RevisionNotFoundError, _msg_revision),
-    (RemoteEntryNotFoundError, _msg_entry),
-    (HfHubHTTPError, _msg_http),
+    (OfflineModeIsEnabled, msg.offline),
+    (GatedRepoError, msg.gated),
+    (DisabledRepoError, msg.disabled),
+    (RepositoryNotFoundError, msg.repo),
+    (RevisionNotFoundError, msg.revision),
+    (RemoteEntryNotFoundError, msg.entry),
+    (HfHubHTTPError, msg.http),
     (LocalEntryNotFoundError, _msg_network),
     ((httpx2.ConnectError, httpx2.TimeoutException, httpx2.RemoteProtocolError), _msg_network),
-    (FileMetadataError, _msg_metadata),
-    (OSError, _msg_incomplete),
+    (FileMetadataError, msg.metadata),
+    (OSError, msg.incomplete),
 )
 
 
@@ -192,7 +123,7 @@ def _unwrap(exc: BaseException) -> BaseException:
 def map_error(exc: BaseException, model_id: str, repo: str, revision: str) -> WeightsError:
     """One WeightsError for a huggingface_hub/httpx exception (see `_ERRORS`)."""
     if isinstance(exc, LocalEntryNotFoundError) and env.is_offline():
-        return _msg_offline(model_id, repo, revision, exc)
+        return msg.offline(model_id, repo, revision, exc)
     for types, make in _ERRORS:
         if isinstance(exc, types):
             return make(model_id, repo, revision, exc)
@@ -220,89 +151,6 @@ def _progress(show: bool) -> Iterator[None]:
             enable_progress_bars()
 
 
-def _existing_parent(path: Path) -> Path:
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return candidate
-    return Path.cwd()
-
-
-def check_disk_space(nbytes: int, where: Path, model_id: str) -> None:
-    """Refuse before downloading when `where`'s disk has less than `nbytes` + margin free."""
-    if nbytes <= 0:
-        return
-    free = shutil.disk_usage(_existing_parent(where)).free
-    if free < nbytes + DISK_MARGIN:
-        raise WeightsError(
-            f"{model_id}: not enough free disk space in {where}: needs {_human(nbytes)}, "
-            f"{_human(free)} free",
-            hint="free some space, or point HF_HUB_CACHE (Hub files) / VSRUP_HOME at a larger disk",
-        )
-
-
-def _human(nbytes: int) -> str:
-    size = float(nbytes)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
-        size /= 1000
-    return f"{size:.1f} TB"
-
-
-def patterns_for(
-    entry: registry.ModelEntry, include: Sequence[str] | None = None
-) -> list[str] | None:
-    if include:
-        return list(include)
-    return list(entry.allow_patterns or entry.files) or None
-
-
-def candidates(
-    entry: registry.ModelEntry, revision: str | None = None, repo: str | None = None
-) -> list[tuple[str, str]]:
-    """(repo, revision) pairs to try in order: an override alone, else the repo then mirrors."""
-    override = repo or env.repo_override(entry.id)
-    if override:
-        return [(override, revision or entry.mirror_revisions.get(override, "main"))]
-    if not entry.repo:
-        raise WeightsError(f"{entry.id}: models.toml gives no repo to download from")
-    pairs = [(entry.repo, revision or entry.revision or "main")]
-    pairs += [(m, revision or entry.mirror_revisions.get(m, "main")) for m in entry.mirrors]
-    return pairs
-
-
-def _marker_path(model_id: str) -> Path:
-    return registry.cache_root() / ".hub" / f"{model_id}.json"
-
-
-def read_marker(model_id: str) -> dict | None:
-    path = _marker_path(model_id)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_marker(model_id: str, data: dict) -> None:
-    path = _marker_path(model_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
-
-
-def _looks_complete(folder: Path, patterns: Sequence[str] | None) -> bool:
-    """Each exact name exists and each glob matches something (for caches made by others)."""
-    if not patterns:
-        return any(folder.iterdir())
-    names = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
-    return all(
-        (folder / pat).is_file() if not any(c in pat for c in "*?[") else fnmatch.filter(names, pat)
-        for pat in patterns
-    )
-
-
 # ---------------------------------------------------------------- cache lookups (no network)
 
 
@@ -328,36 +176,12 @@ def cached_snapshot(entry: registry.ModelEntry) -> Path | None:
             )
         except (LocalEntryNotFoundError, OSError, ValueError):
             continue
-        if folder.is_dir() and (marker or _looks_complete(folder, patterns)):
+        if folder.is_dir() and (marker or looks_complete(folder, patterns)):
             return folder
     return None
 
 
 # ---------------------------------------------------------------- downloads
-
-
-def require_network(url: str, model_id: str, timeout_s: float = 5.0) -> None:
-    """Fail in seconds, with one clear line, when the server cannot be reached at all:
-    huggingface_hub would otherwise retry for half a minute. Skipped behind a proxy (the
-    direct connection is not the one that will be used)."""
-    import os
-    import socket
-    from urllib.parse import urlsplit
-
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return
-    parts = urlsplit(url)
-    if not parts.hostname:
-        return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise WeightsError(
-            f"{model_id}: cannot reach {parts.hostname} ({reason}); is this machine offline?",
-            hint="check the network, or copy the cache from a connected machine and use --offline",
-        ) from None
 
 
 def download(
@@ -414,7 +238,7 @@ def download(
             return _fetch(entry, repo_id, rev, plan, patterns, cache_dir, endpoint)
     # Every candidate failed: report the most telling failure (gated/auth beats "not found").
     repo_id, rev, exc = next(
-        (f for f in failures if isinstance(f[2], GatedRepoError) or _status(f[2]) == 401),
+        (f for f in failures if isinstance(f[2], GatedRepoError) or msg.status_of(f[2]) == 401),
         failures[0],
     )
     error = map_error(exc, model_id, repo_id, rev)
@@ -456,7 +280,7 @@ def _fetch(
     except Exception as exc:
         raise map_error(_unwrap(exc), entry.id, repo_id, rev) from exc
     _check_known_hashes(entry, folder)
-    _write_marker(
+    write_marker(
         entry.id,
         {
             "repo": repo_id,
@@ -548,5 +372,5 @@ def remove_snapshot(model_id: str) -> list[str]:
             if commits:
                 info.delete_revisions(*commits).execute()
                 removed.append(f"{marker['repo']}@{marker['commit']}")
-        _marker_path(model_id).unlink(missing_ok=True)
+        marker_path(model_id).unlink(missing_ok=True)
     return removed

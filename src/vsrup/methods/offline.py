@@ -7,7 +7,7 @@ model.safetensors}` in the architecture's PyTorch key layout:
   wrappers pull in opencv-python and a compiled module we do not need) and converted once,
   on first use, by `ensure_weights`.
 - `vsrup models import ID FILE` with a loose `.param`/`.bin` pair or an official `.pth`
-  checkpoint: the registry's `converter` points at `convert_<arch>` below.
+  checkpoint: the registry's `converter` points at `convert_<arch>` (`offline_convert`).
 - Already converted files in the cache.
 
 `FeedForwardSR` is the per-frame method shared by the three: batched frames, the original's
@@ -29,21 +29,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from vsrup.errors import UsageError, WeightsError
 from vsrup.interface.method import Clip, Method, MethodOptions
+from vsrup.methods.offline_convert import arch_module, convert_ncnn
 
 if TYPE_CHECKING:
     import torch
 
     from vsrup.hub.registry import WeightSet
     from vsrup.interface.runtime import Runtime
-
-#: Architecture name -> module with build(config), from_ncnn(graph), from_official(state).
-ARCH_MODULES = {
-    "span": "vsrup.nn.span",
-    "srvgg": "vsrup.nn.srvgg",
-    "rrdbnet": "vsrup.nn.rrdbnet",
-    "upconv7": "vsrup.nn.upconv7",
-}
-
 
 #: Architecture of each registry id this module serves. Where a wheel keeps the files (its
 #: distribution name and paths) is models.toml's business: `repo` and `files`.
@@ -70,10 +62,6 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
     "rrdbnet": {"num_feat": 8, "num_block": 1, "num_grow_ch": 4},
     "upconv7": {},
 }
-
-
-def arch_module(arch: str) -> Any:
-    return importlib.import_module(ARCH_MODULES[arch])
 
 
 # --- where weights come from -----------------------------------------------------------------
@@ -157,77 +145,6 @@ def ensure_weights(model_id: str) -> Path:
         raise error
     convert_ncnn(files[0], cache_root() / model_id, MODEL_ARCH[model_id])
     return cache_root() / model_id
-
-
-# --- converters (models.toml `converter = "vsrup.methods.offline:convert_<arch>"`) ------------
-
-
-def convert_ncnn(param: Path, dst_dir: Path, arch: str) -> Path:
-    from vsrup.methods.ourlayout import store_checked
-    from vsrup.nn import ncnn
-
-    module = arch_module(arch)
-    param_path, bin_path = ncnn.pair(param)
-    config, state = module.from_ncnn(ncnn.load(param_path, bin_path))
-    return store_checked(state, config, Path(dst_dir), module.build)
-
-
-def convert_checkpoint(src: Path, dst_dir: Path, arch: str) -> Path:
-    """An official .pth (weights-only pickle) or .safetensors in the upstream key layout."""
-    import torch
-
-    from vsrup.methods.ourlayout import read_state_dict, store_checked
-
-    module = arch_module(arch)
-    src = Path(src)
-    if src.suffix == ".safetensors":
-        state: Any = read_state_dict(src)[0]
-    else:
-        # BasicSR nests the tensors (params_ema / params), which the generic reader does not
-        # unwrap; the architecture's from_official does. Pickles load weights-only, never code.
-        try:
-            state = torch.load(src, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise WeightsError(
-                f"cannot be loaded safely ({exc.__class__.__name__}); only plain tensor "
-                "checkpoints are accepted",
-                path=src,
-            ) from None
-    try:
-        config, ours = module.from_official(state)
-    except WeightsError as exc:
-        raise WeightsError(exc.message, path=src, hint=exc.hint) from None
-    return store_checked(ours, config, Path(dst_dir), module.build)
-
-
-def convert_file(src: Path, dst_dir: Path, arch: str) -> Path:
-    src = Path(src)
-    if not src.is_file():
-        raise WeightsError("no such file", path=src)
-    if src.suffix in (".param", ".bin"):
-        return convert_ncnn(src, dst_dir, arch)
-    if src.suffix in (".pth", ".pt", ".ckpt", ".safetensors"):
-        return convert_checkpoint(src, dst_dir, arch)
-    raise WeightsError(
-        "unknown weight file type: expected an ncnn .param/.bin pair, a .pth or a .safetensors",
-        path=src,
-    )
-
-
-def convert_span(src: Path, dst_dir: Path) -> Path:
-    return convert_file(src, dst_dir, "span")
-
-
-def convert_srvgg(src: Path, dst_dir: Path) -> Path:
-    return convert_file(src, dst_dir, "srvgg")
-
-
-def convert_rrdbnet(src: Path, dst_dir: Path) -> Path:
-    return convert_file(src, dst_dir, "rrdbnet")
-
-
-def convert_upconv7(src: Path, dst_dir: Path) -> Path:
-    return convert_file(src, dst_dir, "upconv7")
 
 
 # --- the per-frame method --------------------------------------------------------------------

@@ -101,6 +101,7 @@ class SegmentWorker:
             frames_from,
             render_direct,
             render_segments,
+            seekable,
         )
 
         job, seg = task.job, task.segment
@@ -120,7 +121,7 @@ class SegmentWorker:
                               last=seg.last)  # fmt: skip
             else:
                 frames = pl.frames_of(f.reader)
-                if can_seek(f.spec, f.method) and f.reader.range.is_all:
+                if can_seek(f.spec, f.method) and seekable(f.reader):
                     # Decode only what this segment's windows read, not the file up to it.
                     frames = frames_from(f.reader, first_needed(f.spec, options, seg.first))
                 render_segments(frames, f.method, store, f.sink,

@@ -132,8 +132,6 @@ def _peak_memory_mb(device: torch.device) -> float:
 def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = None) -> dict | None:
     """Run (or continue) a training run; returns the summary `vsrup train --json` prints
     (None in processes other than the main one of a multi-process run)."""
-    from accelerate import Accelerator
-
     from vsrup.train.data import ClipSampler, find_sources
     from vsrup.train.objectives import objective_class
     from vsrup.train.validate import held_out_clips, validate
@@ -146,40 +144,12 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         )
     resume_from = _check_run_dir(cfg)
     sampler = ClipSampler(find_sources(cfg.data), cfg.frames, cfg.crop, cfg.seed)
-
-    # Without a GPU, processes started by torchrun/accelerate talk over gloo on the CPU.
     tensorboard = tensorboard_available()
-    accelerator = Accelerator(
-        cpu=not torch.cuda.is_available(),
-        mixed_precision=cfg.mixed_precision,
-        gradient_accumulation_steps=cfg.grad_accum,
-        # accelerate's own tracker: RUN_DIR/tensorboard/ when the package is installed
-        log_with="tensorboard" if tensorboard else None,
-        project_dir=str(cfg.run_dir) if tensorboard else None,
-    )
-    objective = objective_cls(
-        cfg.synthetic_weights, accelerator.device, cfg.seed, degradation=cfg.degradation
-    )
-    if cfg.gradient_checkpointing:
-        objective.enable_gradient_checkpointing()
-    trainable = objective.trainable
+    accelerator, objective = _accelerated_objective(cfg, objective_cls, tensorboard)
     recipe = objective.recipe
-    params = [p for p in trainable.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        params, lr=cfg.lr, betas=recipe.betas, weight_decay=recipe.weight_decay
-    )
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)  # constant, as all three
-    model, optimizer, schedule = accelerator.prepare(trainable, optimizer, schedule)
-
-    start = 0
-    cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    if resume_from is not None:
-        start = checkpoint.load(accelerator, resume_from)
-        if accelerator.is_main_process:
-            _truncate_metrics(cfg.run_dir, start)
-    elif accelerator.is_main_process:
-        (cfg.run_dir / CONFIG).write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
-    accelerator.wait_for_everyone()
+    params = [p for p in objective.trainable.parameters() if p.requires_grad]
+    model, optimizer, schedule = _prepared(accelerator, objective, params, cfg.lr)
+    start = _start(cfg, accelerator, resume_from)
     if tensorboard:
         accelerator.init_trackers(TENSORBOARD_RUN)
 
@@ -227,13 +197,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         elapsed = time.perf_counter() - began
         rate = samples / elapsed if elapsed > 0 else 0.0
         eta = (cfg.steps - done) * (elapsed / (done - start))
-        if metrics is not None:
-            row = {"kind": "train", "step": done, "loss": mean_loss, "lr": lr_now,
-                   "samples_per_s": rate}  # fmt: skip
-            metrics.write(json.dumps(row) + "\n")
-            metrics.flush()
-        accelerator.log({"train/loss": mean_loss, "train/lr": lr_now,
-                         "train/samples_per_s": rate}, step=done)  # fmt: skip
+        _log_step(accelerator, metrics, done, mean_loss, lr_now, rate)
         if on_progress is not None and accelerator.is_main_process:
             on_progress(Progress(done, cfg.steps, mean_loss, lr_now, rate, eta))
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
@@ -250,8 +214,6 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return None
-    losses = _read_losses(cfg.run_dir)
-    tenth = max(1, math.ceil(len(losses) / 10))
     return {
         "method": cfg.method,
         "steps_run": cfg.steps - start,
@@ -259,11 +221,80 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         "resumed_from": start if resume_from is not None else None,
         "processes": procs,
         "samples_per_process_step": cfg.batch * cfg.grad_accum,
-        "loss_first_10pct": float(np.mean(losses[:tenth])) if losses else None,
-        "loss_last_10pct": float(np.mean(losses[-tenth:])) if losses else None,
+        **_loss_trend(cfg.run_dir),
         "validation": last_val or None,
         "samples_per_s": samples / max(time.perf_counter() - began, 1e-9),
         "peak_memory_mb": _peak_memory_mb(accelerator.device),
         "export": str(export),
         "tensorboard": str(cfg.run_dir / TENSORBOARD_RUN) if tensorboard else None,
+    }
+
+
+def _log_step(
+    accelerator: Any, metrics: Any, step: int, loss: float, lr: float, rate: float
+) -> None:
+    """One training row in metrics.jsonl (main process) and TensorBoard (when installed)."""
+    if metrics is not None:
+        row = {"kind": "train", "step": step, "loss": loss, "lr": lr, "samples_per_s": rate}
+        metrics.write(json.dumps(row) + "\n")
+        metrics.flush()
+    accelerator.log({"train/loss": loss, "train/lr": lr, "train/samples_per_s": rate}, step=step)
+
+
+def _accelerated_objective(
+    cfg: TrainConfig, objective_cls: Any, tensorboard: bool
+) -> tuple[Any, Any]:
+    """The accelerate `Accelerator` of this process and the method's objective on its device."""
+    from accelerate import Accelerator
+
+    # Without a GPU, processes started by torchrun/accelerate talk over gloo on the CPU.
+    accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(),
+        mixed_precision=cfg.mixed_precision,
+        gradient_accumulation_steps=cfg.grad_accum,
+        # accelerate's own tracker: RUN_DIR/tensorboard/ when the package is installed
+        log_with="tensorboard" if tensorboard else None,
+        project_dir=str(cfg.run_dir) if tensorboard else None,
+    )
+    objective = objective_cls(
+        cfg.synthetic_weights, accelerator.device, cfg.seed, degradation=cfg.degradation
+    )
+    if cfg.gradient_checkpointing:
+        objective.enable_gradient_checkpointing()
+    return accelerator, objective
+
+
+def _prepared(accelerator: Any, objective: Any, params: list, lr: float) -> tuple:
+    """(model, optimizer, schedule) wrapped by accelerate: AdamW with the method's recipe at a
+    constant learning rate (as all three methods train)."""
+    recipe = objective.recipe
+    optimizer = torch.optim.AdamW(
+        params, lr=lr, betas=recipe.betas, weight_decay=recipe.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    return accelerator.prepare(objective.trainable, optimizer, schedule)
+
+
+def _start(cfg: TrainConfig, accelerator: Any, resume_from: Path | None) -> int:
+    """The step to start from: a resumed run's checkpoint (metrics logged after it are
+    dropped), else 0 with the run's config written."""
+    start = 0
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    if resume_from is not None:
+        start = checkpoint.load(accelerator, resume_from)
+        if accelerator.is_main_process:
+            _truncate_metrics(cfg.run_dir, start)
+    elif accelerator.is_main_process:
+        (cfg.run_dir / CONFIG).write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
+    accelerator.wait_for_everyone()
+    return start
+
+
+def _loss_trend(run_dir: Path) -> dict[str, float | None]:
+    """Mean training loss over the first and the last tenth of the logged steps."""
+    losses = _read_losses(run_dir)
+    tenth = max(1, math.ceil(len(losses) / 10))
+    return {
+        "loss_first_10pct": float(np.mean(losses[:tenth])) if losses else None,
+        "loss_last_10pct": float(np.mean(losses[-tenth:])) if losses else None,
     }

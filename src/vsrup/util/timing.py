@@ -6,7 +6,9 @@
         frames = next(reader)
 
 Outside a benchmark (`recording()` not active) a `StageTimer` costs one global lookup on entry
-and exit: nothing is measured, no device is synchronised. While recording, each stage's wall
+and exit: nothing is measured, no device is synchronised. Given a `totals` dict it always
+adds its seconds there too (the engine's own per-run counters, `JobResult.timings`), so one
+set of calls feeds both. While recording, each stage's wall
 time is added to its total, and the device (CUDA or MPS, when the recorder was given one) is
 synchronised at the stage's entry and exit so asynchronous kernels are charged to the stage
 that launched them.
@@ -94,15 +96,17 @@ _recorder: StageTimes | None = None
 
 
 class StageTimer:
-    """Context manager timing one stage into the active recorder, if any."""
+    """Context manager timing one stage into the active recorder, if any, and into
+    `totals[name]` when a dict is given."""
 
-    __slots__ = ("name", "_rec", "_t0", "_parent")
+    __slots__ = ("name", "_rec", "_t0", "_parent", "_totals")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, totals: dict[str, float] | None = None) -> None:
         self.name = name
         self._rec: StageTimes | None = None
         self._t0 = 0.0
         self._parent: str | None = None
+        self._totals = totals
 
     def __enter__(self) -> StageTimer:
         rec = self._rec = _recorder
@@ -111,6 +115,7 @@ class StageTimer:
             self._parent = stack[-1] if stack else None
             stack.append(self.name)
             rec.sync()
+        if rec is not None or self._totals is not None:
             self._t0 = time.perf_counter()
         return self
 
@@ -120,20 +125,27 @@ class StageTimer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        rec = self._rec
-        if rec is None:
+        rec, totals = self._rec, self._totals
+        if rec is not None:
+            rec.sync()
+        if rec is None and totals is None:
             return
-        rec.sync()
-        rec.add(self.name, time.perf_counter() - self._t0, self._parent)
-        rec._stack().pop()
+        seconds = time.perf_counter() - self._t0
+        if totals is not None:
+            totals[self.name] = totals.get(self.name, 0.0) + seconds
+        if rec is not None:
+            rec.add(self.name, seconds, self._parent)
+            rec._stack().pop()
 
 
-def timed_iter(name: str, items: Iterable[T]) -> Iterator[T]:
+def timed_iter(
+    name: str, items: Iterable[T], totals: dict[str, float] | None = None
+) -> Iterator[T]:
     """Yield from `items`, charging the time spent producing each item to stage `name`
     (for decoders and other generators, whose work happens inside `next`)."""
     it = iter(items)
     while True:
-        with StageTimer(name):
+        with StageTimer(name, totals):
             try:
                 item = next(it)
             except StopIteration:
@@ -150,17 +162,6 @@ def recording(sync_device: str | None = None) -> Iterator[StageTimes]:
         yield _recorder
     finally:
         _recorder = previous
-
-
-def record(name: str, seconds: float, calls: int = 1, parent: str | None = None) -> None:
-    """Add time measured elsewhere (e.g. an engine's own counters) to the active recorder."""
-    rec = _recorder
-    if rec is None:
-        return
-    rec.add(name, seconds, parent)
-    if calls != 1:
-        with rec._lock:
-            rec.totals[name].calls += calls - 1
 
 
 def synchronize(device: str) -> None:

@@ -9,16 +9,17 @@ VFR stays VFR and no frame is duplicated or dropped.
 Odd sizes: encoders of chroma-subsampled formats (4:2:0, 4:2:2) need even dimensions, so
 frames are padded on the right/bottom by repeating the last column/row up to the next even
 size (at most one pixel each way) and a warning says so; 4:4:4, RGB and FFV1 take odd sizes.
+
+The choice of encoder, pixel format and encoder options is `vsrup.video.codecs` (its names are
+importable from here too).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,236 +27,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vsrup.errors import EncodeError, UsageError
+from vsrup.video.codecs import (
+    FORMAT_OF,
+    EncodeSettings,
+    choose_pix_fmt,
+    container_format,
+    encoder_options,
+    needs_even,
+    resolve_encoder,
+)
+from vsrup.video.encoder_frames import padded_arrays, quantized_frames
 from vsrup.video.probe import VideoInfo
 from vsrup.video.reader import assumed_matrix, sws_matrix
 from vsrup.video.remux import PassThrough
-from vsrup.video.x264_cpu import reproducible_x264_params
 
 if TYPE_CHECKING:  # only the float `write` needs torch; encoding integers does not
     import torch
 
-#: User-facing codec names → FFmpeg encoders.
-CODECS = {
-    "h264": "libx264",
-    "hevc": "libx265",
-    "h265": "libx265",
-    "av1": "libsvtav1",
-    "vp9": "libvpx-vp9",
-    "ffv1": "ffv1",
-    "prores": "prores_ks",
-    "h264_nvenc": "h264_nvenc",
-    "hevc_nvenc": "hevc_nvenc",
-    "av1_nvenc": "av1_nvenc",
-}
-CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
-#: Codec chosen when the user gives none, per container.
-DEFAULT_CODEC = {"webm": "vp9"}
-#: Codecs tried, in order, when the default one cannot keep a 10-bit source at 10 bits.
-DEEP_FALLBACK = {"webm": ("av1",), "mp4": ("hevc", "av1"), "mov": ("hevc", "prores"),
-                 "matroska": ("hevc", "av1", "ffv1")}  # fmt: skip
-#: The CRF (or CQ) range each encoder accepts.
-CRF_RANGE = {"libx264": 51, "libx265": 51, "libsvtav1": 63, "libvpx-vp9": 63,
-             "h264_nvenc": 51, "hevc_nvenc": 51, "av1_nvenc": 51}  # fmt: skip
-_DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 28, "libvpx-vp9": 28}
-_DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "libsvtav1": "8"}
-_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                 "slower", "veryslow", "placebo")  # fmt: skip
-#: The --preset values each encoder takes (checked up front: a bad one makes x264 print
-#: straight to stderr and fail with a bare "Invalid argument").
-PRESETS = {
-    "libx264": _X26X_PRESETS,
-    "libx265": _X26X_PRESETS,
-    "libsvtav1": tuple(str(n) for n in range(14)),
-    "libvpx-vp9": tuple(str(n) for n in range(-8, 9)),
-    **{f"{c}_nvenc": tuple(f"p{n}" for n in range(1, 8)) for c in ("h264", "hevc", "av1")},
-}
-#: Encoder name → the codec (format) name that containers list as supported.
-_FORMAT_OF = {"libx264": "h264", "libx265": "hevc", "libsvtav1": "av1", "libvpx-vp9": "vp9",
-              "prores_ks": "prores", "h264_nvenc": "h264", "hevc_nvenc": "hevc",
-              "av1_nvenc": "av1"}  # fmt: skip
 _METADATA_SKIP = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration"}
 
 
-@dataclass
-class EncodeSettings:
-    """What the user chose; None means "follow the input / the codec's default"."""
-
-    codec: str | None = None
-    crf: int | None = None
-    preset: str | None = None
-    pix_fmt: str | None = None
-    audio: bool = True
-    subtitles: bool = True
-    threads: int = 0
-
-
-def container_format(path: Path) -> str:
-    fmt = CONTAINERS.get(path.suffix.lower())
-    if fmt is None:
-        known = ", ".join(sorted(CONTAINERS))
-        raise UsageError(f"unsupported output extension {path.suffix!r}", path=path,
-                         hint=f"use one of {known}")  # fmt: skip
-    return fmt
-
-
-def _formats(encoder: str) -> list[str]:
-    import av
-
-    return [f.name for f in av.codec.Codec(encoder, "w").video_formats or []]
-
-
-def _has_deep_format(encoder: str) -> bool:
-    return any(_bits(name) > 8 for name in _formats(encoder))
-
-
-def _bits(pix_fmt: str) -> int:
-    """Bits per sample of a pixel format name (8 unless it names 9-16)."""
-    for bits in (16, 14, 12, 10, 9):
-        if f"p{bits}" in pix_fmt or f"{bits}le" in pix_fmt or f"{bits}be" in pix_fmt:
-            return bits
-    return 8
-
-
-def resolve_encoder(
-    codec: str | None, fmt: str, deep: bool = False, warn: Callable[[str], None] | None = None
-) -> str:
-    """The FFmpeg encoder for `--codec` (or the container's default). A deep (10-bit) source
-    whose default codec cannot keep its depth gets the next default that can (WebM: AV1 when
-    this libvpx has no 10-bit support), with a warning saying so."""
-    name = codec or DEFAULT_CODEC.get(fmt, "h264")
-    encoder = CODECS.get(name, name)
-    import av
-
-    try:
-        av.codec.Codec(encoder, "w")
-    except (av.codec.codec.UnknownCodecError, ValueError):
-        known = ", ".join(CODECS)
-        raise UsageError(
-            f"unknown or unavailable codec {name!r}", hint=f"use one of {known}"
-        ) from None
-    if codec is None and deep and not _has_deep_format(encoder):
-        for fallback in DEEP_FALLBACK.get(fmt, ()):
-            with contextlib.suppress(av.codec.codec.UnknownCodecError, ValueError):
-                if _has_deep_format(CODECS[fallback]):
-                    if warn is not None:
-                        warn(
-                            f"{encoder} in this FFmpeg build cannot encode 10-bit; using "
-                            f"{fallback} to keep the input's bit depth (choose with --codec)"
-                        )
-                    encoder = CODECS[fallback]
-                    break
-    if encoder == "libsvtav1":
-        os.environ.setdefault("SVT_LOG", "1")  # errors only: no banner on stderr
-    return encoder
-
-
-def check_pix_fmt(encoder: str, requested: str) -> None:
-    """`--pix-fmt` must be a colour format without alpha that the encoder takes."""
-    import av
-
-    try:
-        fmt = av.VideoFormat(requested)
-    except ValueError:
-        raise UsageError(f"unknown --pix-fmt {requested!r}",
-                         hint="e.g. yuv420p, yuv420p10le, yuv444p") from None  # fmt: skip
-    formats = _formats(encoder)
-    if len(fmt.components) != 3 or fmt.has_palette:
-        colour = [f for f in formats if _is_colour(f)]
-        raise UsageError(
-            f"--pix-fmt {requested}: vsrup writes colour video without alpha",
-            hint="choose one of: " + ", ".join(colour),
-        )
-    if formats and requested not in formats:
-        colour = [f for f in formats if _is_colour(f)]
-        raise UsageError(f"{encoder} cannot encode pix_fmt {requested!r}",
-                         hint="choose one of: " + ", ".join(colour))  # fmt: skip
-
-
-def _is_colour(name: str) -> bool:
-    import av
-
-    fmt = av.VideoFormat(name)
-    return len(fmt.components) == 3 and not fmt.has_palette
-
-
-def choose_pix_fmt(encoder: str, source: VideoInfo | None, requested: str | None) -> str:
-    """Keep the source's bit depth and chroma layout where the encoder allows it; refuse a
-    deep source the encoder cannot keep deep (never a silent drop to 8 bits)."""
-    formats = _formats(encoder)
-    if requested:
-        check_pix_fmt(encoder, requested)
-        return requested
-    deep = source is not None and source.bit_depth > 8
-    chroma = "420"
-    if source is not None:
-        for layout in ("444", "422"):
-            if layout in source.pix_fmt:
-                chroma = layout
-    if encoder.startswith("prores"):
-        chroma = "444" if chroma == "444" else "422"
-    candidates = []
-    if deep:
-        candidates += [f"yuv{chroma}p10le", "yuv420p10le", "p010le", "yuv422p10le"]
-        if formats and not any(name in formats for name in candidates):
-            raise UsageError(
-                f"{encoder} in this FFmpeg build cannot encode the input's "
-                f"{source.bit_depth}-bit video",
-                hint="choose --codec hevc, av1, ffv1 or prores to keep it, or --pix-fmt "
-                "yuv420p to accept 8 bits",
-            )
-    candidates += [f"yuv{chroma}p", "yuv420p", "nv12"]
-    for name in candidates:
-        if not formats or name in formats:
-            return name
-    return formats[0]
-
-
-def needs_even(pix_fmt: str) -> tuple[bool, bool]:
-    """Whether width and height must be even: chroma planes of half width/height."""
-    import av
-
-    fmt = av.VideoFormat(pix_fmt)
-    if fmt.is_rgb or len(fmt.components) < 3:
-        return False, False
-    return fmt.chroma_width(3) != 3, fmt.chroma_height(3) != 3
-
-
-def encoder_options(encoder: str, settings: EncodeSettings) -> dict:
-    """The encoder's options for the user's --crf/--preset; values it does not take are
-    usage errors (never silently clamped or ignored)."""
-    opts: dict[str, str] = {}
-    if settings.preset is not None and settings.preset not in PRESETS.get(encoder, ()):
-        if encoder not in PRESETS:
-            raise UsageError(f"--preset: {encoder} has no presets")
-        raise UsageError(f"unknown --preset {settings.preset!r} for {encoder}",
-                         hint="use one of: " + ", ".join(PRESETS[encoder]))  # fmt: skip
-    top = CRF_RANGE.get(encoder)
-    if settings.crf is not None and top is None:
-        raise UsageError(f"--crf: {encoder} has no CRF setting (it is lossless or fixed-quality)")
-    if settings.crf is not None and top is not None and not 0 <= settings.crf <= top:
-        raise UsageError(f"--crf {settings.crf} is out of range for {encoder}",
-                         hint=f"use 0-{top} (lower is better)")  # fmt: skip
-    crf = settings.crf if settings.crf is not None else _DEFAULT_CRF.get(encoder)
-    preset = settings.preset or _DEFAULT_PRESET.get(encoder)
-    if encoder in ("libx264", "libx265", "libsvtav1"):
-        opts["crf"] = str(crf)
-        if preset:
-            opts["preset"] = preset
-        if encoder == "libx265":
-            opts["x265-params"] = "log-level=error"
-        if encoder == "libx264" and (params := reproducible_x264_params()):
-            opts["x264-params"] = params  # the same frames give the same bytes
-    elif encoder == "libvpx-vp9":
-        opts.update({"crf": str(crf), "b": "0", "row-mt": "1"})
-        opts["cpu-used"] = settings.preset or "4"
-    elif encoder.endswith("_nvenc"):
-        opts["rc"] = "vbr"
-        opts["cq"] = str(settings.crf if settings.crf is not None else 21)
-        opts["preset"] = settings.preset or "p5"
-    else:
-        if encoder.startswith("prores"):
-            opts["profile"] = "3"  # HQ
-    return opts
+__all__ = ["EncodeSettings", "VideoWriter", "encoder_options"]
 
 
 class VideoWriter:
@@ -343,7 +135,7 @@ class VideoWriter:
                 if key.lower() not in _METADATA_SKIP:
                     self.out.metadata[key] = value
         supported = self.out.supported_codecs
-        probe_name = _FORMAT_OF.get(self.encoder, self.encoder)
+        probe_name = FORMAT_OF.get(self.encoder, self.encoder)
         if probe_name not in supported:
             raise UsageError(
                 f"{probe_name} video cannot be stored in a {self.path.suffix} file",
@@ -440,10 +232,8 @@ class VideoWriter:
     def mux_packets(self, packets: Iterable) -> None:
         """Stream-copy packets of a `packet_encoder` into the file, with the other tracks
         interleaved as `write` does."""
-        import av
-
         last = None
-        try:
+        with self._errors_named():
             for packet in packets:
                 time_base = packet.time_base
                 packet.stream = self.stream  # resets the packet's time base to the stream's
@@ -452,32 +242,10 @@ class VideoWriter:
                 self.frames_written += 1
                 if packet.pts is not None:
                     last = packet.pts if last is None else max(last, packet.pts)
-        except av.error.FFmpegError as exc:
-            raise self._encode_error(exc) from None
-        except OSError as exc:
-            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
         if self.passthrough is not None and last is not None:
             self.passthrough.pump(float((last + self.pts_offset) * self.time_base) + 0.5)
 
     # -- frames --------------------------------------------------------------------------------
-    def _to_array(self, frames: torch.Tensor) -> np.ndarray:
-        """(T, C, H, W) float → contiguous (T, H, W, 3) uint8/uint16, padded to the encoded
-        size: one float pass (scale, round, clamp) and one integer copy into HWC order."""
-        import torch
-
-        peak = 65535.0 if self.deep else 255.0
-        x = frames.detach().to("cpu", torch.float32)
-        q = (x * peak).add_(0.5).clamp_(0, peak)
-        pad_w, pad_h = self.enc_w - self.width, self.enc_h - self.height
-        if pad_w or pad_h:
-            q = torch.nn.functional.pad(q, (0, pad_w, 0, pad_h), mode="replicate")
-        t, _, h, w = q.shape
-        hwc = torch.empty((t, h, w, 3), dtype=torch.int32 if self.deep else torch.uint8)
-        hwc.copy_(q.permute(0, 2, 3, 1))  # float → int truncates: rounding was the +0.5
-        if self.deep:
-            return hwc.numpy().astype(np.uint16)
-        return hwc.numpy()
-
     def write(self, frames: torch.Tensor, pts: Sequence[int]) -> None:
         """Encode frames with the given input pts (one per frame, increasing).
 
@@ -490,7 +258,21 @@ class VideoWriter:
         if frames.shape[-2:] != (self.height, self.width):
             raise ValueError(f"frames are {tuple(frames.shape[-2:])}, writer expects "
                              f"{(self.height, self.width)}")  # fmt: skip
-        arrays = self._to_array(frames)
+        self._submit(quantized_frames(frames, self.deep, self.enc_w, self.enc_h), pts)
+
+    def write_array(self, arrays: np.ndarray, pts: Sequence[int]) -> None:
+        """Encode already-quantised frames: (T, H, W, 3) RGB, uint8 for 8-bit output and
+        uint16 (full 16-bit scale) for deeper output, at the writer's width and height.
+        Skips the float round trip when the caller quantised already (the engine does)."""
+        self._submit(self.prepared(arrays, pts), pts)
+
+    def prepared(self, arrays: np.ndarray, pts: Sequence[int]) -> np.ndarray:
+        """Quantised frames checked against this writer and padded to the encoded size."""
+        return padded_arrays(arrays, len(pts), self.width, self.height, self.deep,
+                             (self.enc_w, self.enc_h))  # fmt: skip
+
+    def _submit(self, arrays: np.ndarray, pts: Sequence[int]) -> None:
+        """Encode now, or hand the batch to the background worker."""
         if self._queue is None:
             self._encode(arrays, list(pts))
             return
@@ -502,48 +284,10 @@ class VideoWriter:
             except queue.Full:
                 self._raise_worker_error()
 
-    def write_array(self, arrays: np.ndarray, pts: Sequence[int]) -> None:
-        """Encode already-quantised frames: (T, H, W, 3) RGB, uint8 for 8-bit output and
-        uint16 (full 16-bit scale) for deeper output, at the writer's width and height.
-        Skips the float round trip when the caller quantised already (the engine does)."""
-        arrays = self.prepared(arrays, pts)
-        if self._queue is None:
-            self._encode(arrays, list(pts))
-            return
-        self._raise_worker_error()
-        while True:
-            try:
-                self._queue.put((arrays, list(pts)), timeout=0.2)
-                return
-            except queue.Full:
-                self._raise_worker_error()
-
-    def prepared(self, arrays: np.ndarray, pts: Sequence[int]) -> np.ndarray:
-        """Quantised frames checked against this writer and padded to the encoded size."""
-        want = np.uint16 if self.deep else np.uint8
-        if arrays.ndim != 4 or arrays.shape[1:] != (self.height, self.width, 3):
-            raise ValueError(f"arrays are {arrays.shape}, writer expects (T, {self.height}, "
-                             f"{self.width}, 3)")  # fmt: skip
-        if arrays.shape[0] != len(pts):
-            raise ValueError(f"{arrays.shape[0]} frames but {len(pts)} timestamps")
-        if arrays.dtype != want:
-            raise ValueError(f"arrays are {arrays.dtype}, this writer needs {np.dtype(want)}")
-        pad_w, pad_h = self.enc_w - self.width, self.enc_h - self.height
-        if pad_w or pad_h:
-            arrays = np.pad(arrays, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-        arrays = np.ascontiguousarray(arrays)
-        return arrays
-
     def _encode(self, arrays: np.ndarray, pts: list[int]) -> None:
-        import av
-
-        try:
+        with self._errors_named():
             for frame in self.video_frames(arrays, pts):
                 self._mux(frame)
-        except av.error.FFmpegError as exc:
-            raise self._encode_error(exc) from None
-        except OSError as exc:
-            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
         if self.passthrough is not None and pts:
             # Let the other tracks catch up to just past this batch (input seconds).
             self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
@@ -556,19 +300,13 @@ class VideoWriter:
         """Encode a PyAV `VideoFrame` that is already in the encoder's pixel format and size
         (`pix_fmt`, `enc_w` × `enc_h`, colour matrix `matrix`, range `range`): the direct
         resampling path hands over swscale's output without any other conversion."""
-        import av
-
         if (frame.width, frame.height) != (self.enc_w, self.enc_h) or (
             frame.format.name != self.pix_fmt
         ):
             raise ValueError(f"frame is {frame.width}x{frame.height} {frame.format.name}, the "
                              f"encoder takes {self.enc_w}x{self.enc_h} {self.pix_fmt}")  # fmt: skip
-        try:
+        with self._errors_named():
             self._mux(self.stamped(frame, pts))
-        except av.error.FFmpegError as exc:
-            raise self._encode_error(exc) from None
-        except OSError as exc:
-            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
         if self.passthrough is not None:
             self.passthrough.pump(float(int(pts) * self.time_base) + 0.5)
 
@@ -608,6 +346,21 @@ class VideoWriter:
         self._worker.join()
         self._worker = None
 
+    @contextlib.contextmanager
+    def _errors_named(self, abort: bool = False) -> Iterator[None]:
+        """FFmpeg and file-system errors as one EncodeError line naming the output (after
+        `abort()` when asked)."""
+        import av
+
+        try:
+            yield
+        except (av.error.FFmpegError, OSError) as exc:
+            if abort:
+                self.abort()
+            if isinstance(exc, av.error.FFmpegError):
+                raise self._encode_error(exc) from None
+            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
+
     def _encode_error(self, exc: Exception) -> EncodeError:
         reason = getattr(exc, "strerror", None) or str(exc)
         if "No space" in reason:
@@ -618,8 +371,6 @@ class VideoWriter:
 
     def close(self) -> None:
         """Flush the encoder and the remaining tracks and finish the file."""
-        import av
-
         self._stop_worker()
         if self._error is not None:
             self.abort()
@@ -630,17 +381,11 @@ class VideoWriter:
                 f"each was moved one tick ({float(self.time_base):.6g} s) later so that no "
                 "frame is lost"
             )
-        try:
+        with self._errors_named(abort=True):
             self.out.mux(self.stream.encode(None))
             if self.passthrough is not None:
                 self.passthrough.finish()
             self.out.close()
-        except av.error.FFmpegError as exc:
-            self.abort()
-            raise self._encode_error(exc) from None
-        except OSError as exc:
-            self.abort()
-            raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
 
     def abort(self) -> None:
         """Stop without finishing (the caller removes the temporary file)."""

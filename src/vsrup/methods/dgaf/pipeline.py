@@ -15,6 +15,7 @@ import torch
 from vsrup.methods.dgaf.inject import unet_forward_with_additions
 from vsrup.methods.stablevsr.pipeline import FlowGuidedPipeline
 from vsrup.nn.warp import latent_warp
+from vsrup.util.timing import StageTimer
 
 
 class DGAFPipeline(FlowGuidedPipeline):
@@ -27,5 +28,6 @@ class DGAFPipeline(FlowGuidedPipeline):
     ) -> torch.Tensor:
         cond = latent_warp(x0_prev, flow.to(x0_prev.dtype), 4, convention=self.warp)
         emb = self.prompt_embeds.to(inp.dtype)
-        down, mid, up = self.dgafnet(inp, t, cond.to(inp.dtype), self.conditioning_scale)
-        return unet_forward_with_additions(self.unet, inp, t, emb, down, mid, up)
+        with StageTimer("denoise"):
+            down, mid, up = self.dgafnet(inp, t, cond.to(inp.dtype), self.conditioning_scale)
+            return unet_forward_with_additions(self.unet, inp, t, emb, down, mid, up)

@@ -49,6 +49,7 @@ from vsrup.methods.dloral.convert import FILENAME, read_converted
 from vsrup.nn import tiled_vae
 from vsrup.nn.clip_text import load_prompt_encoder
 from vsrup.nn.pretrained import load_pretrained
+from vsrup.util.timing import StageTimer
 
 
 @dataclass
@@ -227,7 +228,8 @@ class PairRunner:
         source, _ = imaging.prepare(imaging.to_uint8(frame), self.tiling.min_short_side)
         x = imaging.from_uint8(source).to(self.device)
         c = (x * 2 - 1).to(self.parts.dtype)
-        moments = tiled_vae.encode_moments(self.parts.vae, c, self.tiling.encoder, self._park)
+        with StageTimer("vae_encode"):
+            moments = tiled_vae.encode_moments(self.parts.vae, c, self.tiling.encoder, self._park)
         posterior = DiagonalGaussianDistribution(moments)
         if self.latent == "sample":
             gen = torch.Generator().manual_seed(latent_seed(self.seed, index))
@@ -250,18 +252,20 @@ class PairRunner:
         packed = torch.cat([prev.latent, cur.latent, prev.small, cur.small], dim=1)
         h, w = packed.shape[-2:]
         size, overlap = self.tiling.latent, self.tiling.latent_overlap
-        if h * w <= size * size:  # the official loop tiles only above tile² latent pixels
-            return self._step(packed)
-        tile = min(size, h, w)
-        return tiled_apply(
-            self._step, packed, tile, min(overlap, tile - 1), blend="gaussian_offset_y"
-        )
+        with StageTimer("denoise"):
+            if h * w <= size * size:  # the official loop tiles only above tile² latent pixels
+                return self._step(packed)
+            tile = min(size, h, w)
+            return tiled_apply(
+                self._step, packed, tile, min(overlap, tile - 1), blend="gaussian_offset_y"
+            )
 
     @torch.no_grad()
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """Image in [−1, 1], in the model's dtype (the official code truncates from it)."""
         z = (latent / self.parts.scaling).to(self.parts.dtype)
-        image = tiled_vae.decode(self.parts.vae, z, self.tiling.decoder, self._park)
+        with StageTimer("vae_decode"):
+            image = tiled_vae.decode(self.parts.vae, z, self.tiling.decoder, self._park)
         return image.clamp(-1, 1)
 
     @torch.no_grad()

@@ -22,6 +22,7 @@ from vsrup.methods.ourlayout import load_checked
 from vsrup.nn.wan.text import encode_prompt
 from vsrup.nn.wan.vae import latent_stats, pad_frames_4k1
 from vsrup.util.steps import report_step
+from vsrup.util.timing import StageTimer
 
 SCALE = 4
 
@@ -117,7 +118,8 @@ def upscale_clip(
 
     vae = parts.vae
     mean, std = latent_stats(vae, video)
-    lq = (vae.encode(video).latent_dist.mode() - mean) / std
+    with StageTimer("vae_encode"):
+        lq = (vae.encode(video).latent_dist.mode() - mean) / std
     dtype = next(parts.model.parameters()).dtype
     lq = lq.to(dtype)
 
@@ -128,12 +130,14 @@ def upscale_clip(
     estimate = lq
     for i, t in enumerate(scheduler.timesteps):
         timestep = t.expand(1).to(dev)
-        velocity = parts.model(latents, timestep, parts.prompt_embeds, lq, estimate)
+        with StageTimer("denoise"):
+            velocity = parts.model(latents, timestep, parts.prompt_embeds, lq, estimate)
         sigma = float(scheduler.sigmas[i])
         estimate = (latents.float() - sigma * velocity.float()).to(dtype)
         latents = scheduler.step(velocity, t, latents, return_dict=False)[0]
         report_step(i + 1, len(scheduler.timesteps))
 
-    decoded = vae.decode(latents.float() * std + mean, return_dict=False)[0]
+    with StageTimer("vae_decode"):
+        decoded = vae.decode(latents.float() * std + mean, return_dict=False)[0]
     out = ((decoded[0].permute(1, 0, 2, 3) + 1) / 2).clamp(0, 1)
     return out[:t_in, :, :hh, :ww]

@@ -25,6 +25,7 @@ from vsrup.methods.simplegvr.model import LatentUpsampler, SimpleGVRModel
 from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.text import encode_prompt
 from vsrup.nn.wan.vae import latent_stats, pad_frames_4k1
+from vsrup.util.timing import StageTimer
 
 #: The paper's final configuration: temporal units of 5 latent frames, 12×9-token windows, top-1.
 PAPER_PATTERN = AttentionPattern(temporal_unit=5, sparse_block=(12, 9), topk=1)
@@ -100,14 +101,16 @@ def encode_video(parts: SimpleGVRComponents, frames: torch.Tensor) -> torch.Tens
     padded to 4k+1 (the last frame repeated; `decode_latents` output is cropped by callers)."""
     video, _ = pad_frames_4k1((frames.float() * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0))
     mean, std = latent_stats(parts.vae, video)
-    return (parts.vae.encode(video).latent_dist.mode() - mean) / std
+    with StageTimer("vae_encode"):
+        return (parts.vae.encode(video).latent_dist.mode() - mean) / std
 
 
 @torch.no_grad()
 def decode_latents(parts: SimpleGVRComponents, latents: torch.Tensor) -> torch.Tensor:
     """Normalised latent → (T, 3, H, W) frames in [0, 1]."""
     mean, std = latent_stats(parts.vae, latents.float())
-    video = parts.vae.decode(latents.float() * std + mean, return_dict=False)[0]
+    with StageTimer("vae_decode"):
+        video = parts.vae.decode(latents.float() * std + mean, return_dict=False)[0]
     return ((video[0].permute(1, 0, 2, 3) + 1) / 2).clamp(0, 1)
 
 
@@ -139,7 +142,8 @@ def upscale_latents(
     shift = parts.scheduler_shift
 
     def velocity(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return model(latents, t, parts.prompt_embeds, cond)
+        with StageTimer("denoise"):
+            return model(latents, t, parts.prompt_embeds, cond)
 
     latents = euler_sample(velocity, noise(cond.shape), steps, shift, timestep_dtype=dtype)
     return latents

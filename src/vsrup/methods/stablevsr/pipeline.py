@@ -20,6 +20,7 @@ import torch
 from vsrup.methods.stablevsr.flows import FlowModel, compute_flows, upscale_for_flow
 from vsrup.methods.stablevsr.sampler import bidirectional_sample
 from vsrup.nn.warp import flow_warp
+from vsrup.util.timing import StageTimer
 
 SCHEDULERS = ("ddpm", "ddim")
 
@@ -69,10 +70,11 @@ class FlowGuidedPipeline:
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latent → RGB in [−1, 1] (unclamped), one frame at a time to bound memory."""
         vae_dtype = self.vae.dtype
-        frames = [
-            self.vae.decode((z[i : i + 1] / self.scaling_factor).to(vae_dtype)).sample.float()
-            for i in range(z.shape[0])
-        ]
+        with StageTimer("vae_decode"):
+            frames = [
+                self.vae.decode((z[i : i + 1] / self.scaling_factor).to(vae_dtype)).sample.float()
+                for i in range(z.shape[0])
+            ]
         return torch.cat(frames, dim=0)
 
     def flows(self, lr: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -84,7 +86,8 @@ class FlowGuidedPipeline:
 
     def plain(self, inp: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         emb = self.prompt_embeds.to(inp.dtype)
-        return self.unet(inp, t, encoder_hidden_states=emb, return_dict=False)[0]
+        with StageTimer("denoise"):
+            return self.unet(inp, t, encoder_hidden_states=emb, return_dict=False)[0]
 
     def guided(
         self, inp: torch.Tensor, t: torch.Tensor, x0_prev: torch.Tensor, flow: torch.Tensor
@@ -141,19 +144,20 @@ class StableVSRPipeline(FlowGuidedPipeline):
         rgb = self.decode(x0_prev)  # no clamp, as the official code
         cond = flow_warp(rgb, flow.to(rgb.dtype), "bilinear", convention=self.warp)
         emb = self.prompt_embeds.to(inp.dtype)
-        down, mid = self.controlnet(
-            inp,
-            t,
-            encoder_hidden_states=emb,
-            controlnet_cond=cond.to(inp.dtype),
-            conditioning_scale=self.conditioning_scale,
-            return_dict=False,
-        )
-        return self.unet(
-            inp,
-            t,
-            encoder_hidden_states=emb,
-            down_block_additional_residuals=down,
-            mid_block_additional_residual=mid,
-            return_dict=False,
-        )[0]
+        with StageTimer("denoise"):
+            down, mid = self.controlnet(
+                inp,
+                t,
+                encoder_hidden_states=emb,
+                controlnet_cond=cond.to(inp.dtype),
+                conditioning_scale=self.conditioning_scale,
+                return_dict=False,
+            )
+            return self.unet(
+                inp,
+                t,
+                encoder_hidden_states=emb,
+                down_block_additional_residuals=down,
+                mid_block_additional_residual=mid,
+                return_dict=False,
+            )[0]

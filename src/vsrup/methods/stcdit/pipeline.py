@@ -28,6 +28,7 @@ from vsrup.methods.stcdit.model import STCDiT, build
 from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.tiling import stride_overlap, temporal_window, tile_starts
 from vsrup.nn.wan.vae import decode_segments, encode_segments, split_segments
+from vsrup.util.timing import StageTimer
 
 
 @dataclass
@@ -208,11 +209,12 @@ def select_anchors(segment_latents: Sequence[int], start: int, length: int) -> l
 def guided_velocity(
     parts: STCDiTParts, x: torch.Tensor, lq: torch.Tensor, anchors: list[int], t: torch.Tensor
 ) -> torch.Tensor:
-    v = parts.model(x, lq, anchors, t, parts.text)
-    if parts.negative is None or parts.cfg_scale == 1:
-        return v
-    v_neg = parts.model(x, lq, anchors, t, parts.negative)
-    return v_neg + parts.cfg_scale * (v - v_neg)
+    with StageTimer("denoise"):
+        v = parts.model(x, lq, anchors, t, parts.text)
+        if parts.negative is None or parts.cfg_scale == 1:
+            return v
+        v_neg = parts.model(x, lq, anchors, t, parts.negative)
+        return v_neg + parts.cfg_scale * (v - v_neg)
 
 
 def tiled_velocity(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from vsrup.util.timing import StageTimer
+
 #: Spatial tiles STCDiT's `test_tlc_seg` passes to its VAE, in latents: (height, width) and
 #: stride (240×416 px tiles, stride 120×208 px).
 OFFICIAL_TILE = (30, 52)
@@ -190,7 +192,8 @@ def encode_segments(
     mean, std = None, None
     for seg in segments:
         clip, _ = pad_frames_4k1(video[:, :, seg.start : seg.stop])
-        mu = _encode(vae, clip, tiles)
+        with StageTimer("vae_encode"):
+            mu = _encode(vae, clip, tiles)
         if mean is None:
             mean, std = latent_stats(vae, mu)
         parts.append((mu - mean) / std)
@@ -214,6 +217,7 @@ def decode_segments(
     mean, std = latent_stats(vae, latents.to(dtype))
     for n_lat, n_frames in zip(latent_counts, frame_counts):
         z = latents[:, :, pos : pos + n_lat].to(dtype) * std + mean
-        out.append(_decode(vae, z, tiles)[:, :, :n_frames].float())
+        with StageTimer("vae_decode"):
+            out.append(_decode(vae, z, tiles)[:, :, :n_frames].float())
         pos += n_lat
     return torch.cat(out, dim=2)
