@@ -71,6 +71,10 @@ class MethodError(VsrupError):
     exit_code = EXIT_USAGE
 
 
+class TrainingError(VsrupError):
+    """A training run cannot go on (the loss or the gradients stopped being finite)."""
+
+
 class DeviceError(VsrupError):
     """The requested device or dtype is unavailable, or memory ran out for good."""
 

@@ -82,6 +82,66 @@ def test_without_tensorboard_installed_only_the_metrics_file(data, tmp_path, mon
     assert len(_losses(tmp_path / "run")) == 1
 
 
+def test_a_diverging_run_stops_with_one_line_and_exports_nothing(data, tmp_path, monkeypatch):
+    """A loss that stops being finite (bf16 on the CPU did this to simplegvr's tiny recipe at
+    step 2) ends the run with an error naming the step, before a checkpoint or an export is
+    made from it."""
+    from vsrup.train.objectives import objective_class
+
+    cls = objective_class("litevsr")
+    plain = cls.loss
+    calls = []
+
+    def diverging(self, model, hr, lr, gens):  # noqa: ANN001, ANN202
+        calls.append(1)
+        loss = plain(self, model, hr, lr, gens)
+        return loss * float("nan") if len(calls) >= 3 else loss
+
+    monkeypatch.setattr(cls, "loss", diverging)
+    run = tmp_path / "run"
+    args = ["train", "litevsr", "--data", str(data), "-o", str(run), "--synthetic-weights", "tiny"]
+    result = runner.invoke(app, [*args, "--batch", "1", "--steps", "4", "--checkpoint-every", "2"])
+    assert result.exit_code == 1
+    line = result.output.strip().splitlines()[-1]
+    # In fp32 the NaN reaches the gradients first: they are checked before the optimiser step
+    # (the loss itself is checked once every process has it, for fp16's skipped steps).
+    assert "training diverged at step 3: the gradients are not finite" in line
+    assert "Traceback" not in result.output
+    assert "checkpoint step-0000002 is kept" in line and "--resume" in line
+    assert not (run / "final").exists()
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-0000002"]
+
+
+def test_non_finite_gradients_stop_before_the_optimiser_step(tmp_path) -> None:
+    import torch
+    from accelerate import Accelerator
+
+    from vsrup.errors import TrainingError
+    from vsrup.train.config import TrainConfig
+    from vsrup.train.loop import _check_loss, _clip_finite
+
+    param = torch.nn.Parameter(torch.ones(3))
+    param.grad = torch.tensor([1.0, float("inf"), 0.0])
+    acc = Accelerator(cpu=True)
+    for precision in ("no", "bf16"):
+        cfg = TrainConfig(method="litevsr", data=[tmp_path], run_dir=tmp_path,
+                          mixed_precision=precision)  # fmt: skip
+        with pytest.raises(TrainingError, match="step 5.*gradients are not finite"):
+            _clip_finite(acc, [param], 1.0, cfg, 5)
+    # fp16: the gradient scaler skips the step itself (and lowers its scale).
+    cfg = TrainConfig(method="litevsr", data=[tmp_path], run_dir=tmp_path, mixed_precision="fp16")
+    _clip_finite(acc, [param], 1.0, cfg, 5)
+    param.grad = torch.tensor([3.0, 4.0, 0.0])
+    cfg = TrainConfig(method="litevsr", data=[tmp_path], run_dir=tmp_path)
+    _clip_finite(acc, [param], 1.0, cfg, 5)
+    assert torch.allclose(param.grad.norm(), torch.tensor(1.0))  # still clipped
+    # The loss, gathered from every process, for every precision (fp16's way to stop):
+    cfg = TrainConfig(method="litevsr", data=[tmp_path], run_dir=tmp_path, mixed_precision="fp16")
+    with pytest.raises(TrainingError, match="step 7 with fp16 mixed precision: the loss is inf"):
+        _check_loss(cfg, 7, float("inf"))
+    _check_loss(cfg, 7, 0.5)
+
+
 def test_interrupted_then_resumed_equals_uninterrupted(data: Path, tmp_path: Path) -> None:
     # Both runs in this test: the same thread count, so even float reductions match.
     full = tmp_path / "full"

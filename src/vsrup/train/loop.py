@@ -184,8 +184,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
                 with accelerator.autocast():
                     loss = objective.loss(model, hr, lr, gens)
                 accelerator.backward(loss)
-                if accelerator.sync_gradients and recipe.max_grad_norm:
-                    accelerator.clip_grad_norm_(params, recipe.max_grad_norm)
+                if accelerator.sync_gradients:
+                    _clip_finite(accelerator, params, recipe.max_grad_norm, cfg, step + 1)
                 optimizer.step()
                 schedule.step()
                 optimizer.zero_grad()
@@ -193,6 +193,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
             samples += cfg.batch * procs
         done = step + 1
         mean_loss = total_loss / cfg.grad_accum
+        _check_loss(cfg, done, mean_loss)
         lr_now = schedule.get_last_lr()[0]
         elapsed = time.perf_counter() - began
         rate = samples / elapsed if elapsed > 0 else 0.0
@@ -228,6 +229,38 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         "export": str(export),
         "tensorboard": str(cfg.run_dir / TENSORBOARD_RUN) if tensorboard else None,
     }
+
+
+def _clip_finite(accelerator: Any, params: list, max_norm: float | None, cfg: TrainConfig,
+                 step: int) -> None:  # fmt: skip
+    """Clip the gradients (when the recipe says so) and stop on non-finite ones before the
+    optimiser turns them into non-finite weights. With fp16 the gradient scaler skips such
+    a step and lowers its scale on its own, so only the loss is checked there."""
+    norm = accelerator.clip_grad_norm_(params, max_norm or math.inf)
+    if cfg.mixed_precision != "fp16" and norm is not None and not torch.isfinite(norm).all():
+        raise _diverged(cfg, step, "the gradients are not finite")
+
+
+def _check_loss(cfg: TrainConfig, step: int, loss: float) -> None:
+    """Stop on a non-finite mean loss (every process has the same gathered value)."""
+    if not math.isfinite(loss):
+        raise _diverged(cfg, step, f"the loss is {loss}")
+
+
+def _diverged(cfg: TrainConfig, step: int, what: str) -> Exception:
+    from vsrup.errors import TrainingError
+
+    last = checkpoint.latest(cfg.run_dir)
+    kept = f"checkpoint {last.name} is kept" if last is not None else "no checkpoint was made yet"
+    mixed = cfg.mixed_precision != "no"
+    precision = f" with {cfg.mixed_precision} mixed precision" if mixed else ""
+    again = ("then --resume continues from that checkpoint" if last is not None
+             else "then start again in a new -o RUN_DIR")  # fmt: skip
+    return TrainingError(
+        f"training diverged at step {step}{precision}: {what}; nothing was exported ({kept})",
+        path=cfg.run_dir,
+        hint=f"lower --lr or train without --mixed-precision, {again}",
+    )
 
 
 def _log_step(
