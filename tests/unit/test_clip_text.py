@@ -69,6 +69,11 @@ def test_missing_or_broken_folders_name_the_folder_and_the_download(tmp_path) ->
     assert "text_encoder" in str(err.value.path) and "download stablevsr" in err.value.hint
     with pytest.raises(WeightsError, match="CLIPTokenizer"):
         load_prompt_encoder(tmp_path / "nowhere", "sd21-base")
+    # Weights there but no config.json (transformers 5 raises a RuntimeError for it).
+    root = _tiny_snapshot(tmp_path / "sd2")
+    (root / "text_encoder" / "config.json").unlink()
+    with pytest.raises(WeightsError, match="CLIPTextModel"):
+        load_prompt_encoder(root, "stablevsr")
 
 
 def test_config_only_reads_the_config_without_weights(tmp_path) -> None:

@@ -18,7 +18,12 @@ def load_pretrained(
     what = f"the {cls.__name__} config" if config_only else cls.__name__
     try:
         return load(str(directory), **kwargs)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
+        # transformers 5 raises a RuntimeError for a model folder without its config.json;
+        # any other RuntimeError (out of memory while loading, say) is not a bad folder.
+        config_missing = not (Path(directory) / "config.json").is_file()
+        if isinstance(exc, RuntimeError) and not config_missing:
+            raise
         raise WeightsError(
             f"cannot load {what} ({exc.__class__.__name__})",
             path=directory,
