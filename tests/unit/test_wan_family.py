@@ -71,7 +71,7 @@ CASES: dict[str, Callable[[], torch.Tensor]] = {
 
 @pytest.mark.parametrize("method_id", WAN_METHODS)
 def test_members_subclass_the_base_and_keep_its_build_and_run(method_id: str) -> None:
-    from vsrup.methods.wan_family.method import WanMethod
+    from vsrup.methods.wan_family import WanMethod
 
     cls = methods.get(method_id)
     assert issubclass(cls, WanMethod)
@@ -81,12 +81,19 @@ def test_members_subclass_the_base_and_keep_its_build_and_run(method_id: str) ->
         assert name not in vars(cls), f"{method_id} overrides WanMethod.{name}"
 
 
+def test_the_base_registers_without_loading_torch() -> None:
+    import subprocess
+
+    code = "import sys, vsrup.methods.wan_family; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 @pytest.mark.parametrize("method_id", WAN_METHODS)
 def test_members_run_the_four_stages_of_the_shared_pipeline(
     method_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vsrup.methods.wan_family.components import WanComponents
-    from vsrup.methods.wan_family.pipeline import WanPipeline
+    from vsrup.methods.wan_family import WanComponents, WanPipeline
 
     method = _build(method_id, steps=1, window=9)
     assert isinstance(method.parts, WanComponents)

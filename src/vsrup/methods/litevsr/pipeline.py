@@ -19,15 +19,16 @@ from vsrup.methods.litevsr import config as cfg
 from vsrup.methods.litevsr.adapter import StateAwareAdapter
 from vsrup.methods.litevsr.model import LiteVSRModel
 from vsrup.methods.ourlayout import load_checked
-from vsrup.methods.wan_family.components import (
+from vsrup.methods.wan_family import (
+    Crop,
     WanComponents,
+    WanPipeline,
     place,
     pretrained_vae,
     seeded,
     synthetic_vae,
     with_model,
 )
-from vsrup.methods.wan_family.pipeline import Crop, WanPipeline
 from vsrup.nn.wan.text import encode_prompt
 from vsrup.util.steps import report_step
 from vsrup.util.timing import StageTimer

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from vsrup.errors import MethodError
 from vsrup.interface.method import MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.methods.wan_family.method import WanMethod
+from vsrup.methods.wan_family import WanMethod
 
 if TYPE_CHECKING:
     from pathlib import Path

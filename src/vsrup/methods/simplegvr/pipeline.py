@@ -22,15 +22,16 @@ from vsrup.methods.ourlayout import load_checked
 from vsrup.methods.simplegvr import config as cfg
 from vsrup.methods.simplegvr.attention import AttentionPattern
 from vsrup.methods.simplegvr.model import LatentUpsampler, SimpleGVRModel
-from vsrup.methods.wan_family.components import (
+from vsrup.methods.wan_family import (
+    Crop,
     WanComponents,
+    WanPipeline,
     place,
     pretrained_vae,
     seeded,
     synthetic_vae,
     with_model,
 )
-from vsrup.methods.wan_family.pipeline import Crop, WanPipeline
 from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.text import encode_prompt
 from vsrup.nn.wan.vae import decode_normalised

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from vsrup.errors import UsageError
 from vsrup.interface.method import Clip, MethodOptions, MethodSpec
 from vsrup.methods import register
-from vsrup.methods.wan_family.method import WanMethod
+from vsrup.methods.wan_family import WanMethod
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

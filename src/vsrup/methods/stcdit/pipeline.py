@@ -25,14 +25,14 @@ from vsrup.methods.stcdit import config as cfg
 from vsrup.methods.stcdit.convert import lora_modules, wrap_lora_base
 from vsrup.methods.stcdit.frames import Geometry, model_input, model_output
 from vsrup.methods.stcdit.model import STCDiT, build
-from vsrup.methods.wan_family.components import (
+from vsrup.methods.wan_family import (
     WanComponents,
+    WanPipeline,
     place,
     pretrained_vae,
     seeded,
     synthetic_vae,
 )
-from vsrup.methods.wan_family.pipeline import WanPipeline
 from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.tiling import stride_overlap, temporal_window, tile_starts
 from vsrup.nn.wan.vae import (
