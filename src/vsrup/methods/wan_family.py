@@ -256,6 +256,8 @@ class WanMethod(Method):
     def generator(self, position: int) -> torch.Generator:
         """Noise for the window starting at frame `position`: from (seed, position) only, so
         no generator state is carried between windows."""
+        import torch
+
         from vsrup.engine.runtime import position_generator, position_seed
 
         if self.cpu_noise:
