@@ -211,8 +211,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
     if accelerator.is_main_process:
         objective.export(export)
         metrics.close()
-    accelerator.end_training()  # closes the TensorBoard writer (no-op without trackers)
     accelerator.wait_for_everyone()
+    accelerator.end_training()  # TensorBoard closed, process group gone: no barrier after
     if not accelerator.is_main_process:
         return None
     return {
