@@ -117,7 +117,8 @@ def main() -> None:
     config = TemporalConfig()
     for kv in filter(None, args.config.split(",")):
         k, v = kv.split("=")
-        config = replace(config, **{k: type(getattr(config, k))(v)})
+        current = getattr(config, k)
+        config = replace(config, **{k: float(v) if current is None else type(current)(v)})
     gw, gh = map(int, args.gt.split("x"))
     s = args.scale
     if args.speed:
@@ -140,8 +141,8 @@ def main() -> None:
                         f"{spec:22s} {photo:9s} {motion:6s} {label:3s} psnr {row[0]:.3f} "
                         f"ewarp {row[1]:.3f} flicker {row[2]:.3f} tdiff {row[3]:.3f} "
                         f"{secs / len(lr) * 1e3:.0f} ms/frame (method "
-                        f"{timings['method'] / len(lr) * 1e3:.0f}, temporal "
-                        f"{timings['temporal'] / len(lr) * 1e3:.0f})",
+                        f"{timings.get('method', 0.0) / len(lr) * 1e3:.0f}, temporal "
+                        f"{timings.get('temporal', 0.0) / len(lr) * 1e3:.0f})",
                         flush=True,
                     )
         for label, rows in totals.items():

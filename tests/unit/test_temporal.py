@@ -204,3 +204,25 @@ def test_bench_reports_the_stage_where_it_runs():
     assert span.error is None and bicubic.error is None, (span.error, bicubic.error)
     assert "temporal" in [name for name, *_ in span.stage_means()]  # auto: on for span
     assert "temporal" not in [name for name, *_ in bicubic.stage_means()]
+
+
+def test_default_tolerance_follows_the_scale():
+    """×2 blends with tolerance 0.03 and ×4 with 0.06 (measured: docs/temporal.md), whatever
+    the output size; an explicit tolerance wins."""
+    from vsrup.engine.temporal import tolerance_for
+
+    assert tolerance_for(1) == tolerance_for(2) == pytest.approx(0.03)
+    assert tolerance_for(3) == pytest.approx(0.045)
+    assert tolerance_for(4) == tolerance_for(8) == pytest.approx(0.06)
+    steps = [(1.5, 0.7, 0.0, 1.0)] * 5
+    hr = hr_clip("astronaut", steps)
+    for ratio, tol in ((2, 0.03), (4, 0.06)):
+        big = [cv2.resize(f, None, fx=ratio / 2, fy=ratio / 2) for f in flickering(hr)]
+        lrs = [lr_of(f) for f in hr]
+        auto = stabilise(lrs, big)
+        fixed = stabilise(lrs, big, TemporalConfig(tolerance=tol))
+        other = stabilise(lrs, big, TemporalConfig(tolerance=0.09 - tol))
+        assert all(np.array_equal(a, b) for a, b in zip(auto, fixed))
+        assert not all(np.array_equal(a, b) for a, b in zip(auto, other))
+    with pytest.raises(ValueError, match="tolerance"):
+        TemporalConfig(tolerance=0)
