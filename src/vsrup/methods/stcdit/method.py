@@ -54,6 +54,8 @@ class STCDiTMethod(Method):
         option_keys=("cfg",),
         prompts=("prompt", "negative_prompt"),
     )
+    #: `--weights RUN_DIR/final` from `vsrup train stcdit`: a peft LoRA merged on top.
+    lora_weights = True
 
     def __init__(self, parts: Any, runtime: Runtime, options: MethodOptions) -> None:
 
@@ -133,6 +135,10 @@ class STCDiTMethod(Method):
                 options.negative_prompt,
                 cfg_scale,
             )
+        if options.weights is not None:
+            from vsrup.methods.stcdit.finetune import merge_adapter
+
+            merge_adapter(parts.model.transformer, options.weights)
         return cls(parts, runtime, options)
 
     # -- the official whole-video run -------------------------------------------------------
