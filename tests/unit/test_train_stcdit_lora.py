@@ -101,3 +101,35 @@ def test_bad_adapters_are_weights_errors(trained, tmp_path: Path) -> None:  # no
     (bad / "adapter_model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(WeightsError, match="not a readable LoRA adapter"):
         merge_adapter(model.transformer, bad)
+
+
+def test_gradient_checkpointing_recomputes_every_block_with_the_same_gradients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vsrup.methods.stcdit.model import STCDiT
+
+    calls: list[int] = []
+    real = STCDiT.block_forward
+
+    def counted(self, *args):  # noqa: ANN001, ANN002, ANN202
+        calls.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(STCDiT, "block_forward", counted)
+    hr, lr = tiny_batch(5, 64, 1)
+    results = []
+    for checkpointing in (False, True):
+        objective = objective_class("stcdit")("tiny", torch.device("cpu"), 42)
+        if checkpointing:
+            objective.enable_gradient_checkpointing()
+        calls.clear()
+        loss = objective.loss(objective.trainable, hr, lr, [torch.Generator().manual_seed(5)])
+        loss.backward()
+        blocks = len(objective.model.transformer.blocks)
+        # Checkpointed: every block runs again in the backward pass.
+        assert len(calls) == blocks * (2 if checkpointing else 1)
+        grads = [p.grad.clone() for p in objective.trainable.parameters() if p.grad is not None]
+        results.append((loss.item(), grads))
+    (l0, g0), (l1, g1) = results
+    assert l0 == pytest.approx(l1, rel=1e-6) and len(g0) == len(g1) > 0
+    assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(g0, g1, strict=True))

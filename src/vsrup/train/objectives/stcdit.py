@@ -75,7 +75,16 @@ class Objective(BaseObjective):
         return self.model
 
     def enable_gradient_checkpointing(self) -> None:
-        self.model.transformer.enable_gradient_checkpointing()
+        """STCDiT runs its own block loop (`STCDiT.block_forward`), which diffusers' switch
+        does not reach: each block is recomputed in the backward pass instead."""
+        from torch.utils.checkpoint import checkpoint
+
+        block_forward = self.model.block_forward
+
+        def recomputed(*args: Any) -> torch.Tensor:
+            return checkpoint(block_forward, *args, use_reentrant=False)
+
+        self.model.block_forward = recomputed
 
     def _latents(self, frames: torch.Tensor, scale: int) -> tuple[torch.Tensor, list[int]]:
         """(T, 3, H, W) in [0, 1] → pipeline-prepared segment latents and their anchors."""
