@@ -73,11 +73,12 @@ def test_export_is_peft_format_and_merges_into_the_trained_model(trained) -> Non
     x = torch.randn(1, 16, 2, 4, 4, generator=torch.Generator().manual_seed(0))
     lq = torch.randn(1, 16, 2, 4, 4, generator=torch.Generator().manual_seed(1))
     t, text = torch.tensor([500.0]), objective.parts.text
+    base_options = MethodOptions(synthetic_weights="tiny", seed=42, steps=1)
+    base = get("stcdit").from_weights(None, Runtime(), base_options).parts.model
     objective.trainable.eval()
     with torch.no_grad():
         want = objective.trainable(x, lq, [0], t, text)
-        plain = get("stcdit").from_weights(None, Runtime(), MethodOptions(
-            synthetic_weights="tiny", seed=42, steps=1)).parts.model(x, lq, [0], t, text)  # fmt: skip
+        plain = base(x, lq, [0], t, text)
         got = merged(x, lq, [0], t, text)
     objective.trainable.train()
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)

@@ -20,7 +20,6 @@ from torch import nn
 from vsrup.errors import WeightsError
 
 ADAPTER = "finetune"
-CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 #: q, k, v and output projections of the self-attention (video + anchor tokens) and of the
 #: text cross-attention of every block: where the LQ structure meets the generative prior.

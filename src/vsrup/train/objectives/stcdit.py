@@ -105,7 +105,8 @@ class Objective(BaseObjective):
 
         dev = self.device
         with torch.no_grad():
-            pairs = [(self._latents(h, 1), self._latents(low, self.scale)) for h, low in zip(hr, lr)]
+            pairs = [(self._latents(h, 1), self._latents(low, self.scale))
+                     for h, low in zip(hr, lr, strict=True)]  # fmt: skip
         x0 = torch.cat([p[0][0] for p in pairs]).to(dev)
         lq = torch.cat([p[1][0] for p in pairs]).to(dev)
         anchors = pairs[0][1][1]  # same clip length and crop in a batch: same anchors
