@@ -9,6 +9,7 @@ import av
 from typer.testing import CliRunner
 
 from vsrup.cli.app import app
+from vsrup.methods.dloral import config as C
 from vsrup.video.synth import make_clip
 
 runner = CliRunner()
@@ -45,7 +46,7 @@ def test_models_import_converts_an_official_checkpoint(tmp_path: Path) -> None:
     from vsrup.methods.dloral import model as M
     from vsrup.methods.dloral.convert import read_converted
 
-    net = M.build_net(UNet2DConditionModel(**M.UNET_TINY), cfr_mid_channels=8)
+    net = M.build_net(UNet2DConditionModel(**C.UNET_TINY), cfr_mid_channels=8)
     torch.save(official_checkpoint(net), tmp_path / "model.pkl")
     result = runner.invoke(app, ["models", "import", "dloral", str(tmp_path / "model.pkl")])
     assert result.exit_code == 0, result.output
@@ -73,9 +74,9 @@ def _pretrained_install(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     from vsrup.methods.dloral.convert import convert_official
 
     torch.manual_seed(5)
-    UNet2DConditionModel(**M.UNET_TINY).save_pretrained(tmp_path / "sd" / "unet")
-    AutoencoderKL(**PL.VAE_TINY).save_pretrained(tmp_path / "sd" / "vae")
-    net = M.build_net(UNet2DConditionModel(**M.UNET_TINY), cfr_mid_channels=8)
+    UNet2DConditionModel(**C.UNET_TINY).save_pretrained(tmp_path / "sd" / "unet")
+    AutoencoderKL(**C.VAE_TINY).save_pretrained(tmp_path / "sd" / "vae")
+    net = M.build_net(UNet2DConditionModel(**C.UNET_TINY), cfr_mid_channels=8)
     torch.save(official_checkpoint(net), tmp_path / "model.pkl")
     convert_official(tmp_path / "model.pkl", tmp_path / "dl")
     ram, dape = official_files(tmp_path)
@@ -84,14 +85,14 @@ def _pretrained_install(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     for key, value in env.items():
         monkeypatch.setenv(f"VSRUP_WEIGHTS_{key}", str(value))
 
-    def text_encoder(base_dir: Path):  # noqa: ANN202
+    def load_prompt_encoder(base_dir: Path, model_id: str):  # noqa: ANN202
         def encode(text: str) -> torch.Tensor:
             g = torch.Generator().manual_seed(sum(map(ord, text)))
-            return torch.randn(1, 8, M.UNET_TINY["cross_attention_dim"], generator=g)
+            return torch.randn(1, 8, C.UNET_TINY["cross_attention_dim"], generator=g)
 
         return encode
 
-    monkeypatch.setattr(PL, "text_encoder", text_encoder)
+    monkeypatch.setattr(PL, "load_prompt_encoder", load_prompt_encoder)
 
 
 def _frames(path: Path) -> list:

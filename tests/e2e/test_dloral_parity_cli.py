@@ -39,8 +39,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """sd21-base (the UNet config and the fixture VAE) and the imported model.pkl."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
+    from vsrup.methods.dloral.config import UNET_TINY
     from vsrup.methods.dloral.convert import convert_official
-    from vsrup.methods.dloral.model import UNET_TINY
 
     root = tmp_path_factory.mktemp("dloral_weights")
     with torch.device("meta"):
@@ -73,7 +73,7 @@ def test_upscale_equals_the_official_script(
     from vsrup.methods.dloral import pipeline as PL
 
     embeds = load_file(FIXTURES / "embeds.safetensors")["embeds"].float()
-    monkeypatch.setattr(PL, "text_encoder", lambda base_dir: lambda text: embeds)
+    monkeypatch.setattr(PL, "load_prompt_encoder", lambda base_dir, model_id: lambda _: embeds)
     monkeypatch.setenv("VSRUP_WEIGHTS_SD21_BASE", str(installed / "sd"))
     monkeypatch.setenv("VSRUP_WEIGHTS_DLORAL", str(installed / "dl"))
     frames = load_file(E2E / "frames.safetensors")

@@ -29,11 +29,11 @@ def test_upscale_keeps_every_frame_and_timestamp(
 
     from vsrup import methods
     from vsrup.cli.app import app
-    from vsrup.methods.stablevsr import components
+    from vsrup.methods.stablevsr import model as stablevsr_model
     from vsrup.video.probe import probe
     from vsrup.video.synth import make_clip
 
-    monkeypatch.setattr(components, "load_flow", lambda *a, **k: ZeroFlow())
+    monkeypatch.setattr(stablevsr_model, "load_flow", lambda *a, **k: ZeroFlow())
     calls = {"whole": 0, "process": 0}
     cls = methods.get(method)
     for name, key in (("finish_video", "whole"), ("process", "process")):

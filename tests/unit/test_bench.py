@@ -148,7 +148,7 @@ def test_flow_guided_pipelines_time_denoise_and_vae_decode() -> None:
     from vsrup.methods.dgaf.model import DGAFNet
     from vsrup.methods.dgaf.pipeline import DGAFPipeline
     from vsrup.methods.stablevsr import config as configs
-    from vsrup.methods.stablevsr.method import build_controlnet
+    from vsrup.methods.stablevsr.model import build_controlnet
     from vsrup.methods.stablevsr.pipeline import StableVSRPipeline
 
     unet = UNet2DConditionModel(**configs.unet_config("tiny")).eval()

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.helpers_engine import photo
-from vsrup.engine.color import color_fix, split_frequencies
+from vsrup.engine.color import adain, color_fix, split_frequencies
 
 
 def frames_from_photo(size=64, t=2):
@@ -75,3 +75,17 @@ def test_bad_mode_and_mismatched_frames():
         color_fix(x, x, "histogram")
     with pytest.raises(ValueError):
         color_fix(x, x[:1], "adain")
+
+
+def test_adain_with_eps_in_the_variance_is_stablesrs_formula():
+    # DLoRAL's official colour fix: sqrt(var + eps) on both sides, eps not a clamp.
+    x, r = torch.rand(2, 3, 9, 11), 0.3 + 0.05 * torch.rand(2, 3, 5, 7)
+    x_mean, r_mean = x.mean((-2, -1), keepdim=True), r.mean((-2, -1), keepdim=True)
+    x_std = (x.var((-2, -1), keepdim=True) + 0.01).sqrt()
+    r_std = (r.var((-2, -1), keepdim=True) + 0.01).sqrt()
+    expected = (x - x_mean) / x_std * r_std + r_mean
+    got = adain(x, r, eps=0.01, eps_in_variance=True)
+    assert torch.allclose(got, expected, atol=1e-6)
+    # The default matches the reference's std itself; eps inside the variance does not.
+    assert torch.allclose(adain(x, r, eps=0.01).std((-2, -1)), r.std((-2, -1)), atol=1e-5)
+    assert (got.std((-2, -1)) - r.std((-2, -1))).abs().min() > 0.01

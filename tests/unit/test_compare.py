@@ -11,7 +11,8 @@ from tests.helpers_bench import panning_clip, write_lossless
 from vsrup.bench.compare import compare_videos
 from vsrup.cli.app import app
 from vsrup.errors import UsageError
-from vsrup.metrics.frames import probe, read_rgb
+from vsrup.metrics.frames import read_rgb
+from vsrup.video.probe import probe_video
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def test_side_by_side_has_the_common_height_and_all_frames(tmp_path, clips) -> N
     lr, hr, _ = clips
     out = tmp_path / "cmp.mp4"
     result = compare_videos([lr, hr], out, profile_row=10)
-    info = probe(out)
+    info = probe_video(out)
     assert (info.width, info.height) == (96, 32)  # 12x8 -> 48x32, next to 48x32
     assert result.frames == 5 and len(list(read_rgb(out))) == 5
     assert len(result.profiles) == 3
@@ -64,7 +65,7 @@ def test_wipe_keeps_one_frame_size_and_stops_at_the_shortest(tmp_path, clips) ->
     lr, hr, short = clips
     out = tmp_path / "wipe.mp4"
     result = compare_videos([lr, hr, short], out, wipe=True, height=16, resize="bicubic")
-    info = probe(out)
+    info = probe_video(out)
     assert (info.width, info.height) == (24, 16)
     assert result.frames == 3 and result.input_frames == [5, 5, 3]
     assert len(list(read_rgb(out))) == 3

@@ -10,7 +10,8 @@ from tests.helpers_bench import panning_clip, textured, to_u8, write_lossless
 from vsrup.bench.degrade import Degradation, degrade_frame, degrade_frames, downscale
 from vsrup.cli.app import app
 from vsrup.metrics import evaluate_frames
-from vsrup.metrics.frames import probe, read_rgb
+from vsrup.metrics.frames import read_rgb
+from vsrup.video.probe import probe_video
 
 
 def test_area_kernel_averages_blocks_and_constants_stay_constant() -> None:
@@ -94,7 +95,7 @@ def test_cli_writes_lr_and_gt(tmp_path) -> None:
         ],
     )
     assert ok.exit_code == 0, ok.stderr
-    lr_info, gt_info = probe(lr), probe(gt)
+    lr_info, gt_info = probe_video(lr), probe_video(gt)
     assert (lr_info.width, lr_info.height, gt_info.width, gt_info.height) == (12, 8, 48, 32)
     assert len(list(read_rgb(lr))) == 4 and len(list(read_rgb(gt))) == 4
     same = runner.invoke(app, ["degrade", str(src), "-o", str(src)])

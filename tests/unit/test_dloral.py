@@ -13,6 +13,7 @@ import torch
 from tests.helpers_dloral import MANIFEST, manifest_checkpoint, official_checkpoint
 from vsrup.errors import WeightsError
 from vsrup.interface.method import Clip, MethodOptions
+from vsrup.methods.dloral import config as C
 
 
 @functools.cache
@@ -22,7 +23,7 @@ def _tiny_net_template(seed: int):  # noqa: ANN202
     from vsrup.methods.dloral import model as M
 
     torch.manual_seed(seed)
-    net = M.build_net(UNet2DConditionModel(**M.UNET_TINY), cfr_mid_channels=8)
+    net = M.build_net(UNet2DConditionModel(**C.UNET_TINY), cfr_mid_channels=8)
     with torch.no_grad():
         for name, p in net.named_parameters():
             if ".lora_B." in name:
@@ -88,7 +89,7 @@ def test_full_official_key_set_is_accepted() -> None:
 
     with torch.device("meta"):
         net = M.build_net(
-            UNet2DConditionModel(**M.UNET_FULL),
+            UNet2DConditionModel(**C.UNET_FULL),
             ranks=json.loads(meta["dloral.ranks"]),
             targets=json.loads(meta["dloral.targets"]),
         )
@@ -106,7 +107,7 @@ def test_full_synthetic_vae_is_the_sd_vae() -> None:
     """`--synthetic-weights full` uses the SD 2.x VAE config: 83,653,863 parameters."""
     from diffusers import AutoencoderKL
 
-    from vsrup.methods.dloral.pipeline import VAE_FULL
+    from vsrup.methods.dloral.config import VAE_FULL
 
     with torch.device("meta"):
         vae = AutoencoderKL(**VAE_FULL)
@@ -167,7 +168,7 @@ def test_missing_weights_is_a_clear_error(tmp_path: Path) -> None:
     from vsrup.methods.dloral.convert import convert_official
 
     convert_official(tmp_path / "model.pkl", tmp_path / "dl")
-    with pytest.raises(WeightsError, match="UNet config"):
+    with pytest.raises(WeightsError, match="cannot load the UNet2DConditionModel config"):
         get("dloral").from_weights(weights, Runtime(), MethodOptions())
 
 
@@ -181,7 +182,7 @@ def test_merging_the_six_adapters_keeps_the_output() -> None:
     g = torch.Generator().manual_seed(3)
     zp, zc = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
     ip, ic = torch.rand(1, 3, 8, 8, generator=g) * 2 - 1, torch.rand(1, 3, 8, 8, generator=g)
-    emb = torch.randn(1, 5, M.UNET_TINY["cross_attention_dim"], generator=g)
+    emb = torch.randn(1, 5, C.UNET_TINY["cross_attention_dim"], generator=g)
     with torch.no_grad():
         before = net(zp, zc, ip, ic, emb)
         net.unet.set_adapter(["default_encoder_quality"])
@@ -250,7 +251,8 @@ class _Pointwise(torch.nn.Module):
 def test_latent_tiles_equal_untiled_for_a_pointwise_step(method) -> None:  # noqa: ANN001
     """Latent tiles: with a pointwise stand-in for the step, the tiled x0 equals the untiled
     one, so every tile got the matching crops of both latents and both 1/8-scale images."""
-    from vsrup.methods.dloral.pipeline import Components, PairRunner, Tiling
+    from vsrup.methods.dloral.config import Tiling
+    from vsrup.methods.dloral.pipeline import Components, PairRunner
 
     vae = method.runner.parts.vae
     parts = Components(_Pointwise(), vae, torch.zeros(1, 1, 1), torch.float32)
@@ -264,7 +266,8 @@ def test_latent_tiles_equal_untiled_for_a_pointwise_step(method) -> None:  # noq
 
 def test_tiny_network_runs_tiled(method) -> None:  # noqa: ANN001
     """The real (tiny, random) network through VAE and latent tiles: complete, in range."""
-    from vsrup.methods.dloral.pipeline import PairRunner, Tiling
+    from vsrup.methods.dloral.config import Tiling
+    from vsrup.methods.dloral.pipeline import PairRunner
 
     frames = _frames(2, 16, 24)
     tiled = PairRunner(
@@ -288,19 +291,19 @@ def test_pretrained_layout_loads_base_and_converted_checkpoint(
     from vsrup.methods.dloral.convert import convert_official
 
     torch.manual_seed(5)
-    base = UNet2DConditionModel(**M.UNET_TINY)
+    base = UNet2DConditionModel(**C.UNET_TINY)
     base.save_pretrained(tmp_path / "sd" / "unet")
-    AutoencoderKL(**P.VAE_TINY).save_pretrained(tmp_path / "sd" / "vae")
+    AutoencoderKL(**C.VAE_TINY).save_pretrained(tmp_path / "sd" / "vae")
     torch.manual_seed(6)
-    trained = M.build_net(UNet2DConditionModel(**M.UNET_TINY), cfr_mid_channels=8)
+    trained = M.build_net(UNet2DConditionModel(**C.UNET_TINY), cfr_mid_channels=8)
     with torch.no_grad():
         for name, p in trained.named_parameters():
             if ".lora_B." in name or "conv_in" in name:
                 p.normal_(0, 0.02)
     torch.save(official_checkpoint(trained), tmp_path / "model.pkl")
     convert_official(tmp_path / "model.pkl", tmp_path / "dl")
-    embeds = torch.randn(1, 4, M.UNET_TINY["cross_attention_dim"])
-    monkeypatch.setattr(P, "text_encoder", lambda base_dir: lambda prompt: embeds)
+    embeds = torch.randn(1, 4, C.UNET_TINY["cross_attention_dim"])
+    monkeypatch.setattr(P, "load_prompt_encoder", lambda base_dir, model_id: lambda _: embeds)
     parts = P.pretrained_components(
         tmp_path / "sd", tmp_path / "dl", torch.device("cpu"), torch.float32, "a prompt"
     )

@@ -46,7 +46,7 @@ def _base_unet(official_unet: dict[str, torch.Tensor]):  # noqa: ANN202
     """The SD "base" the official file was trained from: its non-LoRA weights, unwrapped."""
     from diffusers import UNet2DConditionModel
 
-    from vsrup.methods.dloral.model import UNET_TINY
+    from vsrup.methods.dloral.config import UNET_TINY
 
     unet = UNet2DConditionModel(**UNET_TINY)
     state = {}
@@ -63,8 +63,9 @@ def _base_unet(official_unet: dict[str, torch.Tensor]):  # noqa: ANN202
 def ours(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     from diffusers import AutoencoderKL
 
+    from vsrup.methods.dloral.config import VAE_TINY, Tiling
     from vsrup.methods.dloral.convert import convert_official, read_converted
-    from vsrup.methods.dloral.pipeline import VAE_TINY, PairRunner, Tiling, components_from_state
+    from vsrup.methods.dloral.pipeline import PairRunner, components_from_state
 
     tmp = tmp_path_factory.mktemp("dloral_parity")
     pkl, official_unet = _official_pkl(tmp)
@@ -114,7 +115,7 @@ def test_vae_latents_match(ours, expected) -> None:  # noqa: ANN001
 def test_one_step_matches_official(ours, expected) -> None:  # noqa: ANN001
     """Stage by stage, each from the official previous stage's output: CFR, the merged-LoRA
     UNet step (x0) and the decoded image; then the whole chain from our own CFR output."""
-    from vsrup.methods.dloral.model import TIMESTEP
+    from vsrup.methods.dloral.config import TIMESTEP
 
     runner, meta = ours
     net, embeds = runner.parts.net, runner.parts.prompt_embeds

@@ -12,6 +12,7 @@ from vsrup.errors import UsageError, WeightsError
 from vsrup.hub.registry import WeightSet
 from vsrup.interface.method import Clip
 from vsrup.methods.dloral import DLoRAL
+from vsrup.methods.dloral import config as C
 from vsrup.methods.dloral import pipeline as PL
 from vsrup.methods.dloral import prompt as P
 from vsrup.nn.ram import normalize
@@ -53,7 +54,7 @@ def test_official_prompt_format() -> None:
 
 def _method(tmp_path: Path, user_prompt: str | None, seen: list[str]) -> DLoRAL:
     parts = PL.synthetic_components("tiny", torch.device("cpu"), torch.float32, seed=3)
-    tiling = PL.Tiling(min_short_side=16)
+    tiling = C.Tiling(min_short_side=16)
     files, _ = P.find_tagger(_weights(tmp_path), "auto")
     assert files is not None
 

@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ROOT / "src" / "vsrup" / "methods"
+TEMPLATE = ("__init__.py", "method.py", "config.py", "model.py", "pipeline.py", "convert.py")
 
 
 def test_import_layers_hold() -> None:
@@ -26,13 +27,20 @@ def test_import_layers_hold() -> None:
     assert "0 broken" in done.stdout
 
 
-@pytest.mark.parametrize(
-    "method", ["dgaf", "dloral", "litevsr", "simplegvr", "stablevsr", "stcdit"]
-)
+FOLDERS = ("dgaf", "dloral", "litevsr", "simplegvr", "stablevsr", "stcdit")
+
+
+def test_every_method_folder_is_checked() -> None:
+    found = {p.name for p in METHODS.iterdir() if (p / "__init__.py").is_file()}
+    assert found == set(FOLDERS)
+
+
+@pytest.mark.parametrize("method", FOLDERS)
 def test_method_folder_template(method: str) -> None:
     folder = METHODS / method
-    assert (folder / "__init__.py").is_file() and (folder / "method.py").is_file()
-    assert (folder / "pipeline.py").is_file()
+    # docs/architecture.md's template: the same six files in every diffusion method folder.
+    missing = [name for name in TEMPLATE if not (folder / name).is_file()]
+    assert not missing, f"methods/{method} lacks {missing}"
     init = ast.parse((folder / "__init__.py").read_text())
     # __init__.py only registers: a docstring, the import of the Method class, __all__.
     kinds = {type(node).__name__ for node in init.body}

@@ -153,7 +153,7 @@ def _flows(n: int, h: int, w: int):  # noqa: ANN202
 def test_zero_initialised_guidance_leaves_the_base_output_unchanged() -> None:
     from vsrup.methods.dgaf.model import DGAFNet
     from vsrup.methods.dgaf.pipeline import DGAFPipeline
-    from vsrup.methods.stablevsr.method import build_controlnet
+    from vsrup.methods.stablevsr.model import build_controlnet
     from vsrup.methods.stablevsr.pipeline import FlowGuidedPipeline, StableVSRPipeline
 
     class Unguided(FlowGuidedPipeline):
@@ -210,7 +210,7 @@ def test_full_configs_on_meta_match_the_checkpoint_sizes() -> None:
 
     from vsrup.methods.dgaf.model import DGAFNet
     from vsrup.methods.stablevsr import config as configs
-    from vsrup.methods.stablevsr.method import build_controlnet
+    from vsrup.methods.stablevsr.model import build_controlnet
 
     with init_empty_weights():
         unet = UNet2DConditionModel(**configs.unet_config("full"))
@@ -345,7 +345,7 @@ def test_raft_per_sample_norm_makes_batching_exact(tmp_path: Path) -> None:
 def test_missing_raft_weights_is_a_clear_error(tmp_path: Path) -> None:
     from vsrup.hub.registry import WeightSet
     from vsrup.interface.runtime import Runtime
-    from vsrup.methods.stablevsr.components import load_flow
+    from vsrup.methods.stablevsr.model import load_flow
 
     with pytest.raises(WeightsError, match="raft-large.*vsrup models (download|import) raft-large"):
         load_flow(WeightSet({}), False, Runtime(), "per_sample")
@@ -353,6 +353,32 @@ def test_missing_raft_weights_is_a_clear_error(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(WeightsError, match="raft-large"):
         load_flow(WeightSet({"raft-large": empty}), False, Runtime(), "per_sample")
+
+
+def test_snapshot_networks_load_only_with_exactly_their_keys(tmp_path: Path) -> None:
+    # The official snapshot is our layout; convert.load_checked is its strict check, where
+    # diffusers alone would initialise a missing weight randomly and only warn.
+    from diffusers import UNet2DConditionModel
+    from safetensors.torch import load_file, save_file
+
+    from vsrup.methods.stablevsr.config import unet_config
+    from vsrup.methods.stablevsr.convert import load_checked
+
+    torch.manual_seed(0)
+    UNet2DConditionModel(**unet_config("tiny")).save_pretrained(tmp_path / "unet")
+    good = load_checked(UNet2DConditionModel, tmp_path / "unet", torch.float32, "stablevsr")
+    weights = tmp_path / "unet" / "diffusion_pytorch_model.safetensors"
+    state = load_file(weights)
+    assert all(torch.equal(good.state_dict()[k], v) for k, v in state.items())
+    dropped = "conv_norm_out.weight"
+    state.pop(dropped)
+    state["leftover.weight"] = torch.zeros(2)
+    save_file(state, weights)
+    with pytest.raises(WeightsError, match=f"missing.*{dropped}.*unexpected.*leftover") as err:
+        load_checked(UNet2DConditionModel, tmp_path / "unet", torch.float32, "stablevsr")
+    assert err.value.path == tmp_path / "unet"
+    with pytest.raises(WeightsError, match="has no controlnet/ folder"):
+        load_checked(UNet2DConditionModel, tmp_path / "controlnet", torch.float32, "stablevsr")
 
 
 # -- methods ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers_video import truncate
 from vsrup.errors import InputError
-from vsrup.video.probe import is_vfr, probe
+from vsrup.video.probe import is_vfr, probe, probe_video
 from vsrup.video.synth import make_clip
 
 
@@ -34,6 +34,20 @@ def test_vfr_and_matroska_without_frame_count(tmp_path: Path) -> None:
     path = make_clip(tmp_path / "v.mkv", frames=14, vfr=True)
     v = probe(path).video
     assert v is not None and v.frames == 14 and v.frames_header is None and v.vfr
+
+
+def test_probe_video_reads_headers_only_unless_exact(tmp_path: Path) -> None:
+    import dataclasses
+    from fractions import Fraction
+
+    path = make_clip(tmp_path / "h.mp4", frames=6)
+    quick = probe_video(path)
+    assert (quick.width, quick.height, quick.frames, quick.frames_header) == (64, 48, None, 6)
+    assert quick.rate == 24 and probe_video(path, exact=True).frames == 6
+    # A file that states no rate is copied at FFmpeg's default of 25 fps.
+    assert dataclasses.replace(quick, fps=None).rate == Fraction(25)
+    with pytest.raises(InputError, match="no such file"):
+        probe_video(tmp_path / "missing.mp4")
 
 
 def test_ten_bit_hevc_depth(tmp_path: Path) -> None:

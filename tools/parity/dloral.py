@@ -141,8 +141,7 @@ def main() -> None:
     from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
     from safetensors.torch import save_file
 
-    from vsrup.methods.dloral.model import UNET_TINY
-    from vsrup.methods.dloral.pipeline import VAE_TINY
+    from vsrup.methods.dloral.config import UNET_TINY, VAE_TINY
 
     root = _official_root(args.official.resolve())
     _install_shims()

@@ -167,7 +167,7 @@ def main() -> None:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 
-    from vsrup.methods.dloral.model import UNET_TINY
+    from vsrup.methods.dloral.config import UNET_TINY
 
     frames = {f"{work}/{name}.mp4": lr_frames(n, h, w, SEED + i)
               for i, (name, (n, h, w)) in enumerate(CASES.items())}  # fmt: skip

@@ -102,7 +102,8 @@ def compare_videos(
     on_frame: Callable[[int], None] | None = None,
 ) -> CompareResult:
     """Write a comparison video of `inputs` (when `output` is set) and/or temporal profiles."""
-    from vsrup.metrics.frames import RgbWriter, as_u8, probe, read_rgb
+    from vsrup.metrics.frames import RgbWriter, as_u8, read_rgb
+    from vsrup.video.probe import probe_video
 
     if len(inputs) < 1 or (len(inputs) < 2 and output is not None):
         raise UsageError("compare needs at least two inputs")
@@ -114,7 +115,7 @@ def compare_videos(
     labels = list(labels) if labels else [p.stem for p in paths]
     if len(labels) != len(paths):
         raise UsageError(f"{len(labels)} labels for {len(paths)} inputs")
-    infos = [probe(p) for p in paths]
+    infos = [probe_video(p) for p in paths]
     target_h = height or max(i.height for i in infos)
     if target_h < 2:
         raise UsageError(f"height {target_h} is too small")
@@ -130,7 +131,7 @@ def compare_videos(
     readers: list[Iterator[np.ndarray]] = [read_rgb(p) for p in paths]
     counts = [0] * len(paths)
     rows: list[list[np.ndarray]] = [[] for _ in paths]
-    writer = RgbWriter(output, fps=infos[0].fps) if output is not None else None
+    writer = RgbWriter(output, fps=infos[0].rate) if output is not None else None
     n = 0
     shape = (0, 0)
     try:

@@ -148,7 +148,7 @@ def bench_method(job: Job, runner: Runner, repeat: int = 1, warmup: int = 1) -> 
 
 
 def _size(path: Path) -> tuple[int, int] | None:
-    from vsrup.metrics.frames import probe
+    from vsrup.video.probe import probe_video as probe
 
     try:
         info = probe(path)
@@ -165,7 +165,7 @@ def ffmpeg_runner(job: Job) -> None:
     """ffmpeg's own lanczos scaler as a reference row: decode, scale, x264 encode in one
     process (its threads on all cores). Returns None: the frames are counted afterwards."""
     from vsrup.errors import EncodeError
-    from vsrup.metrics.frames import probe
+    from vsrup.video.probe import probe_video as probe
     from vsrup.video.writer import EncodeSettings, encoder_options
 
     exe = ffmpeg_available()

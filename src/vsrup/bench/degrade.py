@@ -167,11 +167,12 @@ def degrade_video(
     `pairs` replaces `degrade_frames(frames, deg)` (the training pipelines of `vsrup train`
     come in this way; `deg` then only gives the scale and the LR codec).
     """
-    from vsrup.metrics.frames import RgbWriter, probe, read_rgb
+    from vsrup.metrics.frames import RgbWriter, read_rgb
+    from vsrup.video.probe import probe_video
 
     deg.check()
     src, lr_path = Path(src), Path(lr_path)
-    info = probe(src)
+    info = probe_video(src)
     w, h = gt_size(info.width, info.height, deg.scale)
     if gt_path is None and (start > 0 or stop is not None):
         raise UsageError(
@@ -186,8 +187,10 @@ def degrade_video(
     count = 0
     lossless = deg.crf is None
     crf = deg.crf if deg.crf is not None else 0
-    with RgbWriter(lr_path, fps=info.fps, lossless=lossless, crf=crf) as lr_writer:
-        gt_writer = RgbWriter(gt_path, fps=info.fps, lossless=True) if gt_path is not None else None
+    with RgbWriter(lr_path, fps=info.rate, lossless=lossless, crf=crf) as lr_writer:
+        gt_writer = (
+            RgbWriter(gt_path, fps=info.rate, lossless=True) if gt_path is not None else None
+        )
         try:
             make_pairs = pairs or (lambda frames: degrade_frames(frames, deg))
             for gt, lr in make_pairs(read_rgb(src, start, stop)):

@@ -89,7 +89,7 @@ def run_bench(
     on_result: Callable[[MethodResult], None] | None = None,
 ) -> BenchReport:
     from vsrup import methods
-    from vsrup.metrics.frames import probe
+    from vsrup.video.probe import probe_video
 
     if not settings.methods:
         raise UsageError("no method to benchmark", hint="pass --method M (several allowed)")
@@ -111,13 +111,13 @@ def run_bench(
         out_dir = settings.keep or work
         out_dir.mkdir(parents=True, exist_ok=True)
         src, reference, start, stop, described = _prepare_input(settings, work)
-        info = probe(src)
+        info = probe_video(src)
         input_info = {
             "path": str(settings.input) if settings.input else None,
             "generated": settings.input is None,
             "width": info.width,
             "height": info.height,
-            "fps": float(info.fps),
+            "fps": float(info.rate),
             "frames_range": [start, stop],
             "degrade": described,
             "reference": str(settings.reference) if settings.reference else None,
@@ -211,14 +211,15 @@ def _score(
 ) -> None:
     """Quality of the last run's output (untimed): against the reference when there is one,
     else its temporal scores alone."""
-    from vsrup.metrics.frames import probe, read_rgb
+    from vsrup.metrics.frames import read_rgb
     from vsrup.metrics.report import evaluate_frames
+    from vsrup.video.probe import probe_video
 
     if result.error is not None or not output.exists():
         return
     refs = None
     if reference is not None:
-        ref_info = probe(reference)
+        ref_info = probe_video(reference)
         if result.output_size != (ref_info.width, ref_info.height):
             result.note = (
                 f"not scored: output {result.output_size} differs from the reference "

@@ -119,11 +119,11 @@ def metrics(
     frames: str | None = typer.Option(None, "--frames", help="Frame range A:B (end exclusive)."),
 ) -> None:
     """Score a video: PSNR and SSIM on BT.601 luma against GT, DIS warping error, flicker."""
-    from vsrup.metrics.frames import probe
     from vsrup.metrics.report import evaluate_videos
+    from vsrup.video.probe import probe_video
 
     start, stop = parse_frames(frames)
-    total = probe(output).frames
+    total = probe_video(output).frames_header
     if total is not None:
         total = max(0, (min(total, stop) if stop is not None else total) - start)
     with frame_progress(f"scoring {output.name}", total) as advance:

@@ -30,13 +30,28 @@ def resize_like(reference: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
     ).clamp(0, 1)
 
 
-def adain(output: torch.Tensor, reference: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Match each frame's per-channel mean/std to the reference's (same size not needed)."""
+def adain(
+    output: torch.Tensor,
+    reference: torch.Tensor,
+    eps: float = 1e-5,
+    *,
+    eps_in_variance: bool = False,
+) -> torch.Tensor:
+    """Match each frame's per-channel mean/std to the reference's (same size not needed).
+
+    Standard deviations are the unbiased ones. By default the output's is clamped at `eps`
+    before dividing (not std + eps), which keeps identical content exactly unchanged. With
+    `eps_in_variance`, both are sqrt(var + eps) instead: StableSR's formula, which DLoRAL's
+    official code uses, computed in the same order so its 8-bit results match.
+    """
     x = output.float()
     r = reference.float()
-    x_mean, x_std = x.mean(dim=(-2, -1), keepdim=True), x.std(dim=(-2, -1), keepdim=True)
-    r_mean, r_std = r.mean(dim=(-2, -1), keepdim=True), r.std(dim=(-2, -1), keepdim=True)
-    # Dividing by clamped std (not std + eps) keeps identical content exactly unchanged.
+    x_mean, r_mean = x.mean(dim=(-2, -1), keepdim=True), r.mean(dim=(-2, -1), keepdim=True)
+    if eps_in_variance:
+        x_std = (x.var(dim=(-2, -1), keepdim=True) + eps).sqrt()
+        r_std = (r.var(dim=(-2, -1), keepdim=True) + eps).sqrt()
+        return (x - x_mean) / x_std * r_std + r_mean
+    x_std, r_std = x.std(dim=(-2, -1), keepdim=True), r.std(dim=(-2, -1), keepdim=True)
     return (x - x_mean) * (r_std / x_std.clamp_min(eps)) + r_mean
 
 

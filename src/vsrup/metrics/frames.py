@@ -10,13 +10,13 @@ range from the file's tags, 10-bit as uint16, frame ranges, damage reporting), o
   Matroska/AVI/NUT, x264's RGB mode at QP 0 otherwise. Used for generated clips, LR/GT pairs.
 
 Either way the file appears only when everything was written: a failure leaves nothing.
+Size and rate come from `vsrup.video.probe.probe_video`.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -25,29 +25,6 @@ from typing import Any
 import numpy as np
 
 from vsrup.errors import EncodeError
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    width: int
-    height: int
-    fps: Fraction
-    #: Frame count from the container header; None when the container does not say.
-    frames: int | None
-
-
-def probe(path: str | Path) -> VideoInfo:
-    """Size and rate of the first video stream (InputError for missing/unreadable files)."""
-    from vsrup.video.probe import probe as probe_media
-
-    video = probe_media(path, exact=False).video
-    assert video is not None  # probe raises InputError when there is no video stream
-    return VideoInfo(
-        width=video.width,
-        height=video.height,
-        fps=Fraction(video.fps or 25),
-        frames=video.frames_header or None,
-    )
 
 
 def read_rgb(path: str | Path, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:

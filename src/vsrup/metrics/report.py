@@ -170,12 +170,13 @@ def evaluate_videos(
     The two must have the same frame size and frame count; anything else is an InputError
     naming both files, raised before any frame is scored when the headers tell.
     """
-    from vsrup.metrics.frames import probe, read_rgb
+    from vsrup.metrics.frames import read_rgb
+    from vsrup.video.probe import probe_video
 
     output, ref_path = Path(output), (Path(reference) if reference is not None else None)
-    out_info = probe(output)
+    out_info = probe_video(output)
     if ref_path is not None:
-        ref_info = probe(ref_path)
+        ref_info = probe_video(ref_path)
         if (out_info.width, out_info.height) != (ref_info.width, ref_info.height):
             raise InputError(
                 f"is {out_info.width}x{out_info.height} but the reference {ref_path} is "

@@ -67,6 +67,11 @@ class VideoInfo:
     metadata: dict[str, str] = field(default_factory=dict)
 
     @property
+    def rate(self) -> Fraction:
+        """The frame rate to write a copy at: `fps`, or 25 (FFmpeg's default) when unstated."""
+        return self.fps or Fraction(25)
+
+    @property
     def hdr(self) -> str | None:
         """'pq' or 'hlg' for HDR transfer characteristics, else None."""
         return HDR_TRANSFERS.get(self.color_trc)
@@ -239,6 +244,17 @@ def probe(path: str | Path, exact: bool = True) -> MediaInfo:
             video=video,
             streams=streams,
         )
+
+
+def probe_video(path: str | Path, exact: bool = False) -> VideoInfo:
+    """The first video stream of `path`: header facts only unless `exact` (no demux pass).
+
+    For tools that need the size and rate (metrics, compare, degrade, bench), not the exact
+    count; `frames_header` is the count the header states. InputError as for `probe`.
+    """
+    video = probe(path, exact=exact).video
+    assert video is not None  # probe raises InputError when there is no video stream
+    return video
 
 
 def _is_cover_art(stream) -> bool:  # noqa: ANN001

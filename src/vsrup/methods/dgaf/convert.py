@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import torch
 
 from vsrup.errors import WeightsError
 from vsrup.hub.safe_load import save_state_dict
+from vsrup.methods.dgaf.config import infer_config
 
 WEIGHT_NAMES = (
     "diffusion_pytorch_model.safetensors",
@@ -39,29 +39,6 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict):
         raise WeightsError("not a state dict", path=path)
     return state
-
-
-def infer_config(state: dict[str, torch.Tensor]) -> dict[str, Any]:
-    """DGAFNet config from tensor shapes (norm groups and eps keep their defaults)."""
-    try:
-        conv_in = state["conv_in_condition.weight"]
-        blocks = sorted(
-            {int(m.group(1)) for k in state if (m := re.match(r"down_blocks\.(\d+)\.", k))}
-        )
-        channels = [state[f"down_blocks.{i}.resnets.0.conv1.weight"].shape[0] for i in blocks]
-        layers = len({k.split(".")[3] for k in state if k.startswith("down_blocks.0.resnets.")})
-    except KeyError as exc:
-        raise WeightsError(f"not a DGAFNet state dict (no {exc.args[0]})") from None
-    total_in = conv_in.shape[1]
-    cond = 4 if total_in == 11 else total_in - 7
-    return {
-        "in_channels": total_in - cond,
-        "conditioning_channels": cond,
-        "block_out_channels": channels,
-        "layers_per_block": layers,
-        "down_block_types": ["DownBlock2D"] * len(channels),
-        "up_block_types": ["UpBlock2D"] * len(channels),
-    }
 
 
 def _find_weights(src: Path) -> tuple[Path, Path | None]:

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 def load_imported(root: Path | None) -> Any:
     """DGAFNet from `cache_root()/dgaf/` (model.safetensors + config.json)."""
     from vsrup.hub.registry import missing_weights
-    from vsrup.methods.dgaf.convert import infer_config, load_dgafnet
+    from vsrup.methods.dgaf.config import infer_config
+    from vsrup.methods.dgaf.convert import load_dgafnet
 
     if root is None or not (Path(root) / "model.safetensors").is_file():
         raise missing_weights("dgaf")
@@ -59,5 +60,5 @@ class DGAF(FlowGuidedMethod):
 
         trained = weights.get("dgaf") if weights is not None else None
         if size is not None and trained is None:
-            return DGAFPipeline, {"dgafnet": DGAFNet.from_unet(unet, conditioning_channels=4)}
+            return DGAFPipeline, {"dgafnet": DGAFNet.from_unet(unet)}
         return DGAFPipeline, {"dgafnet": load_imported(trained)}

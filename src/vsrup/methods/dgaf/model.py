@@ -24,6 +24,8 @@ from diffusers.models.resnet import ResnetBlock2D
 from diffusers.models.unets.unet_2d_blocks import DownBlock2D, UpBlock2D
 from torch import nn
 
+from vsrup.methods.dgaf.config import CONDITIONING_CHANNELS
+
 
 def _zero_conv(channels: int) -> nn.Conv2d:
     conv = nn.Conv2d(channels, channels, kernel_size=1)
@@ -76,7 +78,7 @@ class DGAFNet(ModelMixin, ConfigMixin):
     def __init__(
         self,
         in_channels: int = 7,
-        conditioning_channels: int = 4,
+        conditioning_channels: int = CONDITIONING_CHANNELS,
         flip_sin_to_cos: bool = True,
         freq_shift: int = 0,
         down_block_types: tuple[str, ...] = ("DownBlock2D",) * 4,
@@ -174,7 +176,7 @@ class DGAFNet(ModelMixin, ConfigMixin):
                 self.dgafnet_up_blocks.append(_zero_conv(out))
 
     @classmethod
-    def from_unet(cls, unet: Any, conditioning_channels: int = 4) -> DGAFNet:
+    def from_unet(cls, unet: Any, conditioning_channels: int = CONDITIONING_CHANNELS) -> DGAFNet:
         """Initialise from the denoising UNet as the official training does: copy the UNet's
         config and its resnet/sampler weights; `conv_in_condition` = [conv_in, conv_in[:, :4]]
         with the UNet's bias; the 1×1 output convs stay zero."""

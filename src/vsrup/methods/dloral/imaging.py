@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-SCALE = 4
+from vsrup.engine.color import adain
+from vsrup.methods.dloral.config import SCALE
 
 
 def to_uint8(frame: torch.Tensor) -> np.ndarray:
@@ -59,14 +60,11 @@ def truncate(x: torch.Tensor) -> np.ndarray:
     return x[0].mul(255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def adain(target: np.ndarray, source: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """The official AdaIN colour fix on uint8 images: per-channel mean and (unbiased) std of
-    `source` given to `target`, clamped and truncated to uint8 again."""
-    t, s = from_uint8(target), from_uint8(source)
-    tf, sf = t.flatten(2), s.flatten(2)
-    t_mean, t_std = tf.mean(2)[..., None, None], (tf.var(2) + eps).sqrt()[..., None, None]
-    s_mean, s_std = sf.mean(2)[..., None, None], (sf.var(2) + eps).sqrt()[..., None, None]
-    out = (t - t_mean) / t_std * s_std + s_mean
+def adain_8bit(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """The official AdaIN colour fix on uint8 images: `source`'s per-channel mean and std given
+    to `target` with eps inside the variance (`engine.color.adain`'s StableSR form), clamped
+    and truncated to uint8 again."""
+    out = adain(from_uint8(target), from_uint8(source), eps_in_variance=True)
     return truncate(out.clamp_(0, 1))
 
 

@@ -25,6 +25,7 @@ from vsrup.errors import UsageError
 from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
 from vsrup.methods import register
 from vsrup.methods.dloral import prompt as P
+from vsrup.methods.dloral.config import DEFAULT_PROMPT, TILE_OPTIONS, TINY_MIN_SIDE, Tiling
 
 if TYPE_CHECKING:
     import torch
@@ -33,16 +34,6 @@ if TYPE_CHECKING:
     from vsrup.interface.runtime import Runtime
     from vsrup.methods.dloral.pipeline import PairRunner
     from vsrup.methods.dloral.prompt import PendingPrompt
-
-_TILE_OPTIONS = {
-    "encoder_tile": "encoder",
-    "decoder_tile": "decoder",
-    "latent_tile": "latent",
-    "latent_overlap": "latent_overlap",
-    "min_side": "min_short_side",
-}
-#: Tiny synthetic models run on CPU in tests: enlarge small inputs only to 16 px, not 128.
-_TINY_MIN_SIDE = 16
 
 
 @register
@@ -59,7 +50,7 @@ class DLoRAL(Method):
         weights=("sd21-base", "dloral"),
         default_steps=1,
         speed="fast (one step)",
-        option_keys=("tags", "color", *_TILE_OPTIONS),
+        option_keys=("tags", "color", *TILE_OPTIONS),
         prompts=("prompt",),
     )
 
@@ -86,7 +77,7 @@ class DLoRAL(Method):
         if options.steps not in (None, 1):
             raise UsageError("dloral is a one-step method", hint="drop --steps or use --steps 1")
         files, missing = P.find_tagger(weights, str(options.extra.get("tags", "auto")))
-        fixed_prompt = options.prompt or pipeline.DEFAULT_PROMPT
+        fixed_prompt = options.prompt or DEFAULT_PROMPT
         pending = None
         if options.synthetic_weights:
             parts = pipeline.synthetic_components(
@@ -105,10 +96,10 @@ class DLoRAL(Method):
             if files is not None and parts.encode is not None:
                 pending = P.PendingPrompt(files, parts.encode, options.prompt)
                 parts.encode = None  # the pending prompt holds it until `begin`
-        tiling = pipeline.Tiling()
+        tiling = Tiling()
         if options.synthetic_weights == "tiny":
-            tiling.min_short_side = _TINY_MIN_SIDE
-        for key, attr in _TILE_OPTIONS.items():
+            tiling.min_short_side = TINY_MIN_SIDE
+        for key, attr in TILE_OPTIONS.items():
             if key in options.extra:
                 try:
                     setattr(tiling, attr, int(options.extra[key]))

@@ -20,6 +20,7 @@ from torch import nn
 
 from vsrup.hub.safe_load import check_keys
 from vsrup.methods.dloral.cfr import CFRModule
+from vsrup.methods.dloral.config import DEFAULT_RANK, TIMESTEP
 from vsrup.methods.dloral.convert import ADAPTERS, GROUPS, KINDS  # official names and order
 
 #: Substrings that select LoRA targets among weight names (official grep list).
@@ -27,35 +28,6 @@ _GREP = (
     "to_k", "to_q", "to_v", "to_out.0", "conv", "conv1", "conv2", "conv_in",
     "conv_shortcut", "conv_out", "proj_out", "proj_in", "ff.net.2", "ff.net.0.proj",
 )  # fmt: skip
-DEFAULT_RANK = 4
-TIMESTEP = 1
-
-#: stabilityai/stable-diffusion-2-1-base unet/config.json (the values that differ from defaults).
-UNET_FULL: dict = {
-    "sample_size": 64,
-    "in_channels": 4,
-    "out_channels": 4,
-    "down_block_types": ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-    "up_block_types": ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-    "block_out_channels": (320, 640, 1280, 1280),
-    "layers_per_block": 2,
-    "attention_head_dim": (5, 10, 20, 20),
-    "cross_attention_dim": 1024,
-    "use_linear_projection": True,
-}
-UNET_TINY: dict = {
-    "sample_size": 16,
-    "in_channels": 4,
-    "out_channels": 4,
-    "down_block_types": ("CrossAttnDownBlock2D", "DownBlock2D"),
-    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D"),
-    "block_out_channels": (16, 32),
-    "layers_per_block": 1,
-    "attention_head_dim": (2, 4),
-    "cross_attention_dim": 16,
-    "norm_num_groups": 8,
-    "use_linear_projection": True,
-}
 
 
 def widen_conv_in(unet: UNet2DConditionModel) -> None:

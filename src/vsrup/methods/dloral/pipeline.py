@@ -32,49 +32,24 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL, UNet2DConditionModel
 
 from vsrup.engine.tiles import tiled_apply
-from vsrup.errors import WeightsError
 from vsrup.methods.dloral import imaging
 from vsrup.methods.dloral import model as M
+from vsrup.methods.dloral.config import (
+    BASE_ID,
+    MIN_SHORT_SIDE,
+    PROMPT_SHAPE,
+    SCALE,
+    UNET_FULL,
+    UNET_TINY,
+    VAE_FULL,
+    VAE_TINY,
+    Tiling,
+)
 from vsrup.methods.dloral.convert import FILENAME, read_converted
 from vsrup.nn import tiled_vae
+from vsrup.nn.clip_text import load_prompt_encoder
+from vsrup.nn.pretrained import load_pretrained
 from vsrup.util.timing import StageTimer
-
-SCALE = 4
-#: The official process size 512 divided by the scale: shorter inputs are enlarged first.
-MIN_SHORT_SIDE = 128
-DEFAULT_PROMPT = "clean, high-resolution, 8k"
-
-VAE_FULL: dict = {
-    "in_channels": 3,
-    "out_channels": 3,
-    "down_block_types": ("DownEncoderBlock2D",) * 4,
-    "up_block_types": ("UpDecoderBlock2D",) * 4,
-    "block_out_channels": (128, 256, 512, 512),
-    "layers_per_block": 2,
-    "latent_channels": 4,
-    "sample_size": 768,
-}
-VAE_TINY: dict = {
-    **VAE_FULL,
-    "block_out_channels": (8, 8, 8, 8),
-    "layers_per_block": 1,
-    "norm_num_groups": 4,
-    "sample_size": 64,
-}
-PROMPT_SHAPE = {"tiny": (1, 8, M.UNET_TINY["cross_attention_dim"]), "full": (1, 77, 1024)}
-
-
-@dataclass
-class Tiling:
-    """Tile sizes of the official defaults: VAE encoder (pixels), decoder and UNet (latents).
-    The VAE tiles' padding is the official hook's (32 px, 11 latents; see `tiled_vae`)."""
-
-    encoder: int = 1024
-    decoder: int = 224
-    latent: int = 96
-    latent_overlap: int = 32
-    #: Shorter LR sides are enlarged to this first (official: 512 / 4, so latents are ≥ 64).
-    min_short_side: int = MIN_SHORT_SIDE
 
 
 @dataclass
@@ -129,7 +104,7 @@ def synthetic_components(
     # Built on the target device: random init of the full UNet (866 M) is slow on a CPU.
     with torch.random.fork_rng(devices=[]), torch.device(device):
         torch.manual_seed(seed)
-        unet = UNet2DConditionModel(**(M.UNET_TINY if size == "tiny" else M.UNET_FULL))
+        unet = UNet2DConditionModel(**(UNET_TINY if size == "tiny" else UNET_FULL))
         net = M.build_net(unet, cfr_mid_channels=8 if size == "tiny" else 64)
         with torch.no_grad():
             # peft starts lora_B at zero; random B makes the merge do real work.
@@ -139,39 +114,6 @@ def synthetic_components(
         vae = AutoencoderKL(**(VAE_TINY if size == "tiny" else VAE_FULL))
         embeds = torch.randn(PROMPT_SHAPE[size], device="cpu")
     return _finish(net, vae, embeds, device, dtype)
-
-
-def _from_pretrained(cls, directory: Path):  # noqa: ANN001, ANN202
-    try:
-        return cls.from_pretrained(str(directory))
-    except (OSError, ValueError) as exc:
-        raise WeightsError(
-            f"cannot load {cls.__name__} ({exc.__class__.__name__})",
-            path=directory,
-            hint="run: vsrup models download sd21-base",
-        ) from None
-
-
-def text_encoder(base_dir: Path) -> Callable[[str], torch.Tensor]:
-    """A prompt → CLIP text embeddings (1, 77, 1024) function (SD 2.1's encoder, on the CPU:
-    one prompt per video does not need the GPU's memory)."""
-    from transformers import CLIPTextModel, CLIPTokenizer
-
-    tokenizer = _from_pretrained(CLIPTokenizer, base_dir / "tokenizer")
-    model = _from_pretrained(CLIPTextModel, base_dir / "text_encoder").eval()
-
-    def encode(prompt: str) -> torch.Tensor:
-        ids = tokenizer(
-            prompt,
-            max_length=tokenizer.model_max_length,
-            padding="max_length",
-            truncation=True,
-            return_tensors="pt",
-        ).input_ids
-        with torch.no_grad():
-            return model(ids)[0]
-
-    return encode
 
 
 def pretrained_components(
@@ -188,16 +130,10 @@ def pretrained_components(
     path = Path(dloral_dir) / FILENAME
     state, ranks, targets = read_converted(path)
     unet_dir = Path(base_dir) / "unet"
-    try:
-        config = UNet2DConditionModel.load_config(str(unet_dir))
-    except (OSError, ValueError) as exc:
-        raise WeightsError(
-            f"cannot read the UNet config ({exc.__class__.__name__})",
-            path=unet_dir,
-            hint="run: vsrup models download sd21-base",
-        ) from None
-    vae = _from_pretrained(AutoencoderKL, Path(base_dir) / "vae")
-    encode = text_encoder(Path(base_dir))
+    config = load_pretrained(UNet2DConditionModel, unet_dir, BASE_ID, config_only=True)
+    vae = load_pretrained(AutoencoderKL, Path(base_dir) / "vae", BASE_ID)
+    # On the CPU: one prompt per clip does not need the GPU's memory.
+    encode = load_prompt_encoder(Path(base_dir), BASE_ID)
     embeds = encode(prompt)
     # The official width is 64; reading it from the file lets tiny test checkpoints load too.
     mid = state.get("cfr.feat_extract.main.0.weight", torch.empty(64)).shape[0]
@@ -339,6 +275,6 @@ class PairRunner:
         if self.color == "adain":
             if cur.source is None:
                 raise ValueError("the colour fix needs the prepared 8-bit frame")
-            image = imaging.adain(image, cur.source)
+            image = imaging.adain_8bit(image, cur.source)
         image = imaging.resize_bicubic(image, *cur.out_size)
         return imaging.from_uint8(image)[0].to(self.device)

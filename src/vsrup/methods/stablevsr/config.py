@@ -1,4 +1,5 @@
-"""Model configurations for synthetic weights (`--synthetic-weights tiny|full`) and tests.
+"""StableVSR's and DGAF-VSR's presets: the `--opt` choices, and the model configurations for
+synthetic weights (`--synthetic-weights tiny|full`) and tests.
 
 "full" is the SD ×4 upscaler layout StableVSR fine-tunes (UNet with 7 input channels: 4 latent
 + 3 LR; VAE with a ×4 latent grid and scaling factor 0.08333), without the noise-level class
@@ -8,7 +9,13 @@ configs from the snapshot; these are only used for random initialisation.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vsrup.errors import UsageError
+
+if TYPE_CHECKING:
+    from vsrup.interface.method import MethodOptions
 
 VAE_SCALING_FACTOR = 0.08333
 
@@ -102,3 +109,47 @@ def vae_config(size: str) -> dict[str, Any]:
 
 def controlnet_embedding(size: str) -> tuple[int, ...]:
     return FULL_CONTROLNET_EMBEDDING if size == "full" else TINY_CONTROLNET_EMBEDDING
+
+
+@dataclass(frozen=True)
+class Choices:
+    """Method-specific options from `--opt key=value` (see docs/methods/stablevsr-dgaf.md)."""
+
+    scheduler: str = "ddpm"
+    warp: str = "official"
+    raft_norm: str = "per_sample"
+    flow_batch: int = 2
+    flow_updates: int = 12
+    conditioning_scale: float = 1.0
+
+    @classmethod
+    def parse(cls, extra: dict[str, Any]) -> Choices:
+        allowed = {
+            "scheduler": ("ddpm", "ddim"),
+            "warp": ("official", "exact"),
+            "raft_norm": ("per_sample", "running"),
+        }
+        values: dict[str, Any] = {}
+        for key, raw in extra.items():
+            if key in allowed:
+                if str(raw) not in allowed[key]:
+                    raise UsageError(
+                        f"--opt {key}={raw} is not valid", hint=f"use one of {allowed[key]}"
+                    )
+                values[key] = str(raw)
+            elif key in ("flow_batch", "flow_updates", "conditioning_scale"):
+                try:
+                    values[key] = float(raw) if key == "conditioning_scale" else int(raw)
+                except ValueError:
+                    raise UsageError(f"--opt {key}={raw} is not a number") from None
+            else:
+                known = ", ".join([*allowed, "flow_batch", "flow_updates", "conditioning_scale"])
+                raise UsageError(f"unknown option --opt {key}", hint=f"known: {known}")
+        return cls(**values)
+
+
+def synthetic_size(options: MethodOptions) -> str | None:
+    size = options.synthetic_weights
+    if size not in (None, "tiny", "full"):
+        raise UsageError(f"--synthetic-weights {size} is not valid", hint="use tiny or full")
+    return size

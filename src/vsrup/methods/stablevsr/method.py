@@ -82,25 +82,25 @@ class FlowGuidedMethod(Method):
     def from_weights(
         cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
     ) -> Method:
-        from vsrup.methods.stablevsr import components as comp
+        from vsrup.methods.stablevsr import config, model
         from vsrup.methods.stablevsr.pipeline import make_scheduler
 
-        choices = comp.Choices.parse(options.extra)
-        size = comp.synthetic_size(options)
+        choices = config.Choices.parse(options.extra)
+        size = config.synthetic_size(options)
         if options.weights is not None and cls.own_weights is not None:
             from vsrup.hub.registry import WeightSet
 
             own = {cls.own_weights: options.weights}
             weights = WeightSet({**(weights.paths if weights is not None else {}), **own})
         if size is not None:
-            base = comp.synthetic_base(size, runtime, options.seed)
+            base = model.synthetic_base(size, runtime, options.seed)
             pipeline_cls, guide = cls.build_guide(base.unet, weights, size, runtime)
         else:
             # The method's own weights first: a missing file is named before the base loads.
             pipeline_cls, guide = cls.build_guide(None, weights, None, runtime)
             root = weights.get("stablevsr") if weights is not None else None
-            base = comp.load_base(root, "stablevsr", runtime, options.prompt or "")
-        flow = comp.load_flow(weights, size is not None, runtime, choices.raft_norm)
+            base = model.load_base(root, "stablevsr", runtime, options.prompt or "")
+        flow = model.load_flow(weights, size is not None, runtime, choices.raft_norm)
         pipe = pipeline_cls(
             base.unet,
             base.vae,
@@ -111,7 +111,7 @@ class FlowGuidedMethod(Method):
             conditioning_scale=choices.conditioning_scale,
             flow_batch=choices.flow_batch,
             flow_updates=choices.flow_updates,
-            **{name: comp.place(module, runtime) for name, module in guide.items()},
+            **{name: model.place(module, runtime) for name, module in guide.items()},
         )
         return cls(pipe, cls.steps_for(options), options.seed, options.window)
 
@@ -169,6 +169,7 @@ class StableVSR(FlowGuidedMethod):
         cls, unet: Any, weights: WeightSet | None, size: str | None, runtime: Runtime
     ) -> tuple[type, dict[str, Any]]:
         from vsrup.hub.registry import missing_weights
+        from vsrup.methods.stablevsr.model import build_controlnet, load_controlnet
         from vsrup.methods.stablevsr.pipeline import StableVSRPipeline
 
         if size is not None:
@@ -177,29 +178,3 @@ class StableVSR(FlowGuidedMethod):
         if root is None:
             raise missing_weights("stablevsr")
         return StableVSRPipeline, {"controlnet": load_controlnet(root, runtime)}
-
-
-def build_controlnet(unet: Any, size: str) -> Any:
-    """StableVSR's ControlNet shape: `ControlNetModel.from_unet` with a 3-channel RGB
-    conditioning embedding that downsamples ×4 (random weights for synthetic runs)."""
-    from diffusers import ControlNetModel
-
-    from vsrup.methods.stablevsr.config import controlnet_embedding
-
-    return ControlNetModel.from_unet(
-        unet, conditioning_embedding_out_channels=controlnet_embedding(size)
-    )
-
-
-def load_controlnet(root: Any, runtime: Runtime) -> Any:
-    from diffusers import ControlNetModel
-
-    from vsrup.errors import WeightsError
-
-    if not (root / "controlnet").is_dir():
-        raise WeightsError(
-            "the 'stablevsr' snapshot has no controlnet/ folder",
-            path=root,
-            hint="run: vsrup models download stablevsr",
-        )
-    return ControlNetModel.from_pretrained(root / "controlnet", torch_dtype=runtime.dtype)

@@ -42,18 +42,18 @@ class Objective(BaseObjective):
 
         from vsrup.interface.runtime import Runtime
         from vsrup.methods.dgaf.model import DGAFNet
-        from vsrup.methods.stablevsr import components as comp
+        from vsrup.methods.stablevsr import model as sd_model
 
         runtime = Runtime(device=str(device), dtype_name="fp32", seed=seed)
         if size is not None:
-            base = comp.synthetic_base(size, runtime, seed)
-            self.flow = comp.load_flow(None, True, runtime, "per_sample")
+            base = sd_model.synthetic_base(size, runtime, seed)
+            self.flow = sd_model.load_flow(None, True, runtime, "per_sample")
         else:
             from vsrup.hub.resolve import resolve_ids
 
             weights = resolve_ids(["stablevsr", "raft-large"])
-            base = comp.load_base(weights.get("stablevsr"), "stablevsr", runtime)
-            self.flow = comp.load_flow(weights, False, runtime, "per_sample")
+            base = sd_model.load_base(weights.get("stablevsr"), "stablevsr", runtime)
+            self.flow = sd_model.load_flow(weights, False, runtime, "per_sample")
         self.unet = base.unet.requires_grad_(False).eval()
         self.vae = base.vae.requires_grad_(False).eval()
         self.prompt_embeds = base.prompt_embeds

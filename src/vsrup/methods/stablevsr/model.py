@@ -1,4 +1,6 @@
-"""Loading the SD ×4-upscaler components StableVSR and DGAF-VSR share, real or synthetic.
+"""StableVSR's networks, assembled: the SD ×4 upscaler base (UNet, VAE, noise schedule, prompt
+embedding) that DGAF-VSR shares, StableVSR's ControlNet, and the RAFT flow model; each loaded
+from a checked snapshot (`convert`) or random at a synthetic size (`config`).
 
 Everything heavy is imported inside the functions: method modules must stay cheap to import.
 """
@@ -9,19 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsrup.errors import UsageError, WeightsError
 from vsrup.hub.registry import missing_weights
 from vsrup.methods.stablevsr import config as configs
+from vsrup.methods.stablevsr.convert import BASE_FOLDERS, load_checked, require_folders
+from vsrup.nn.clip_text import load_prompt_encoder
 
 if TYPE_CHECKING:
     import torch
 
     from vsrup.hub.registry import WeightSet
-    from vsrup.interface.method import MethodOptions
     from vsrup.interface.runtime import Runtime
 
 FLOW_ID = "raft-large"
-SUBFOLDERS = ("unet", "vae", "scheduler", "text_encoder", "tokenizer")
 
 
 @dataclass
@@ -34,94 +35,22 @@ class Base:
     prompt_embeds: torch.Tensor
 
 
-@dataclass(frozen=True)
-class Choices:
-    """Method-specific options from `--opt key=value` (see docs/methods/stablevsr-dgaf.md)."""
-
-    scheduler: str = "ddpm"
-    warp: str = "official"
-    raft_norm: str = "per_sample"
-    flow_batch: int = 2
-    flow_updates: int = 12
-    conditioning_scale: float = 1.0
-
-    @classmethod
-    def parse(cls, extra: dict[str, Any]) -> Choices:
-        allowed = {
-            "scheduler": ("ddpm", "ddim"),
-            "warp": ("official", "exact"),
-            "raft_norm": ("per_sample", "running"),
-        }
-        values: dict[str, Any] = {}
-        for key, raw in extra.items():
-            if key in allowed:
-                if str(raw) not in allowed[key]:
-                    raise UsageError(
-                        f"--opt {key}={raw} is not valid", hint=f"use one of {allowed[key]}"
-                    )
-                values[key] = str(raw)
-            elif key in ("flow_batch", "flow_updates", "conditioning_scale"):
-                try:
-                    values[key] = float(raw) if key == "conditioning_scale" else int(raw)
-                except ValueError:
-                    raise UsageError(f"--opt {key}={raw} is not a number") from None
-            else:
-                known = ", ".join([*allowed, "flow_batch", "flow_updates", "conditioning_scale"])
-                raise UsageError(f"unknown option --opt {key}", hint=f"known: {known}")
-        return cls(**values)
-
-
-def synthetic_size(options: MethodOptions) -> str | None:
-    size = options.synthetic_weights
-    if size not in (None, "tiny", "full"):
-        raise UsageError(f"--synthetic-weights {size} is not valid", hint="use tiny or full")
-    return size
-
-
-def _check_dir(root: Path, model_id: str, subfolders: tuple[str, ...]) -> None:
-    for sub in subfolders:
-        if not (root / sub).is_dir():
-            raise WeightsError(
-                f"the {model_id!r} snapshot has no {sub}/ folder",
-                path=root,
-                hint=f"run: vsrup models download {model_id}",
-            )
-
-
-def encode_prompt(root: Path, device: str, prompt: str = "") -> torch.Tensor:
-    """CLIP embedding of the prompt ('' officially), computed once; the encoder is dropped."""
-    import torch
-    from transformers import CLIPTextModel, CLIPTokenizer
-
-    tok = CLIPTokenizer.from_pretrained(root / "tokenizer")
-    enc = CLIPTextModel.from_pretrained(root / "text_encoder").to(device)
-    ids = tok(
-        prompt,
-        padding="max_length",
-        max_length=tok.model_max_length,
-        truncation=True,
-        return_tensors="pt",
-    ).input_ids.to(device)
-    with torch.no_grad():
-        emb = enc(ids)[0]
-    del enc
-    return emb
-
-
 def load_base(root: Path | None, model_id: str, runtime: Runtime, prompt: str = "") -> Base:
-    """UNet, VAE, scheduler config and prompt embedding from a diffusers-layout snapshot."""
+    """UNet, VAE, scheduler config and prompt embedding from a diffusers-layout snapshot,
+    every network checked key by key."""
     import json
 
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
     if root is None or not root.is_dir():
         raise missing_weights(model_id)
-    _check_dir(root, model_id, SUBFOLDERS)
+    require_folders(root, model_id, BASE_FOLDERS)
     dtype = runtime.dtype
-    unet = UNet2DConditionModel.from_pretrained(root / "unet", torch_dtype=dtype)
-    vae = AutoencoderKL.from_pretrained(root / "vae", torch_dtype=vae_dtype(runtime))
+    unet = load_checked(UNet2DConditionModel, root / "unet", dtype, model_id)
+    vae = load_checked(AutoencoderKL, root / "vae", vae_dtype(runtime), model_id)
     sched = json.loads((root / "scheduler" / "scheduler_config.json").read_text())
-    emb = encode_prompt(root, runtime.device, prompt)
+    # The text encoder is dropped once the prompt (empty, officially) is encoded.
+    emb = load_prompt_encoder(root, model_id, runtime.device)(prompt)
     return Base(
         unet.to(runtime.device).eval(),
         vae.to(runtime.device).eval(),
@@ -186,3 +115,20 @@ def load_flow(weights: WeightSet | None, synthetic: bool, runtime: Runtime, norm
     if not files:
         raise missing_weights(FLOW_ID)
     return load_raft(files[0], runtime.device, norm)
+
+
+def build_controlnet(unet: Any, size: str) -> Any:
+    """StableVSR's ControlNet shape: `ControlNetModel.from_unet` with a 3-channel RGB
+    conditioning embedding that downsamples ×4 (random weights for synthetic runs)."""
+    from diffusers import ControlNetModel
+
+    return ControlNetModel.from_unet(
+        unet, conditioning_embedding_out_channels=configs.controlnet_embedding(size)
+    )
+
+
+def load_controlnet(root: Path, runtime: Runtime) -> Any:
+    """The trained ControlNet of a `stablevsr` snapshot (`controlnet/`), checked strictly."""
+    from diffusers import ControlNetModel
+
+    return load_checked(ControlNetModel, Path(root) / "controlnet", runtime.dtype, "stablevsr")
