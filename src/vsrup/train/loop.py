@@ -211,8 +211,9 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
     if accelerator.is_main_process:
         objective.export(export)
         metrics.close()
-    accelerator.end_training()  # closes the TensorBoard writer (no-op without trackers)
     accelerator.wait_for_everyone()
+    # Closes the TensorBoard writer and (accelerate ≥ 1.x) destroys the process group: last.
+    accelerator.end_training()
     if not accelerator.is_main_process:
         return None
     return {
