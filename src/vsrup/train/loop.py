@@ -212,8 +212,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[Progress], None] | None = Non
         objective.export(export)
         metrics.close()
     accelerator.wait_for_everyone()
-    # Closes the TensorBoard writer and (accelerate ≥ 1.x) destroys the process group: last.
-    accelerator.end_training()
+    accelerator.end_training()  # TensorBoard closed, process group gone: no barrier after
     if not accelerator.is_main_process:
         return None
     return {
