@@ -3,6 +3,7 @@ and the export merges back (through `--weights`' loader) into the model that was
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,10 @@ def test_export_is_peft_format_and_merges_into_the_trained_model(trained) -> Non
 
     objective, _, _, _, out = trained
     assert {p.name for p in out.iterdir()} == {"adapter_config.json", "adapter_model.safetensors"}
+    from vsrup.methods.stcdit.finetune import TARGETS
+
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"], config["target_modules"]) == (4, 4, TARGETS)
     options = MethodOptions(synthetic_weights="tiny", seed=42, steps=1, weights=out)
     merged = get("stcdit").from_weights(None, Runtime(), options).parts.model
     # Merged: no extra adapter at inference, STCDiT's own still there.
