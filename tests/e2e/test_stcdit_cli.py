@@ -37,18 +37,18 @@ def test_stcdit_upscale_keeps_frames_and_timestamps(tmp_path: Path) -> None:
 
 def test_window_option_samples_independent_windows(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """`--window N` is the old behaviour: windows of whole segments up to N frames, each
-    sampled on its own (`upscale_clip`), instead of one run over the whole video."""
+    sampled on its own (`STCDiTPipeline`), instead of one run over the whole video."""
     from vsrup.methods.stcdit import pipeline
     from vsrup.methods.stcdit import video as whole
 
     calls: list[int] = []
-    real = pipeline.upscale_clip
+    real = pipeline.STCDiTPipeline.__call__
 
-    def counting(parts, frames, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def counting(self, frames, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         calls.append(frames.shape[0])
-        return real(parts, frames, *args, **kwargs)
+        return real(self, frames, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "upscale_clip", counting)
+    monkeypatch.setattr(pipeline.STCDiTPipeline, "__call__", counting)
     monkeypatch.setattr(whole.VideoRun, "frames", None)  # must not be used
     src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=12)
     out = tmp_path / "out.mp4"

@@ -75,9 +75,10 @@ def test_convert_then_load_reproduces_official_output(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.partial"))
 
     model = load_model(_base_dir(tmp_path, official), tmp_path / "stcdit-tiny", torch.float32)
-    from vsrup.methods.stcdit.pipeline import _finish
+    from vsrup.methods.stcdit.pipeline import _assemble
 
-    model, _ = _finish(model, _tiny_vae(), torch.device("cpu"), torch.float32)
+    text = torch.zeros(1, 1, 16)  # the model's own inputs below carry the context
+    model = _assemble(model, _tiny_vae(), text, None, 1.0, torch.device("cpu"), torch.float32).model
     _, inputs, output = load_fixture("tiny")
     with torch.no_grad():
         ours = model(

@@ -77,7 +77,7 @@ def test_export_is_peft_format_and_merges_into_the_trained_model(trained) -> Non
     assert not any(".finetune." in n for n in names) and any(".default." in n for n in names)
     x = torch.randn(1, 16, 2, 4, 4, generator=torch.Generator().manual_seed(0))
     lq = torch.randn(1, 16, 2, 4, 4, generator=torch.Generator().manual_seed(1))
-    t, text = torch.tensor([500.0]), objective.parts.text
+    t, text = torch.tensor([500.0]), objective.parts.prompt_embeds
     base_options = MethodOptions(synthetic_weights="tiny", seed=42, steps=1)
     base = get("stcdit").from_weights(None, Runtime(), base_options).parts.model
     objective.trainable.eval()

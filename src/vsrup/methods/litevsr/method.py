@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
+from vsrup.interface.method import MethodOptions, MethodSpec
 from vsrup.methods import register
+from vsrup.methods.wan_family import WanMethod
 
 if TYPE_CHECKING:
-    import torch
+    from pathlib import Path
 
     from vsrup.hub.registry import WeightSet
     from vsrup.interface.runtime import Runtime
+    from vsrup.methods.litevsr.pipeline import LiteVSRComponents, LiteVSRPipeline
 
 
 @register
-class LiteVSR(Method):
+class LiteVSR(WanMethod):
     spec = MethodSpec(
         id="litevsr",
         summary="LiteVSR: frozen Wan2.2-5B + State-Aware Adapter, 5 UniPC steps; no public weights",
@@ -39,37 +41,34 @@ class LiteVSR(Method):
     )
     own_weights = "litevsr"
 
-    def __init__(self, parts, runtime: Runtime, options: MethodOptions) -> None:  # noqa: ANN001
-        self.parts = parts
-        self.steps = self.steps_for(options)
-        self.device = runtime.torch_device
-        self.runtime = runtime
-        self.seed = options.seed
+    @classmethod
+    def synthetic_parts(
+        cls, size: str, runtime: Runtime, options: MethodOptions
+    ) -> LiteVSRComponents:
+        from vsrup.methods.litevsr.pipeline import synthetic_components
+
+        return synthetic_components(size, runtime.torch_device, runtime.dtype, options.seed)
 
     @classmethod
-    def from_weights(
-        cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
-    ) -> Method:
-        from vsrup.methods.litevsr import pipeline
+    def pretrained_parts(
+        cls, weights: WeightSet, runtime: Runtime, options: MethodOptions
+    ) -> LiteVSRComponents:
+        from vsrup.methods.litevsr.pipeline import pretrained_components
 
-        if options.synthetic_weights:
-            parts = pipeline.synthetic_components(
-                options.synthetic_weights, runtime.torch_device, runtime.dtype, options.seed
-            )
-            if options.weights is not None:  # a trained adapter on the random base
-                parts = pipeline.with_adapter(parts, options.weights)
-        else:
-            assert weights is not None
-            adapter = options.weights or weights["litevsr"]
-            parts = pipeline.pretrained_components(
-                weights["wan22-ti2v-5b"], adapter, runtime.torch_device, runtime.dtype
-            )
-        return cls(parts, runtime, options)
+        adapter = cls.own_weights_dir(weights, options)
+        return pretrained_components(
+            weights["wan22-ti2v-5b"], adapter, runtime.torch_device, runtime.dtype
+        )
 
-    def process(self, clip: Clip) -> torch.Tensor:
-        from vsrup.engine.runtime import position_generator
-        from vsrup.methods.litevsr.pipeline import upscale_clip
+    @classmethod
+    def with_trained(
+        cls, parts: LiteVSRComponents, directory: Path, options: MethodOptions
+    ) -> LiteVSRComponents:
+        from vsrup.methods.litevsr.pipeline import with_adapter
 
-        # Noise from (seed, position): no generator state carried between windows.
-        gen = position_generator(self.runtime, self.seed, clip.start)
-        return upscale_clip(self.parts, clip.frames.to(self.device), self.steps, gen)
+        return with_adapter(parts, directory)
+
+    def make_pipeline(self) -> LiteVSRPipeline:
+        from vsrup.methods.litevsr.pipeline import LiteVSRPipeline
+
+        return LiteVSRPipeline(self.parts, self.steps, self.scale)

@@ -11,20 +11,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vsrup.errors import MethodError
-from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
+from vsrup.interface.method import MethodOptions, MethodSpec
 from vsrup.methods import register
+from vsrup.methods.wan_family import WanMethod
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import torch
 
     from vsrup.hub.registry import WeightSet
     from vsrup.interface.runtime import Runtime
+    from vsrup.methods.simplegvr.attention import AttentionPattern
+    from vsrup.methods.simplegvr.pipeline import SimpleGVRComponents, SimpleGVRPipeline
 
 DEFAULT_NOISE_AUG = 0.45  # the middle of the paper's training range 0.3–0.6
 
 
 @register
-class SimpleGVR(Method):
+class SimpleGVR(WanMethod):
     spec = MethodSpec(
         id="simplegvr",
         summary="SimpleGVR: latent-cascaded Wan DiT, 50 steps; no public weights",
@@ -46,23 +51,16 @@ class SimpleGVR(Method):
     )
     own_weights = "simplegvr"
 
-    def __init__(self, parts, runtime: Runtime, options: MethodOptions) -> None:  # noqa: ANN001
-        self.parts = parts
-        self.steps = self.steps_for(options)
+    def __init__(
+        self, parts: SimpleGVRComponents, runtime: Runtime, options: MethodOptions
+    ) -> None:
+        super().__init__(parts, runtime, options)
         self.noise_aug = float(options.extra.get("noise_aug", DEFAULT_NOISE_AUG))
         if not 0.0 <= self.noise_aug < 1.0:
             raise MethodError(f"simplegvr: --opt noise_aug must be in [0, 1), got {self.noise_aug}")
-        self._scale = options.scale if options.scale in self.spec.scales else self.spec.scales[0]
-        self.device = runtime.torch_device
-        self.runtime = runtime
-        self.seed = options.seed
-
-    @property
-    def scale(self) -> int:
-        return self._scale
 
     @staticmethod
-    def pattern_for(options: MethodOptions):  # noqa: ANN205
+    def pattern_for(options: MethodOptions) -> AttentionPattern:
         from vsrup.methods.simplegvr.pipeline import PATTERNS
 
         name = str(options.extra.get("attention", "units+sparse"))
@@ -71,54 +69,54 @@ class SimpleGVR(Method):
         return PATTERNS[name]
 
     @classmethod
-    def from_weights(
-        cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
-    ) -> Method:
-        from vsrup.methods.simplegvr import pipeline
+    def synthetic_parts(
+        cls, size: str, runtime: Runtime, options: MethodOptions
+    ) -> SimpleGVRComponents:
+        from vsrup.methods.simplegvr.pipeline import synthetic_components
 
         pattern = cls.pattern_for(options)
-        if options.synthetic_weights:
-            parts = pipeline.synthetic_components(
-                options.synthetic_weights,
-                runtime.torch_device,
-                runtime.dtype,
-                options.seed,
-                pattern,
-            )
-            if options.weights is not None:  # a trained model on the random VAE
-                parts = pipeline.with_model(parts, options.weights, pattern)
-        else:
-            assert weights is not None
-            parts = pipeline.pretrained_components(
-                weights["wan21-t2v-1.3b"],
-                options.weights or weights["simplegvr"],
-                runtime.torch_device,
-                runtime.dtype,
-                pattern,
-                options.prompt or "",
-            )
-        return cls(parts, runtime, options)
+        return synthetic_components(
+            size, runtime.torch_device, runtime.dtype, options.seed, pattern
+        )
 
-    def process(self, clip: Clip) -> torch.Tensor:
-        from vsrup.engine.runtime import position_generator
-        from vsrup.methods.simplegvr.pipeline import upscale_clip
+    @classmethod
+    def pretrained_parts(
+        cls, weights: WeightSet, runtime: Runtime, options: MethodOptions
+    ) -> SimpleGVRComponents:
+        from vsrup.methods.simplegvr.pipeline import pretrained_components
 
-        frames = clip.frames.to(self.device)
-        # Noise from (seed, position): no generator state carried between windows.
-        gen = position_generator(self.runtime, self.seed, clip.start)
-        return upscale_clip(self.parts, frames, self._scale, self.steps, self.noise_aug, gen)
+        return pretrained_components(
+            weights["wan21-t2v-1.3b"],
+            cls.own_weights_dir(weights, options),
+            runtime.torch_device,
+            runtime.dtype,
+            cls.pattern_for(options),
+            options.prompt or "",
+        )
+
+    @classmethod
+    def with_trained(
+        cls, parts: SimpleGVRComponents, directory: Path, options: MethodOptions
+    ) -> SimpleGVRComponents:
+        from vsrup.methods.simplegvr.pipeline import with_trained
+
+        return with_trained(parts, directory, cls.pattern_for(options))
+
+    def make_pipeline(self) -> SimpleGVRPipeline:
+        from vsrup.methods.simplegvr.pipeline import SimpleGVRPipeline
+
+        return SimpleGVRPipeline(self.parts, self.steps, self.scale, self.noise_aug)
 
     def upscale_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Upstream normalised latents → decoded HR frames (T, 3, H, W) in [0, 1]."""
-        from vsrup.engine.runtime import position_generator
         from vsrup.methods.simplegvr.pipeline import decode_latents, upscale_latents
 
         hr = upscale_latents(
             self.parts,
             latents.to(self.device),
-            self._scale,
+            self.scale,
             self.steps,
             self.noise_aug,
-            position_generator(self.runtime, self.seed, 0),  # one call: the whole latent video
+            self.generator(0),  # one call: the whole latent video
         )
         return decode_latents(self.parts, hr)

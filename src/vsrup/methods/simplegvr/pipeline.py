@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKLWan, WanTransformer3DModel
+from diffusers import WanTransformer3DModel
 
 from vsrup.engine.tiles import pad_to
 from vsrup.errors import InputError
@@ -22,9 +22,19 @@ from vsrup.methods.ourlayout import load_checked
 from vsrup.methods.simplegvr import config as cfg
 from vsrup.methods.simplegvr.attention import AttentionPattern
 from vsrup.methods.simplegvr.model import LatentUpsampler, SimpleGVRModel
+from vsrup.methods.wan_family import (
+    Crop,
+    WanComponents,
+    WanPipeline,
+    place,
+    pretrained_vae,
+    seeded,
+    synthetic_vae,
+    with_model,
+)
 from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.text import encode_prompt
-from vsrup.nn.wan.vae import latent_stats, pad_frames_4k1
+from vsrup.nn.wan.vae import decode_normalised
 from vsrup.util.timing import StageTimer
 
 #: The paper's final configuration: temporal units of 5 latent frames, 12×9-token windows, top-1.
@@ -38,29 +48,36 @@ PATTERNS = {
 
 
 @dataclass
-class SimpleGVRComponents:
+class SimpleGVRComponents(WanComponents):
     model: SimpleGVRModel
-    vae: AutoencoderKLWan
     scheduler_shift: float
-    prompt_embeds: torch.Tensor
+
+
+# -- building ---------------------------------------------------------------------------------
 
 
 def synthetic_components(
     size: str, device: torch.device, dtype: torch.dtype, seed: int, pattern: AttentionPattern
 ) -> SimpleGVRComponents:
     tcfg, vcfg, ucfg = cfg.presets(size)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = SimpleGVRModel(WanTransformer3DModel(**tcfg), LatentUpsampler(**ucfg), pattern)
-        vae = AutoencoderKLWan(**vcfg)
+        vae = synthetic_vae(vcfg)
         text = torch.randn(1, cfg.TEXT_LEN[size], tcfg["text_dim"])
     return _assemble(model, vae, text, device, dtype)
 
 
-def _assemble(model, vae, text, device, dtype) -> SimpleGVRComponents:  # noqa: ANN001
-    model = model.to(device=device, dtype=dtype).eval()
-    vae = vae.to(device=device, dtype=torch.float32).eval()  # the Wan VAE stays in fp32
-    return SimpleGVRComponents(model, vae, cfg.FLOW_SHIFT, text.to(device=device, dtype=dtype))
+def _assemble(
+    model: SimpleGVRModel,
+    vae: torch.nn.Module,
+    text: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> SimpleGVRComponents:
+    model, vae, text = place(model, vae, text, device, dtype)
+    return SimpleGVRComponents(
+        model=model, vae=vae, prompt_embeds=text, scheduler_shift=cfg.FLOW_SHIFT
+    )
 
 
 def load_model(directory: Path, pattern: AttentionPattern) -> SimpleGVRModel:
@@ -72,15 +89,6 @@ def load_model(directory: Path, pattern: AttentionPattern) -> SimpleGVRModel:
     return model
 
 
-def with_model(
-    parts: SimpleGVRComponents, directory: Path, pattern: AttentionPattern
-) -> SimpleGVRComponents:
-    """The same VAE and prompt with the model loaded from `directory` (our layout)."""
-    param = next(parts.model.parameters())
-    model = load_model(directory, pattern).to(device=param.device, dtype=param.dtype).eval()
-    return SimpleGVRComponents(model, parts.vae, parts.scheduler_shift, parts.prompt_embeds)
-
-
 def pretrained_components(
     base_dir: Path,
     weights_dir: Path,
@@ -90,28 +98,58 @@ def pretrained_components(
     prompt: str,
 ) -> SimpleGVRComponents:
     model = load_model(weights_dir, pattern)
-    vae = AutoencoderKLWan.from_pretrained(base_dir, subfolder="vae", torch_dtype=torch.float32)
+    vae = pretrained_vae(base_dir)
     text = encode_prompt(base_dir, prompt, device)
     return _assemble(model, vae, text, device, dtype)
 
 
-@torch.no_grad()
-def encode_video(parts: SimpleGVRComponents, frames: torch.Tensor) -> torch.Tensor:
-    """(T, 3, H, W) in [0, 1], H and W multiples of 8 → normalised latent of the frames
-    padded to 4k+1 (the last frame repeated; `decode_latents` output is cropped by callers)."""
-    video, _ = pad_frames_4k1((frames.float() * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0))
-    mean, std = latent_stats(parts.vae, video)
-    with StageTimer("vae_encode"):
-        return (parts.vae.encode(video).latent_dist.mode() - mean) / std
+def with_trained(
+    parts: SimpleGVRComponents, directory: Path, pattern: AttentionPattern
+) -> SimpleGVRComponents:
+    """The same VAE and prompt with the model loaded from `directory` (our layout)."""
+    return with_model(parts, load_model(directory, pattern))
 
 
-@torch.no_grad()
-def decode_latents(parts: SimpleGVRComponents, latents: torch.Tensor) -> torch.Tensor:
-    """Normalised latent → (T, 3, H, W) frames in [0, 1]."""
-    mean, std = latent_stats(parts.vae, latents.float())
-    with StageTimer("vae_decode"):
-        video = parts.vae.decode(latents.float() * std + mean, return_dict=False)[0]
-    return ((video[0].permute(1, 0, 2, 3) + 1) / 2).clamp(0, 1)
+# -- running ----------------------------------------------------------------------------------
+
+
+class SimpleGVRPipeline(WanPipeline[SimpleGVRComponents]):
+    """Pad → whole-clip encode → upsample + noise-augment the condition, Euler flow sampling
+    on [noisy HR ; condition] → whole-clip decode, cropped to the scaled input."""
+
+    def __init__(
+        self, parts: SimpleGVRComponents, steps: int, scale: float, noise_aug: float
+    ) -> None:
+        if not 0.0 <= noise_aug < 1.0:
+            raise ValueError(f"noise augmentation must be in [0, 1), got {noise_aug}")
+        super().__init__(parts, steps, scale)
+        self.noise_aug = noise_aug
+
+    def prepare(self, frames: torch.Tensor) -> tuple[torch.Tensor, Crop]:
+        t_in, _, h, w = frames.shape
+        padded, _ = pad_to(frames, multiple=self.parts.vae.config.scale_factor_spatial)
+        return padded, Crop(t_in, h * self.scale, w * self.scale)
+
+    def denoise(self, encoded: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """LR latent (1, 16, F, h, w) → HR latent (1, 16, F, h·s, w·s)."""
+        model, dtype = self.parts.model, self.parts.dtype
+        _, _, _, h, w = encoded.shape
+        p = model.transformer.config.patch_size
+        scale = self.scale
+        size = (math.ceil(h * scale / p[1]) * p[1], math.ceil(w * scale / p[2]) * p[2])
+        cond = model.upsampler(encoded.to(dtype), size)
+        # Noise augmentation: the flow-matching interpolation at level a (paper: 0.3–0.6).
+        a = self.noise_aug
+        cond = (1 - a) * cond + a * self.noise(cond.shape, generator)
+        prompt = self.parts.prompt_embeds
+
+        def velocity(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            with StageTimer("denoise"):
+                return model(latents, t, prompt, cond)
+
+        noise = self.noise(cond.shape, generator)
+        shift = self.parts.scheduler_shift
+        return euler_sample(velocity, noise, self.steps, shift, timestep_dtype=dtype)
 
 
 @torch.no_grad()
@@ -123,30 +161,14 @@ def upscale_latents(
     noise_aug: float,
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """LR latent (1, 16, F, h, w) → HR latent (1, 16, F, h·s, w·s) by conditional sampling."""
-    if not 0.0 <= noise_aug < 1.0:
-        raise ValueError(f"noise augmentation must be in [0, 1), got {noise_aug}")
-    model = parts.model
-    dtype = next(model.parameters()).dtype
-    dev = lr_latents.device
-    _, _, f, h, w = lr_latents.shape
-    p = model.transformer.config.patch_size
-    size = (math.ceil(h * scale / p[1]) * p[1], math.ceil(w * scale / p[2]) * p[2])
-    cond = model.upsampler(lr_latents.to(dtype), size)
+    """LR latent (1, 16, F, h, w) → HR latent (1, 16, F, h·s, w·s) by conditional sampling
+    (the denoise stage alone: upstream latents need no encode)."""
+    return SimpleGVRPipeline(parts, steps, scale, noise_aug).denoise(lr_latents, generator)
 
-    def noise(shape: torch.Size) -> torch.Tensor:
-        return torch.randn(shape, generator=generator, device=generator.device).to(dev, dtype)
 
-    # Noise augmentation: the flow-matching interpolation at level a (paper: 0.3–0.6).
-    cond = (1 - noise_aug) * cond + noise_aug * noise(cond.shape)
-    shift = parts.scheduler_shift
-
-    def velocity(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        with StageTimer("denoise"):
-            return model(latents, t, parts.prompt_embeds, cond)
-
-    latents = euler_sample(velocity, noise(cond.shape), steps, shift, timestep_dtype=dtype)
-    return latents
+def decode_latents(parts: SimpleGVRComponents, latents: torch.Tensor) -> torch.Tensor:
+    """Normalised latent → (T, 3, H, W) frames in [0, 1]."""
+    return decode_normalised(parts.vae, latents)
 
 
 def upscale_clip(
@@ -158,11 +180,7 @@ def upscale_clip(
     generator: torch.Generator,
 ) -> torch.Tensor:
     """(T, 3, H, W) → (T, 3, H·s, W·s): encode, upscale in latent space, decode, crop."""
-    t_in, _, h, w = frames.shape
-    frames, _ = pad_to(frames, multiple=parts.vae.config.scale_factor_spatial)
-    hr = upscale_latents(parts, encode_video(parts, frames), scale, steps, noise_aug, generator)
-    out = decode_latents(parts, hr)
-    return out[:t_in, :, : h * scale, : w * scale]
+    return SimpleGVRPipeline(parts, steps, scale, noise_aug)(frames, generator)
 
 
 def read_latents_file(path: Path) -> tuple[torch.Tensor, dict[str, str]]:

@@ -7,11 +7,12 @@ checkpoints are imported with `vsrup models import stcdit-tiny|stcdit-large FILE
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vsrup.errors import UsageError
-from vsrup.interface.method import Clip, Method, MethodOptions, MethodSpec
+from vsrup.interface.method import Clip, MethodOptions, MethodSpec
 from vsrup.methods import register
+from vsrup.methods.wan_family import WanMethod
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
     from vsrup.hub.registry import WeightSet
     from vsrup.interface.runtime import Runtime
+    from vsrup.methods.stcdit.pipeline import STCDiTParts, STCDiTPipeline
     from vsrup.methods.stcdit.video import VideoRun
 
 #: Registry ids each variant loads: base Wan DiT/VAE/UMT5, then the converted checkpoint.
@@ -31,7 +33,7 @@ VARIANT_WEIGHTS: dict[str, tuple[str, str]] = {
 
 
 @register
-class STCDiTMethod(Method):
+class STCDiTMethod(WanMethod):
     spec = MethodSpec(
         id="stcdit",
         summary="STCDiT: Wan2.1 DiT + LoRA with anchor frames and motion-aware VAE segments",
@@ -54,26 +56,21 @@ class STCDiTMethod(Method):
         option_keys=("cfg",),
         prompts=("prompt", "negative_prompt"),
     )
+
+    # Noise from (seed, position) drawn on the CPU, so a seed gives the same result on every
+    # device (the official code draws on the CPU too).
+    cpu_noise = True
     #: `--weights RUN_DIR/final` from `vsrup train stcdit`: a peft LoRA merged on top.
     lora_weights = True
 
-    def __init__(self, parts: Any, runtime: Runtime, options: MethodOptions) -> None:
-
-        self.parts = parts
-        self.steps = self.steps_for(options)
-        self._scale = options.scale if options.scale in self.spec.scales else self.spec.scales[0]
-        self.device = runtime.torch_device
-        self.seed = options.seed
+    def __init__(self, parts: STCDiTParts, runtime: Runtime, options: MethodOptions) -> None:
+        super().__init__(parts, runtime, options)
         #: `--window N`: independent windows (the old behaviour); None: the official run.
         self.window = options.window
         self._work_dir: Path | None = None
         self._resume = False
         self._run: VideoRun | None = None
         self._shots = 0  # runs started (a new one per independent shot)
-
-    @property
-    def scale(self) -> int:
-        return self._scale
 
     @staticmethod
     def variant(options: MethodOptions) -> str:
@@ -102,44 +99,54 @@ class STCDiTMethod(Method):
         return VARIANT_WEIGHTS[cls.variant(options)]
 
     @classmethod
-    def from_weights(
-        cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
-    ) -> Method:
-        from vsrup.methods.stcdit import pipeline
+    def synthetic_parts(cls, size: str, runtime: Runtime, options: MethodOptions) -> STCDiTParts:
+        from vsrup.methods.stcdit.pipeline import synthetic_parts
 
-        variant = cls.variant(options)
-        cfg_scale = cls.cfg_override(options)
-        if options.synthetic_weights:
-            parts = pipeline.synthetic_parts(
-                options.synthetic_weights,
-                runtime.torch_device,
-                runtime.dtype,
-                options.seed,
-                variant,
-                cfg_scale,
-            )
-        else:
-            from vsrup.hub.registry import missing_weights
+        return synthetic_parts(
+            size,
+            runtime.torch_device,
+            runtime.dtype,
+            options.seed,
+            cls.variant(options),
+            cls.cfg_override(options),
+        )
 
-            base_id, ckpt_id = VARIANT_WEIGHTS[variant]
-            for model_id in (base_id, ckpt_id):
-                if weights is None or weights.get(model_id) is None:
-                    raise missing_weights(model_id)
-            assert weights is not None
-            parts = pipeline.pretrained_parts(
-                weights[base_id],
-                weights[ckpt_id],
-                runtime.torch_device,
-                runtime.dtype,
-                options.prompt,
-                options.negative_prompt,
-                cfg_scale,
-            )
-        if options.weights is not None:
-            from vsrup.methods.stcdit.finetune import merge_adapter
+    @classmethod
+    def pretrained_parts(
+        cls, weights: WeightSet, runtime: Runtime, options: MethodOptions
+    ) -> STCDiTParts:
+        from vsrup.methods.stcdit.pipeline import pretrained_parts
 
-            merge_adapter(parts.model.transformer, options.weights)
-        return cls(parts, runtime, options)
+        base_id, ckpt_id = VARIANT_WEIGHTS[cls.variant(options)]
+        parts = pretrained_parts(
+            weights[base_id],
+            weights[ckpt_id],
+            runtime.torch_device,
+            runtime.dtype,
+            options.prompt,
+            options.negative_prompt,
+            cls.cfg_override(options),
+        )
+        # The installed checkpoint stays; a LoRA fine-tune goes on top of it.
+        return (
+            parts if options.weights is None else cls.with_trained(parts, options.weights, options)
+        )
+
+    @classmethod
+    def with_trained(
+        cls, parts: STCDiTParts, directory: Path, options: MethodOptions
+    ) -> STCDiTParts:
+        """A `vsrup train stcdit` LoRA merged into the transformer's base weights."""
+        del options
+        from vsrup.methods.stcdit.finetune import merge_adapter
+
+        merge_adapter(parts.model.transformer, directory)
+        return parts
+
+    def make_pipeline(self) -> STCDiTPipeline:
+        from vsrup.methods.stcdit.pipeline import STCDiTPipeline
+
+        return STCDiTPipeline(self.parts, self.steps, self.scale)
 
     # -- the official whole-video run -------------------------------------------------------
     def whole_video(self) -> bool:
@@ -175,20 +182,3 @@ class STCDiTMethod(Method):
             yield from run.frames(skip_before)
         finally:
             run.close()
-
-    def process(self, clip: Clip) -> torch.Tensor:
-        import torch
-
-        from vsrup.engine.runtime import position_seed
-        from vsrup.methods.stcdit.pipeline import upscale_clip
-
-        return upscale_clip(
-            self.parts,
-            clip.frames.to(self.device),
-            clip.segment_starts,
-            self.scale,
-            self.steps,
-            # Noise from (seed, position), drawn on the CPU so a seed gives the same result on
-            # every device; no generator state is carried between windows.
-            torch.Generator().manual_seed(position_seed(self.seed, clip.start)),
-        )

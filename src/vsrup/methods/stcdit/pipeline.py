@@ -25,30 +25,35 @@ from vsrup.methods.stcdit import config as cfg
 from vsrup.methods.stcdit.convert import lora_modules, wrap_lora_base
 from vsrup.methods.stcdit.frames import Geometry, model_input, model_output
 from vsrup.methods.stcdit.model import STCDiT, build
+from vsrup.methods.wan_family import (
+    WanComponents,
+    WanPipeline,
+    place,
+    pretrained_vae,
+    seeded,
+    synthetic_vae,
+)
 from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.tiling import stride_overlap, temporal_window, tile_starts
-from vsrup.nn.wan.vae import decode_segments, encode_segments, split_segments
+from vsrup.nn.wan.vae import (
+    SegmentLatents,
+    decode_segments,
+    encode_segments,
+    pixels_to_video,
+    split_segments,
+)
 from vsrup.util.timing import StageTimer
 
 
 @dataclass
-class STCDiTParts:
+class STCDiTParts(WanComponents):
     model: STCDiT
-    vae: torch.nn.Module
-    text: torch.Tensor
+    #: The negative prompt's embedding when classifier-free guidance is on (cfg_scale ≠ 1).
     negative: torch.Tensor | None
     cfg_scale: float
     tile_frames: int = cfg.TILE_FRAMES
     #: Largest latent tile in output pixels (height, width).
     tile_max_hw: tuple[int, int] = cfg.TILE_MAX_HW
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.model.lq_key_frame_patch_embedding.weight.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.model.lq_key_frame_patch_embedding.weight.device
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -64,16 +69,22 @@ def _fresh_rope(model: STCDiT, device: torch.device | str = "cpu") -> None:
     model.transformer.rope = fresh.to(device=device, dtype=torch.float32)
 
 
-def _finish(
-    model: STCDiT, vae: torch.nn.Module, device: torch.device, dtype: torch.dtype
-) -> tuple[STCDiT, torch.nn.Module]:
-    model = model.to(device=device, dtype=dtype).eval()
+def _assemble(
+    model: STCDiT,
+    vae: torch.nn.Module,
+    text: torch.Tensor,
+    negative: torch.Tensor | None,
+    cfg_scale: float,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> STCDiTParts:
+    # The Wan VAE stays in fp32 (the official code runs it in bf16). Its spatial tiles are
+    # vsrup.nn.wan.vae's official ones (diffusers' own off).
+    model, vae, text = place(model, vae, text, device, dtype)
     # RoPE tables are buffers: keep them in float32 whatever the compute dtype.
     _fresh_rope(model, device)
-    # The Wan VAE stays in fp32 (small next to the DiT, and sensitive; the official code runs
-    # it in bf16). Spatial tiles are vsrup.nn.wan.vae's official ones (diffusers' own off).
-    vae = vae.to(device=device).eval()
-    return model, vae
+    neg = None if negative is None else negative.to(device, dtype)
+    return STCDiTParts(model=model, vae=vae, prompt_embeds=text, negative=neg, cfg_scale=cfg_scale)
 
 
 def _random_full(
@@ -104,26 +115,16 @@ def synthetic_parts(
     """Random weights: `size` "tiny" is the few-KB test config of the variant's structure,
     "full" the real variant's architecture (output is noise either way; for tests and
     benchmarks)."""
-    from diffusers import AutoencoderKLWan
-
     preset = {"tiny": "test", "large": "test-large"}[variant] if size == "tiny" else variant
     config = cfg.PRESETS[preset]
     cfg_scale = config.cfg_scale if cfg_scale is None else cfg_scale
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = build(config) if size == "tiny" else _random_full(config, device, dtype, seed)
-        vae = AutoencoderKLWan(**config.vae)
+        vae = synthetic_vae(config.vae)
         text_dim = config.transformer["text_dim"]
         text = torch.randn(1, config.text_len, text_dim)
         negative = torch.randn(1, config.text_len, text_dim) if cfg_scale != 1 else None
-    model, vae = _finish(model, vae, device, dtype)
-    return STCDiTParts(
-        model,
-        vae,
-        text.to(device, dtype),
-        None if negative is None else negative.to(device, dtype),
-        cfg_scale,
-    )
+    return _assemble(model, vae, text, negative, cfg_scale, device, dtype)
 
 
 def _read_safetensors_dir(directory: Path) -> dict[str, torch.Tensor]:
@@ -178,8 +179,6 @@ def pretrained_parts(
 ) -> STCDiTParts:
     """Real weights. Text embeddings come first (cached; the encoder is freed before the DiT
     is even read from disk)."""
-    from diffusers import AutoencoderKLWan
-
     from vsrup.methods.stcdit.text_cache import prompt_embeddings
 
     info = json.loads((ckpt_dir / "config.json").read_text()) if ckpt_dir.is_dir() else {}
@@ -187,10 +186,7 @@ def pretrained_parts(
         cfg_scale = cfg.PRESETS[info.get("preset", "tiny")].cfg_scale
     text, negative = prompt_embeddings(base_dir, prompt, negative_prompt, cfg_scale != 1, device)
     model = load_model(base_dir, ckpt_dir, dtype)
-    vae = AutoencoderKLWan.from_pretrained(base_dir / "vae", torch_dtype=torch.float32)
-    model, vae = _finish(model, vae, device, dtype)
-    neg = None if negative is None else negative.to(device, dtype)
-    return STCDiTParts(model, vae, text.to(device, dtype), neg, cfg_scale)
+    return _assemble(model, pretrained_vae(base_dir), text, negative, cfg_scale, device, dtype)
 
 
 # -- sampling ---------------------------------------------------------------------------------
@@ -210,7 +206,7 @@ def guided_velocity(
     parts: STCDiTParts, x: torch.Tensor, lq: torch.Tensor, anchors: list[int], t: torch.Tensor
 ) -> torch.Tensor:
     with StageTimer("denoise"):
-        v = parts.model(x, lq, anchors, t, parts.text)
+        v = parts.model(x, lq, anchors, t, parts.prompt_embeds)
         if parts.negative is None or parts.cfg_scale == 1:
             return v
         v_neg = parts.model(x, lq, anchors, t, parts.negative)
@@ -255,10 +251,39 @@ def prepare_video(
     """(T, 3, H, W) in [0, 1] → (1, 3, T, H', W') in [-1, 1] on the model's device, resized
     as the official loader does (`frames.model_input`), and the geometry to undo it."""
     x, geometry = model_input(frames, scale)
-    return (x * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0).to(parts.device), geometry
+    return pixels_to_video(x).to(parts.device), geometry
 
 
-@torch.no_grad()
+class STCDiTPipeline(WanPipeline[STCDiTParts]):
+    """One independent window (`--window N`; the whole-video run is `video.VideoRun`):
+    official resize → per-segment tiled encode → tiled Euler sampling with anchors and CFG →
+    per-segment tiled decode, resize undone."""
+
+    def prepare(self, frames: torch.Tensor) -> tuple[torch.Tensor, Geometry]:
+        return prepare_video(self.parts, frames, self.scale)
+
+    def encode(self, pixels: torch.Tensor, segment_starts: Sequence[int]) -> SegmentLatents:
+        segments = split_segments(segment_starts, pixels.shape[2], cfg.MAX_SEGMENT)
+        return encode_segments(self.parts.vae, pixels, segments)
+
+    def denoise(self, encoded: SegmentLatents, generator: torch.Generator) -> torch.Tensor:
+        parts = self.parts
+        lq = encoded.latents.to(parts.dtype)
+        noise = self.noise(lq.shape, generator)
+
+        def velocity(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return tiled_velocity(parts, latents, lq, encoded.anchor_indices, t)
+
+        return euler_sample(velocity, noise, self.steps, cfg.SHIFT, timestep_dtype=parts.dtype)
+
+    def decode(
+        self, latents: torch.Tensor, encoded: SegmentLatents, geometry: Geometry
+    ) -> torch.Tensor:
+        vae = self.parts.vae
+        out = decode_segments(vae, latents, encoded.latent_counts, encoded.frame_counts)
+        return model_output(out[0].permute(1, 0, 2, 3), geometry)
+
+
 def upscale_clip(
     parts: STCDiTParts,
     frames: torch.Tensor,
@@ -267,19 +292,5 @@ def upscale_clip(
     steps: int,
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """One independent window (`--window N`): (T, 3, H, W) in [0, 1] → (T, 3, H·s, W·s)."""
-    t_in = frames.shape[0]
-    video, geometry = prepare_video(parts, frames, scale)
-
-    segments = split_segments(segment_starts, t_in, cfg.MAX_SEGMENT)
-    enc = encode_segments(parts.vae, video, segments)
-    lq = enc.latents.to(parts.dtype)
-    noise = torch.randn(lq.shape, generator=generator, dtype=torch.float32)
-    noise = noise.to(parts.device, parts.dtype)
-
-    def velocity(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return tiled_velocity(parts, latents, lq, enc.anchor_indices, t)
-
-    latents = euler_sample(velocity, noise, steps, cfg.SHIFT, timestep_dtype=parts.dtype)
-    out = decode_segments(parts.vae, latents, enc.latent_counts, enc.frame_counts)
-    return model_output(out[0].permute(1, 0, 2, 3), geometry)
+    """One independent window: (T, 3, H, W) in [0, 1] → (T, 3, H·s, W·s)."""
+    return STCDiTPipeline(parts, steps, scale)(frames, generator, segment_starts)

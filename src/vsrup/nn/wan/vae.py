@@ -1,4 +1,4 @@
-"""Wan2.1 VAE helpers: normalised latents, 4k+1 padding, and segment-wise encode/decode.
+"""Wan VAE helpers: normalised latents, 4k+1 padding, whole-clip and segment-wise encode/decode.
 
 Motion-aware encoding (STCDiT) runs the causal Wan VAE separately on each motion segment, so
 a camera cut or fast pan never shares a temporal convolution window with the frames before it.
@@ -37,6 +37,36 @@ def pad_frames_4k1(video: torch.Tensor) -> tuple[torch.Tensor, int]:
     if pad:
         video = torch.cat([video, video[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2)
     return video, pad
+
+
+def pixels_to_video(frames: torch.Tensor) -> torch.Tensor:
+    """(T, 3, H, W) frames in [0, 1] → the VAE's (1, 3, T, H, W) video in [-1, 1]."""
+    return (frames * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0)
+
+
+def video_to_pixels(video: torch.Tensor) -> torch.Tensor:
+    """The VAE's (1, 3, T, H, W) video in [-1, 1] → (T, 3, H, W) frames in [0, 1]."""
+    return ((video[0].permute(1, 0, 2, 3) + 1) / 2).clamp(0, 1)
+
+
+@torch.no_grad()
+def encode_normalised(vae: torch.nn.Module, frames: torch.Tensor) -> torch.Tensor:
+    """(T, 3, H, W) frames in [0, 1] → normalised latent (1, C, F, H/s, W/s) of the frames
+    padded to 4k+1 (the last one repeated), the posterior's mode in one untiled pass."""
+    video, _ = pad_frames_4k1(pixels_to_video(frames.float()))
+    mean, std = latent_stats(vae, video)
+    with StageTimer("vae_encode"):
+        return (vae.encode(video).latent_dist.mode() - mean) / std
+
+
+@torch.no_grad()
+def decode_normalised(vae: torch.nn.Module, latents: torch.Tensor) -> torch.Tensor:
+    """Normalised latent (1, C, F, h, w) → (4F − 3, 3, H, W) frames in [0, 1], one untiled
+    pass (callers drop the frames that 4k+1 padding added)."""
+    mean, std = latent_stats(vae, latents.float())
+    with StageTimer("vae_decode"):
+        video = vae.decode(latents.float() * std + mean, return_dict=False)[0]
+    return video_to_pixels(video)
 
 
 def _tile_tasks(h: int, w: int, size: tuple[int, int], stride: tuple[int, int]):  # noqa: ANN202

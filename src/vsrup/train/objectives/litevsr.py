@@ -47,7 +47,10 @@ def _pretrained(device: torch.device) -> Any:
     prompt = encode_prompt(base, "", device, cfg.TEXT_LEN["full"])
     model = LiteVSRModel(transformer, adapter).to(device)
     return LiteVSRComponents(
-        model, vae.to(device).eval(), UniPCMultistepScheduler(**cfg.SCHEDULER), prompt.to(device)
+        model=model,
+        vae=vae.to(device).eval(),
+        prompt_embeds=prompt.to(device),
+        scheduler=UniPCMultistepScheduler(**cfg.SCHEDULER),
     )
 
 

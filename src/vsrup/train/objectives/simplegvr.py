@@ -77,7 +77,12 @@ def _pretrained(device: torch.device) -> Any:
     )
     vae = AutoencoderKLWan.from_pretrained(base, subfolder="vae")
     text = encode_prompt(base, "", device)
-    return SimpleGVRComponents(model.to(device), vae.to(device).eval(), cfg.FLOW_SHIFT, text)
+    return SimpleGVRComponents(
+        model=model.to(device),
+        vae=vae.to(device).eval(),
+        prompt_embeds=text,
+        scheduler_shift=cfg.FLOW_SHIFT,
+    )
 
 
 class Objective(BaseObjective):

@@ -87,16 +87,14 @@ class Objective(BaseObjective):
         self.model.block_forward = recomputed
 
     def _latents(self, frames: torch.Tensor, scale: int) -> tuple[torch.Tensor, list[int]]:
-        """(T, 3, H, W) in [0, 1] → pipeline-prepared segment latents and their anchors."""
-        from vsrup.methods.stcdit import config as cfg
-        from vsrup.methods.stcdit.pipeline import prepare_video, select_anchors
-        from vsrup.nn.wan.vae import encode_segments, split_segments
+        """(T, 3, H, W) in [0, 1] → segment latents from the inference pipeline's own
+        prepare/encode stages (one segment per ≤ 9 frames), and its anchors."""
+        from vsrup.methods.stcdit.pipeline import STCDiTPipeline, select_anchors
 
-        video, _ = prepare_video(self.parts, frames.float(), scale)
-        segments = split_segments([0], frames.shape[0], cfg.MAX_SEGMENT)
-        enc = encode_segments(self.parts.vae, video, segments)
-        latents = enc.latents
-        return latents, select_anchors(enc.anchor_indices, 0, latents.shape[2])
+        stages = STCDiTPipeline(self.parts, 1, scale)
+        pixels, _ = stages.prepare(frames.float())
+        enc = stages.encode(pixels, [0])
+        return enc.latents, select_anchors(enc.anchor_indices, 0, enc.latents.shape[2])
 
     def loss(
         self, model: nn.Module, hr: torch.Tensor, lr: torch.Tensor, gens: list[torch.Generator]
@@ -114,7 +112,7 @@ class Objective(BaseObjective):
         sigma = cfg.SHIFT * u / (1 + (cfg.SHIFT - 1) * u)
         noise = randn(x0.shape[1:], gens, dev)
         noisy = flow_noise(x0, noise, sigma)
-        text = self.parts.text.expand(len(gens), -1, -1)
+        text = self.parts.prompt_embeds.expand(len(gens), -1, -1)
         pred = model(noisy, lq, anchors, sigma * 1000, text)
         return ((pred.float() - (noise - x0).float()) ** 2).mean()
 
