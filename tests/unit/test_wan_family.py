@@ -117,11 +117,13 @@ def test_members_run_the_four_stages_of_the_shared_pipeline(
 
 def test_trained_weights_are_refused_by_members_without_them() -> None:
     from vsrup.errors import UsageError
+    from vsrup.methods.wan_family import WanMethod
 
+    # Every member takes --weights now (stcdit a LoRA fine-tune): the base's default refuses.
     stcdit = methods.get("stcdit")
-    assert stcdit.own_weights is None
-    with pytest.raises(UsageError, match="takes no --weights"):
-        stcdit.with_trained(None, Path("trained"), MethodOptions())
+    assert stcdit.own_weights is None and stcdit.lora_weights
+    with pytest.raises(UsageError, match="stcdit takes no --weights"):
+        WanMethod.with_trained.__func__(stcdit, None, Path("trained"), MethodOptions())
 
 
 @pytest.mark.parametrize("name", list(CASES))

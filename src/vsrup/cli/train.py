@@ -25,7 +25,7 @@ def _format_eta(seconds: float) -> str:
 
 @handle_errors
 def train(
-    method: str = typer.Argument(..., help="dgaf, litevsr or simplegvr."),
+    method: str = typer.Argument(..., help="dgaf, litevsr, simplegvr; stcdit (LoRA)."),
     data: list[Path] = typer.Option(
         ..., "--data", help="A video, or a folder of videos and/or frame folders (repeatable)."
     ),

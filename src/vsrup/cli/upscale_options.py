@@ -132,7 +132,7 @@ Weights = Annotated[
     typer.Option(
         "--weights",
         help="Trained weights folder from `vsrup train` (RUN_DIR/final) for dgaf, litevsr or "
-        "simplegvr, instead of the installed ones.",
+        "simplegvr, instead of the installed ones; for stcdit a LoRA merged on top of them.",
     ),
 ]
 

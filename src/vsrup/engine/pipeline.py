@@ -70,14 +70,18 @@ def check_trained_weights(cls: type[Method], path: Path) -> None:
     """`--weights DIR`: only for methods `vsrup train` trains, and DIR must be an export."""
     from vsrup.errors import UsageError, WeightsError
 
-    if cls.own_weights is None:
+    if cls.own_weights is None and not cls.lora_weights:
         raise UsageError(
-            f"{cls.spec.id} takes no --weights", hint="trained weights: dgaf, litevsr, simplegvr"
+            f"{cls.spec.id} takes no --weights",
+            hint="trained weights: dgaf, litevsr, simplegvr; LoRA fine-tunes: stcdit",
         )
-    missing = [n for n in ("config.json", "model.safetensors") if not (path / n).is_file()]
+    needed = ("adapter_config.json", "adapter_model.safetensors") if cls.lora_weights else (
+        "config.json", "model.safetensors")  # fmt: skip
+    missing = [n for n in needed if not (path / n).is_file()]
     if missing:
+        kind = "LoRA adapter" if cls.lora_weights else "trained-weights"
         raise WeightsError(
-            f"is not a trained-weights folder (no {' or '.join(missing)})",
+            f"is not a {kind} folder (no {' or '.join(missing)})",
             path=path,
             hint="pass RUN_DIR/final as written by vsrup train",
         )

@@ -154,6 +154,9 @@ class Method(ABC):
     #: Registry id of the weights `vsrup train` produces for this method and `--weights`
     #: replaces (None: the method takes no --weights).
     own_weights: ClassVar[str | None] = None
+    #: True: `--weights DIR` is a peft LoRA adapter (`vsrup train` fine-tuning) applied on
+    #: top of the method's own weights, which are still all needed.
+    lora_weights: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

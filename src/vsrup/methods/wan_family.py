@@ -244,7 +244,8 @@ class WanMethod(Method):
     @classmethod
     def with_trained(cls, parts: Any, directory: Path, options: MethodOptions) -> Any:
         """`parts` with the member's trained weights from `directory` (members that set
-        `own_weights` override this; the engine refuses --weights for the others)."""
+        `own_weights` or `lora_weights` override this; the engine refuses --weights for the
+        others)."""
         del parts, options
         raise UsageError(f"{cls.spec.id} takes no --weights ({directory})")
 

@@ -60,6 +60,8 @@ class STCDiTMethod(WanMethod):
     # Noise from (seed, position) drawn on the CPU, so a seed gives the same result on every
     # device (the official code draws on the CPU too).
     cpu_noise = True
+    #: `--weights RUN_DIR/final` from `vsrup train stcdit`: a peft LoRA merged on top.
+    lora_weights = True
 
     def __init__(self, parts: STCDiTParts, runtime: Runtime, options: MethodOptions) -> None:
         super().__init__(parts, runtime, options)
@@ -116,7 +118,7 @@ class STCDiTMethod(WanMethod):
         from vsrup.methods.stcdit.pipeline import pretrained_parts
 
         base_id, ckpt_id = VARIANT_WEIGHTS[cls.variant(options)]
-        return pretrained_parts(
+        parts = pretrained_parts(
             weights[base_id],
             weights[ckpt_id],
             runtime.torch_device,
@@ -125,6 +127,21 @@ class STCDiTMethod(WanMethod):
             options.negative_prompt,
             cls.cfg_override(options),
         )
+        # The installed checkpoint stays; a LoRA fine-tune goes on top of it.
+        return (
+            parts if options.weights is None else cls.with_trained(parts, options.weights, options)
+        )
+
+    @classmethod
+    def with_trained(
+        cls, parts: STCDiTParts, directory: Path, options: MethodOptions
+    ) -> STCDiTParts:
+        """A `vsrup train stcdit` LoRA merged into the transformer's base weights."""
+        del options
+        from vsrup.methods.stcdit.finetune import merge_adapter
+
+        merge_adapter(parts.model.transformer, directory)
+        return parts
 
     def make_pipeline(self) -> STCDiTPipeline:
         from vsrup.methods.stcdit.pipeline import STCDiTPipeline

@@ -11,6 +11,7 @@ MODULES = {
     "dgaf": "vsrup.train.objectives.dgaf",
     "litevsr": "vsrup.train.objectives.litevsr",
     "simplegvr": "vsrup.train.objectives.simplegvr",
+    "stcdit": "vsrup.train.objectives.stcdit",
 }
 
 
