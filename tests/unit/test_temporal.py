@@ -145,10 +145,17 @@ def test_auto_is_on_for_learned_per_frame_methods_only():
         TemporalConfig(context=0)
 
 
-def test_span_trade_off_steadier_and_keeps_its_gain():
+@pytest.mark.parametrize("scale", [2, 4])
+def test_span_trade_off_steadier_and_keeps_its_gain(scale):
     """With real SPAN weights on a noisy pan over a photo: the stage lowers the warping error
-    and keeps (at least 80 % of) span's PSNR-Y gain over lanczos; with noise it even adds."""
+    and keeps (at least 80 % of) span's PSNR-Y gain over lanczos; with noise it even adds.
+    ×4 runs with its own default tolerance (0.06; ×2: 0.03). Against lanczos' warping error
+    on the documented measurement set: test_temporal_claims.py."""
+    import tempfile
+    from pathlib import Path
+
     from tests.helpers_offline import wheel_pair
+    from vsrup.hub.registry import WeightSet
     from vsrup.interface.method import Clip, MethodOptions
     from vsrup.interface.runtime import Runtime
     from vsrup.methods import get
@@ -156,24 +163,23 @@ def test_span_trade_off_steadier_and_keeps_its_gain():
     from vsrup.metrics.report import evaluate_frames
     from vsrup.util.resize import resize
 
-    param, _ = wheel_pair("span-x2-ch48")
-    import tempfile
-    from pathlib import Path
-
-    from vsrup.hub.registry import WeightSet
-
-    hr = hr_clip("astronaut", [(1.0, 0.5, 0, 1)] * 7)
+    model_id = f"span-x{scale}-ch48"
+    param, _ = wheel_pair(model_id)
+    size = (LR[0] * scale, LR[1] * scale)
+    frames = camera_clip(photo("astronaut"), poses_from_steps([(scale / 2, scale / 4, 0, 1)] * 7),
+                         size=size)  # fmt: skip
+    hr = [f.astype(np.float32) / 255 for f in frames]
     rng = np.random.default_rng(0)
     small = [cv2.resize(h, LR, interpolation=cv2.INTER_AREA) for h in hr]
     small = [np.clip(s + rng.normal(0, 2 / 255, s.shape), 0, 1).astype(np.float32) for s in small]
     x = torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2).contiguous()
     with tempfile.TemporaryDirectory() as tmp:
-        convert_ncnn(param, Path(tmp) / "span-x2-ch48", MODEL_ARCH["span-x2-ch48"])
-        weights = WeightSet({"span-x2-ch48": Path(tmp) / "span-x2-ch48"})
-        span = get("span").from_weights(weights, Runtime(), MethodOptions(scale=2))
+        convert_ncnn(param, Path(tmp) / model_id, MODEL_ARCH[model_id])
+        weights = WeightSet({model_id: Path(tmp) / model_id})
+        span = get("span").from_weights(weights, Runtime(), MethodOptions(scale=scale))
         torch.set_num_threads(1)  # 64×48 frames: a second thread only adds contention
         sr = torch.cat([span.process(Clip(f[None])) for f in x])
-    lanczos = resize(x, LR[1] * 2, LR[0] * 2, "lanczos").clamp(0, 1)
+    lanczos = resize(x, size[1], size[0], "lanczos").clamp(0, 1)
     as_hwc = [f.permute(1, 2, 0).numpy().copy() for f in sr]
     stage = TemporalStabilizer()
     steady = [stage.push_array(cv2.cvtColor(np.rint(s * 255).astype(np.uint8),
@@ -183,13 +189,13 @@ def test_span_trade_off_steadier_and_keeps_its_gain():
     def scores(frames):
         u8 = [np.rint(np.clip(f, 0, 1) * 255).astype(np.uint8) for f in frames]
         gt = [np.rint(h * 255).astype(np.uint8) for h in hr]
-        m = evaluate_frames(u8, gt, crop_border=2).means()
+        m = evaluate_frames(u8, gt, crop_border=scale).means()
         return m["psnr_y"], m["warp_error"]
 
     psnr_l, _ = scores([f.permute(1, 2, 0).numpy() for f in lanczos])
     psnr_off, warp_off = scores(as_hwc)
     psnr_on, warp_on = scores(steady)
-    assert warp_on < 0.8 * warp_off
+    assert warp_on < 0.8 * warp_off, (warp_on, warp_off)
     # On noisy input averaging aligned outputs also averages the noise the model amplified.
     assert psnr_on > psnr_off
     assert psnr_on - psnr_l >= 0.8 * (psnr_off - psnr_l)
