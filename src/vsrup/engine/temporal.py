@@ -129,6 +129,8 @@ class TemporalStabilizer:
         self._prev_grey_u8: np.ndarray | None = None
         self._prev_hist: np.ndarray | None = None
         self._grids: dict[tuple[int, int], np.ndarray] = {}
+        self._scratch_key: tuple[int, int, int] | None = None
+        self._scratch: tuple[np.ndarray, ...] = ()
         #: Frames pushed, and frames that started a new shot (for tests and reports).
         self.frames = 0
         self.cuts: list[int] = []
@@ -222,23 +224,35 @@ class TemporalStabilizer:
         out_h, out_w = fresh.shape[:2]
         grid = self._grid(out_h, out_w)
         total = fresh.copy()
-        norm = np.ones((out_h, out_w), np.float32)
-        # In place throughout: at 4K output every temporary is 100 MB of float32.
+        # Output-size scratch, reused from frame to frame: at ×4 of 480p each is 26–79 MB of
+        # float32, and allocating them anew per frame cost more in page faults than the
+        # arithmetic (docs/temporal.md).
+        flow, warped, up, norm = self._scratch_for(out_h, out_w, fresh.shape[2])
+        norm.fill(1.0)
         for past, weight in zip(self._past, weights, strict=False):
             h, w = weight.shape
-            flow = cv2.resize(past.flow, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+            cv2.resize(past.flow, (out_w, out_h), dst=flow, interpolation=cv2.INTER_LINEAR)
             flow *= np.array([out_w / w, out_h / h], np.float32)
             flow += grid
             # Bicubic: bilinear sampling softens the detail being stabilised (measured: about
             # 0.15 dB PSNR-Y lost for span ×2, docs/temporal.md).
-            warped = _remap(past.output, flow, cv2.INTER_CUBIC)
-            up = cv2.resize(weight, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+            cv2.remap(past.output, flow, None, cv2.INTER_CUBIC, dst=warped,
+                      borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+            cv2.resize(weight, (out_w, out_h), dst=up, interpolation=cv2.INTER_LINEAR)
             warped *= up[..., None]
             total += warped
             norm += up
         total /= norm[..., None]
         # Bicubic sampling can overshoot: keep [0, 1], as the methods' own outputs are.
         return np.clip(total, 0.0, 1.0, out=total)
+
+    def _scratch_for(self, h: int, w: int, c: int) -> tuple[np.ndarray, ...]:
+        key = (h, w, c)
+        if self._scratch_key != key:
+            self._scratch_key = key
+            shapes = ((h, w, 2), (h, w, c), (h, w), (h, w))
+            self._scratch = tuple(np.empty(shape, np.float32) for shape in shapes)
+        return self._scratch
 
     def _remember(
         self, grey: np.ndarray, grey_u8: np.ndarray, hist: np.ndarray, fresh: np.ndarray
