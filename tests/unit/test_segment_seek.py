@@ -64,7 +64,7 @@ def test_a_late_segment_read_from_where_it_needs_is_byte_identical(
         decoded.clear()
         reader = VideoReader(clip, batch=4)
         method = make()
-        assert can_seek(method.spec, method)
+        assert can_seek(method)
         needed = first_needed(method.spec, options, first)
         frames = reader.integer_frames() if how == "all" else frames_from(reader, needed)
         store = ResumeStore.open({**ident, "how": how}, work_root=tmp_path)
@@ -85,7 +85,7 @@ def test_methods_fed_motion_segments_or_whole_videos_read_everything() -> None:
     from tests.helpers_engine import segment_method
 
     method = segment_method()
-    assert not can_seek(method.spec, method)
+    assert not can_seek(method)
     spec = MethodSpec(id="x", summary="x", kind="learned", scales=(2,), window=5, context=1)
     assert first_needed(spec, StreamOptions(), 3) == 0
     assert first_needed(spec, StreamOptions(), 40) == 40 - 5 - 1
@@ -123,3 +123,19 @@ def test_a_resampler_segment_decodes_from_its_first_frame(tmp_path, monkeypatch)
     assert len(counts["all"]) >= 32
     assert min(counts["seek"]) == sorted(counts["all"])[24]
     target.abort()
+
+
+def test_an_image_sequence_input_is_read_from_its_first_image(tmp_path) -> None:
+    """A resumed run from an image sequence (no seek there) gets every frame, in order."""
+    import cv2
+    import numpy as np
+
+    from vsrup.engine.segments import seekable, segment_input
+    from vsrup.video.imageseq import ImageSequenceReader
+
+    for i in range(6):
+        cv2.imwrite(str(tmp_path / f"f{i:03d}.png"), np.full((24, 32, 3), 40 * i, np.uint8))
+    reader = ImageSequenceReader(tmp_path / "f%03d.png", batch=2)
+    assert not seekable(reader)
+    frames = list(segment_input(reader, temporal_method(), StreamOptions(), first=4))
+    assert [int(f[0, 0, 0]) for f, _ in frames] == [40 * i for i in range(6)]

@@ -3,15 +3,10 @@ video writer or an image-sequence writer)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vsrup.engine.job import UpscaleJob, WarnFn
 from vsrup.errors import UsageError
-
-if TYPE_CHECKING:
-    import torch
 
 
 def open_source(job: UpscaleJob, batch: int, warn: WarnFn):  # noqa: ANN201
@@ -27,11 +22,6 @@ def open_source(job: UpscaleJob, batch: int, warn: WarnFn):  # noqa: ANN201
         raise UsageError("--fps sets the rate of image sequences; a video keeps its own",
                          path=job.input)  # fmt: skip
     return VideoReader(job.input, on_warning=warn, **kwargs)
-
-
-def frames_of(reader) -> Iterator[tuple[torch.Tensor, int]]:  # noqa: ANN001
-    """Decoded frames as the engine carries them: (C, H, W) uint8/uint16, no float pass."""
-    return reader.integer_frames()
 
 
 def is_sequence_output(path: Path) -> bool:

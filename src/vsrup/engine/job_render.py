@@ -97,22 +97,15 @@ class JobRender:
         return timings
 
     def run_engine(self, method: Method, runtime: Any, options: StreamOptions) -> dict[str, float]:
-        from vsrup.engine.job_io import frames_of
         from vsrup.engine.scheduler import run_stream
+        from vsrup.engine.segments import render_segments, segment_input
 
-        frames = frames_of(self.reader)
         first = self.store.frames_done if self.store is not None else 0
-        if first:
-            from vsrup.engine.segments import can_seek, first_needed, frames_from, seekable
-
-            if can_seek(method.spec, method) and seekable(self.reader):
-                # A resumed run decodes what the unfinished segments' windows read, not the
-                # finished part of the file.
-                frames = frames_from(self.reader, first_needed(method.spec, options, first))
-        decoded = timed_iter("decode", frames)
+        # A resumed run decodes what the unfinished segments' windows read, not the finished
+        # part of the file.
+        decoded = timed_iter("decode", segment_input(self.reader, method, options, first))
         if self.store is None:
             return run_stream(decoded, method, self.write, runtime, options).timings
-        from vsrup.engine.segments import render_segments
 
         stream = render_segments(
             decoded, method, self.store, self.target, first=self.store.frames_done,

@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from vsrup.engine.job import JobResult, Progress, ProgressFn, UpscaleJob, WarnFn
-from vsrup.engine.job_io import frames_of, is_sequence_output, open_sink, open_source, partials_dir
+from vsrup.engine.job_io import is_sequence_output, open_sink, open_source, partials_dir
 from vsrup.engine.job_plan import (
     BATCH_BYTES,
     MAX_BATCH,
@@ -233,7 +233,6 @@ __all__ = [
     "check_job",
     "check_resumable",
     "check_trained_weights",
-    "frames_of",
     "interrupted_note",
     "is_sequence_output",
     "job_settings",

@@ -122,16 +122,21 @@ def first_needed(spec: MethodSpec, options: StreamOptions, first: int) -> int:
     return max(warm - length - spec.context, 0)
 
 
-def can_seek(spec: MethodSpec, method: Method) -> bool:
+def can_seek(method: Method) -> bool:
     """Whether a segment's input may be read from `first_needed` on: not for methods fed
     motion segments (their boundaries depend on every earlier frame) nor whole-video ones."""
-    return not spec.uses_segments and not method.whole_video()
+    return not method.spec.uses_segments and not method.whole_video()
 
 
 def seekable(reader: Any) -> bool:
     """Whether frame indices of `reader` can be reached by a seek: the whole file is selected
     (no --frames/--start: indices would be relative to the selection) and decoding errors are
-    fatal (with --ignore-errors a skipped frame would shift every later index)."""
+    fatal (with --ignore-errors a skipped frame would shift every later index). Only video
+    files seek; an image sequence is read from its first image."""
+    from vsrup.video.reader import VideoReader
+
+    if not isinstance(reader, VideoReader):
+        return False
     return bool(reader.range.is_all and not reader.ignore_errors)
 
 
@@ -162,6 +167,15 @@ def frames_from(reader: Any, needed: int) -> Iterator[tuple[Any, Any]]:
     for _ in range(1, needed):
         yield frame0, None
     yield from reader_from(reader, needed).integer_frames()
+
+
+def segment_input(reader: Any, method: Method, options: StreamOptions, first: int) -> Iterator:
+    """The decoded input for rendering output frames [first, …) with `method`: from frame 0,
+    or (resume, a distributed worker) frame 0 and then only what the windows read, reached by
+    a seek, where the method and the reader allow it."""
+    if first and can_seek(method) and seekable(reader):
+        return frames_from(reader, first_needed(method.spec, options, first))
+    return reader.integer_frames()
 
 
 def render_direct(

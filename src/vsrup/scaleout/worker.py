@@ -95,14 +95,7 @@ class SegmentWorker:
     def render(self, task: SegmentTask) -> int:
         from vsrup.engine.direct import eligible
         from vsrup.engine.resume import ResumeStore
-        from vsrup.engine.segments import (
-            can_seek,
-            first_needed,
-            frames_from,
-            render_direct,
-            render_segments,
-            seekable,
-        )
+        from vsrup.engine.segments import render_direct, render_segments, segment_input
 
         job, seg = task.job, task.segment
         store = ResumeStore.open(task.identity, work_root=job.work_dir, claim=False)
@@ -120,10 +113,8 @@ class SegmentWorker:
                 render_direct(f.reader, f.sink, kernel, store, f.sink, first=seg.first,
                               last=seg.last)  # fmt: skip
             else:
-                frames = pl.frames_of(f.reader)
-                if can_seek(f.spec, f.method) and seekable(f.reader):
-                    # Decode only what this segment's windows read, not the file up to it.
-                    frames = frames_from(f.reader, first_needed(f.spec, options, seg.first))
+                # Decode only what this segment's windows read, not the file up to it.
+                frames = segment_input(f.reader, f.method, options, seg.first)
                 render_segments(frames, f.method, store, f.sink,
                                 first=seg.first, last=seg.last, runtime=f.runtime,
                                 options=options)  # fmt: skip
