@@ -9,6 +9,10 @@ through the engine's `run_stream` (exactly the `vsrup upscale` path minus the fi
 
     python tools/measure_temporal.py --methods lanczos,span --scale 2 --frames 24
     python tools/measure_temporal.py --speed --methods span --scale 2   # one 854×480 clip
+    python tools/measure_temporal.py --clips bikes.mp4,carphone.mp4 --scale 2 --frames 24
+
+`--clips` measures real footage instead of photos: each clip's first `--frames` frames (cropped
+to a multiple of the scale) are the ground truth, degraded the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import math
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -72,6 +77,21 @@ def camera_frames(photo: str, motion: str, frames: int, size: tuple[int, int]) -
     return out
 
 
+def clip_frames(path: str, frames: int, scale: int) -> list:
+    """The first `frames` RGB frames of a real clip, cropped to a multiple of `scale`."""
+    import av
+
+    out = []
+    with av.open(path) as container:
+        for frame in container.decode(video=0):
+            rgb = frame.to_ndarray(format="rgb24")
+            h, w = rgb.shape[0] // scale * scale, rgb.shape[1] // scale * scale
+            out.append(np.ascontiguousarray(rgb[:h, :w]))
+            if len(out) == frames:
+                break
+    return out
+
+
 def degrade(gt: list, scale: int, noise: float, seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
     lr = []
@@ -113,6 +133,7 @@ def main() -> None:
     ap.add_argument("--motions", default=",".join(MOTIONS))
     ap.add_argument("--speed", action="store_true", help="time one 854x480 input clip")
     ap.add_argument("--config", default="", help="TemporalConfig overrides: k=v,k=v")
+    ap.add_argument("--clips", default="", help="real clips (comma-separated) instead of photos")
     args = ap.parse_args()
     config = TemporalConfig()
     for kv in filter(None, args.config.split(",")):
@@ -127,24 +148,30 @@ def main() -> None:
         name, _, variant = spec.partition(":")
         method, runtime = load(name, variant or None, s)
         totals = {"off": [], "on": []}
-        for photo in args.photos.split(","):
-            for motion in args.motions.split(","):
+        sources = [(c, "real") for c in args.clips.split(",") if c] or [
+            (p, m) for p in args.photos.split(",") for m in args.motions.split(",")
+        ]
+        for photo, motion in sources:
+            if motion == "real":
+                gt = clip_frames(photo, args.frames, s)
+                photo = Path(photo).stem[:9]
+            else:
                 gt = camera_frames(photo, motion, args.frames, (gw, gh))
-                lr = degrade(gt, s, args.noise)
-                for label, cfg in (("off", None), ("on", config)):
-                    out, secs, timings = upscale(method, runtime, lr, cfg)
-                    rep = evaluate_frames(out, gt, crop_border=s)
-                    m = rep.means()
-                    row = (m["psnr_y"], m["warp_error"] * 1e3, m["luma_flicker"], m["tdiff"])
-                    totals[label].append(row)
-                    print(
-                        f"{spec:22s} {photo:9s} {motion:6s} {label:3s} psnr {row[0]:.3f} "
-                        f"ewarp {row[1]:.3f} flicker {row[2]:.3f} tdiff {row[3]:.3f} "
-                        f"{secs / len(lr) * 1e3:.0f} ms/frame (method "
-                        f"{timings.get('method', 0.0) / len(lr) * 1e3:.0f}, temporal "
-                        f"{timings.get('temporal', 0.0) / len(lr) * 1e3:.0f})",
-                        flush=True,
-                    )
+            lr = degrade(gt, s, args.noise)
+            for label, cfg in (("off", None), ("on", config)):
+                out, secs, timings = upscale(method, runtime, lr, cfg)
+                rep = evaluate_frames(out, gt, crop_border=s)
+                m = rep.means()
+                row = (m["psnr_y"], m["warp_error"] * 1e3, m["luma_flicker"], m["tdiff"])
+                totals[label].append(row)
+                print(
+                    f"{spec:22s} {photo:9s} {motion:6s} {label:3s} psnr {row[0]:.3f} "
+                    f"ewarp {row[1]:.3f} flicker {row[2]:.3f} tdiff {row[3]:.3f} "
+                    f"{secs / len(lr) * 1e3:.0f} ms/frame (method "
+                    f"{timings.get('method', 0.0) / len(lr) * 1e3:.0f}, temporal "
+                    f"{timings.get('temporal', 0.0) / len(lr) * 1e3:.0f})",
+                    flush=True,
+                )
         for label, rows in totals.items():
             mean = np.mean(rows, axis=0)
             print(
