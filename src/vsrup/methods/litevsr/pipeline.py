@@ -25,11 +25,11 @@ from vsrup.methods.wan_family import (
     WanPipeline,
     place,
     pretrained_vae,
-    seeded,
     synthetic_vae,
     with_model,
 )
 from vsrup.nn.wan.text import encode_prompt
+from vsrup.util.seeding import seeded
 from vsrup.util.steps import report_step
 from vsrup.util.timing import StageTimer
 

@@ -28,13 +28,13 @@ from vsrup.methods.wan_family import (
     WanPipeline,
     place,
     pretrained_vae,
-    seeded,
     synthetic_vae,
     with_model,
 )
 from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.text import encode_prompt
 from vsrup.nn.wan.vae import decode_normalised
+from vsrup.util.seeding import seeded
 from vsrup.util.timing import StageTimer
 
 #: The paper's final configuration: temporal units of 5 latent frames, 12×9-token windows, top-1.
