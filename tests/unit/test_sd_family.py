@@ -92,6 +92,18 @@ def test_members_build_on_the_base_and_keep_no_copy_of_it() -> None:
         assert not own & shared, f"{module.__name__} defines {own & shared} again"
 
 
+def test_dgaf_is_stablevsr_with_another_guide() -> None:
+    from vsrup.methods.dgaf.pipeline import DGAFPipeline
+    from vsrup.methods.stablevsr.method import FlowGuidedMethod
+    from vsrup.methods.stablevsr.pipeline import FlowGuidedPipeline
+
+    dgaf = methods.get("dgaf")
+    assert issubclass(dgaf, FlowGuidedMethod) and issubclass(DGAFPipeline, FlowGuidedPipeline)
+    assert {"from_weights", "process", "finish_video"}.isdisjoint(vars(dgaf))
+    assert {"__call__", "decode", "flows"}.isdisjoint(vars(DGAFPipeline))
+    assert "build_guide" in vars(dgaf) and "guided" in vars(DGAFPipeline)
+
+
 def test_the_base_imports_without_loading_torch() -> None:
     import subprocess
 
