@@ -15,12 +15,12 @@ loading, seeding and placement changed no output.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.helpers_recorded import Cases, record, replay
 from vsrup import methods
 from vsrup.engine.runtime import Runtime
 from vsrup.interface.method import Clip, MethodOptions
@@ -65,7 +65,7 @@ def _dloral_sampled_latent() -> torch.Tensor:
     return method.process(Clip(_clip(3, 8, 12, seed=2), start=4, context=1))
 
 
-CASES: dict[str, Callable[[], torch.Tensor]] = {
+CASES: Cases = {
     "stablevsr_window": _stablevsr_window,
     "stablevsr_whole_video": _stablevsr_whole_video,
     "dgaf": _dgaf,
@@ -325,12 +325,7 @@ def test_posterior_latent_is_the_scaled_mean_or_a_seeded_draw() -> None:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_tiny_run_gives_the_frames_recorded_before_the_shared_base(name: str) -> None:
-    from safetensors.torch import load_file
-
-    expected = load_file(FIXTURE)[name]
-    with torch.no_grad():
-        got = CASES[name]().float().cpu()
-    assert got.shape == expected.shape
+    got, expected = replay(FIXTURE, name, CASES)
     # Same code path, same seed: only CPU kernels that differ in the last bit between machines
     # may move a value, far below anything a changed stage would (outputs are in [0, 1]).
     # DLoRAL's output is truncated to 8 bits, where such a last bit can cross a level: one
@@ -343,9 +338,4 @@ def test_tiny_run_gives_the_frames_recorded_before_the_shared_base(name: str) ->
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["record"]:
-    from safetensors.torch import save_file
-
-    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(2)  # as tests/conftest.py: reductions split the same way
-    with torch.no_grad():
-        save_file({k: f().float().contiguous().cpu() for k, f in CASES.items()}, FIXTURE)
+    record(FIXTURE, CASES)
