@@ -160,13 +160,15 @@ def vae_dtype(dtype: torch.dtype, upcast_fp16: bool) -> torch.dtype:
 
 def place(model: Any, device: str | torch.device, dtype: torch.dtype) -> Any:
     """Move to `device`, frozen, in eval mode; cast only when a floating tensor is not in
-    `dtype` already (a no-op cast would still make diffusers warn for some models)."""
+    `dtype` already (a no-op cast would still make diffusers warn for some models). A cast
+    goes tensor by tensor with the move, so the device never holds a second full copy."""
     from itertools import chain
 
-    model = model.to(device)
     tensors = chain(model.parameters(), model.buffers())
     if any(t.is_floating_point() and t.dtype != dtype for t in tensors):
-        model = model.to(dtype=dtype)
+        model = model.to(device=device, dtype=dtype)
+    else:
+        model = model.to(device)
     return model.eval().requires_grad_(False)
 
 
