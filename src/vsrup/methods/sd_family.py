@@ -6,8 +6,9 @@
   checked (`load`; diffusers alone only warns and initialises a missing weight randomly), a
   config without weights, the scheduler config. Prompts are encoded by the family's one CLIP
   encoder, `vsrup.nn.clip_text.load_prompt_encoder(snapshot.root, snapshot.model_id)`.
-- `SDComponents`: what every member's component set has, an SD VAE and the prompt embedding,
-  and the VAE's two directions (`posterior_latent` after encoding, `decode_frames`).
+- `SDComponents`: what every member's component set has, an SD VAE (and its `scaling`) and
+  the prompt embedding; the VAE's two directions: `posterior_latent` after encoding,
+  `vae_input` and `decode_frames` for decoding.
 - Placement: `place` (device, dtype, eval, frozen) and `vae_dtype` (the VAE's dtype rule).
 - Synthetic weights: `synthetic_size` checks `--synthetic-weights`; members build their random
   networks under `vsrup.util.seeding.seeded`.
