@@ -10,12 +10,12 @@ plumbing changed no output.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.helpers_recorded import Cases, record, replay
 from vsrup import methods
 from vsrup.engine.runtime import Runtime
 from vsrup.interface.method import Clip, MethodOptions
@@ -60,7 +60,7 @@ def _stcdit_whole_video() -> torch.Tensor:
     return torch.stack(list(method.finish_video()))
 
 
-CASES: dict[str, Callable[[], torch.Tensor]] = {
+CASES: Cases = {
     "litevsr": _litevsr,
     "simplegvr": _simplegvr,
     "simplegvr_latents": _simplegvr_latents,
@@ -128,20 +128,11 @@ def test_trained_weights_are_refused_by_members_without_them() -> None:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_tiny_run_gives_the_frames_recorded_before_the_shared_base(name: str) -> None:
-    from safetensors.torch import load_file
-
-    expected = load_file(FIXTURE)[name]
-    with torch.no_grad():
-        got = CASES[name]().float().cpu()
-    assert got.shape == expected.shape
+    got, expected = replay(FIXTURE, name, CASES)
     # Same code path, same seed: only CPU kernels that differ in the last bit between machines
     # may move a value, far below anything a changed stage would (outputs are in [0, 1]).
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["record"]:
-    from safetensors.torch import save_file
-
-    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        save_file({k: f().float().contiguous().cpu() for k, f in CASES.items()}, FIXTURE)
+    record(FIXTURE, CASES)

@@ -1,8 +1,8 @@
 """The shared base of the Wan-family methods (stcdit, litevsr, simplegvr).
 
 - `WanComponents`: denoiser + Wan VAE + prompt embedding, and how every family member builds
-  and places them (`seeded` random init, `place` with the VAE in fp32, `pretrained_vae`,
-  `with_model` for a trained denoiser on a synthetic base);
+  and places them (random init under `vsrup.util.seeding.seeded`, `place` with the VAE in
+  fp32, `pretrained_vae`, `with_model` for a trained denoiser on a synthetic base);
 - `WanPipeline`: the staged run prepare → encode → denoise → decode, with the whole-clip VAE
   stages and the noise draw every member uses;
 - `WanMethod`: the Method class with the one `from_weights` (synthetic, trained or installed
@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -59,19 +58,9 @@ class WanComponents:
 PartsT = TypeVar("PartsT", bound=WanComponents)
 
 
-@contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Random initialisation that depends on `seed` only and leaves the caller's global CPU
-    generator as it was (synthetic weights are the same whatever ran before)."""
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
 def synthetic_vae(config: dict) -> nn.Module:
-    """A randomly initialised Wan VAE (draws from the global generator: call under `seeded`)."""
+    """A randomly initialised Wan VAE (draws from the global generator: call under
+    `vsrup.util.seeding.seeded`)."""
     from diffusers import AutoencoderKLWan
 
     return AutoencoderKLWan(**config)

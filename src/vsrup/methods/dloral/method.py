@@ -73,15 +73,17 @@ class DLoRAL(Method):
         cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
     ) -> Method:
         from vsrup.methods.dloral import pipeline
+        from vsrup.methods.sd_family import synthetic_size
 
         if options.steps not in (None, 1):
             raise UsageError("dloral is a one-step method", hint="drop --steps or use --steps 1")
+        size = synthetic_size(options)
         files, missing = P.find_tagger(weights, str(options.extra.get("tags", "auto")))
         fixed_prompt = options.prompt or DEFAULT_PROMPT
         pending = None
-        if options.synthetic_weights:
+        if size is not None:
             parts = pipeline.synthetic_components(
-                options.synthetic_weights, runtime.torch_device, runtime.dtype, options.seed
+                size, runtime.torch_device, runtime.dtype, options.seed
             )
         else:
             assert weights is not None
@@ -97,7 +99,7 @@ class DLoRAL(Method):
                 pending = P.PendingPrompt(files, parts.encode, options.prompt)
                 parts.encode = None  # the pending prompt holds it until `begin`
         tiling = Tiling()
-        if options.synthetic_weights == "tiny":
+        if size == "tiny":
             tiling.min_short_side = TINY_MIN_SIDE
         for key, attr in TILE_OPTIONS.items():
             if key in options.extra:

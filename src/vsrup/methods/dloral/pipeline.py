@@ -46,24 +46,32 @@ from vsrup.methods.dloral.config import (
     Tiling,
 )
 from vsrup.methods.dloral.convert import FILENAME, read_converted
+from vsrup.methods.sd_family import (
+    SYNTHETIC_SIZES,
+    SDComponents,
+    Snapshot,
+    place,
+    posterior_latent,
+    vae_dtype,
+    vae_input,
+)
 from vsrup.nn import tiled_vae
 from vsrup.nn.clip_text import load_prompt_encoder
-from vsrup.nn.pretrained import load_pretrained
+from vsrup.util.seeding import seeded
 from vsrup.util.timing import StageTimer
+
+#: DLoRAL's VAE runs in the run's dtype, fp16 included, as the official code does.
+UPCAST_VAE = False
 
 
 @dataclass
-class Components:
+class Components(SDComponents):
     net: M.DLoRALNet
     vae: AutoencoderKL
     prompt_embeds: torch.Tensor
     dtype: torch.dtype
     #: The text encoder, kept only when the prompt is made later (DLoRAL's tags of frame 0).
     encode: Callable[[str], torch.Tensor] | None = None
-
-    @property
-    def scaling(self) -> float:
-        return float(self.vae.config.scaling_factor)
 
 
 @dataclass
@@ -88,10 +96,8 @@ def _finish(
     dtype: torch.dtype,
 ) -> Components:
     M.merge_adapters(net.unet)
-    net = net.to(device=device, dtype=dtype).eval().requires_grad_(False)
-    vae = vae.to(device=device).eval().requires_grad_(False)
-    if dtype != torch.float32:
-        vae = vae.to(dtype=dtype)
+    net = place(net, device, dtype)
+    vae = place(vae, device, vae_dtype(dtype, UPCAST_VAE))
     return Components(net, vae, embeds.to(device=device, dtype=dtype), dtype)
 
 
@@ -99,11 +105,10 @@ def synthetic_components(
     size: str, device: torch.device, dtype: torch.dtype, seed: int
 ) -> Components:
     """Random weights at the tiny or full config (tests, `vsrup bench`); output is noise."""
-    if size not in ("tiny", "full"):
+    if size not in SYNTHETIC_SIZES:
         raise ValueError(f"unknown synthetic size {size!r}")
     # Built on the target device: random init of the full UNet (866 M) is slow on a CPU.
-    with torch.random.fork_rng(devices=[]), torch.device(device):
-        torch.manual_seed(seed)
+    with seeded(seed), torch.device(device):
         unet = UNet2DConditionModel(**(UNET_TINY if size == "tiny" else UNET_FULL))
         net = M.build_net(unet, cfr_mid_channels=8 if size == "tiny" else 64)
         with torch.no_grad():
@@ -129,11 +134,11 @@ def pretrained_components(
     comes from sd21-base. `keep_text_encoder` keeps the encoder (`Components.encode`)."""
     path = Path(dloral_dir) / FILENAME
     state, ranks, targets = read_converted(path)
-    unet_dir = Path(base_dir) / "unet"
-    config = load_pretrained(UNet2DConditionModel, unet_dir, BASE_ID, config_only=True)
-    vae = load_pretrained(AutoencoderKL, Path(base_dir) / "vae", BASE_ID)
+    base = Snapshot(Path(base_dir), BASE_ID)
+    config = base.config(UNet2DConditionModel, "unet")
+    vae = base.load(AutoencoderKL, "vae", torch.float32)
     # On the CPU: one prompt per clip does not need the GPU's memory.
-    encode = load_prompt_encoder(Path(base_dir), BASE_ID)
+    encode = load_prompt_encoder(base.root, BASE_ID)
     embeds = encode(prompt)
     # The official width is 64; reading it from the file lets tiny test checkpoints load too.
     mid = state.get("cfr.feat_extract.main.0.weight", torch.empty(64)).shape[0]
@@ -230,16 +235,12 @@ class PairRunner:
         c = (x * 2 - 1).to(self.parts.dtype)
         with StageTimer("vae_encode"):
             moments = tiled_vae.encode_moments(self.parts.vae, c, self.tiling.encoder, self._park)
-        posterior = DiagonalGaussianDistribution(moments)
+        gen = None
         if self.latent == "sample":
             gen = torch.Generator().manual_seed(latent_seed(self.seed, index))
-            latent = posterior.sample(generator=gen)
-        else:
-            latent = posterior.mode()
+        latent = posterior_latent(self.parts.vae, DiagonalGaussianDistribution(moments), gen)
         small = F.interpolate(c.float(), scale_factor=1 / 8, mode="bicubic", align_corners=False)
-        return Prepared(
-            c, latent * self.parts.scaling, small.to(c.dtype), (SCALE * h, SCALE * w), source
-        )
+        return Prepared(c, latent, small.to(c.dtype), (SCALE * h, SCALE * w), source)
 
     def _step(self, packed: torch.Tensor) -> torch.Tensor:
         """One tile: packed = [prev latent, cur latent, prev small, cur small] (14 ch)."""
@@ -263,7 +264,7 @@ class PairRunner:
     @torch.no_grad()
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """Image in [−1, 1], in the model's dtype (the official code truncates from it)."""
-        z = (latent / self.parts.scaling).to(self.parts.dtype)
+        z = vae_input(self.parts.vae, latent)
         with StageTimer("vae_decode"):
             image = tiled_vae.decode(self.parts.vae, z, self.tiling.decoder, self._park)
         return image.clamp(-1, 1)

@@ -25,11 +25,11 @@ from vsrup.methods.wan_family import (
     WanPipeline,
     place,
     pretrained_vae,
-    seeded,
     synthetic_vae,
     with_model,
 )
 from vsrup.nn.wan.text import encode_prompt
+from vsrup.util.seeding import seeded
 from vsrup.util.steps import report_step
 from vsrup.util.timing import StageTimer
 
@@ -93,8 +93,11 @@ def with_adapter(parts: LiteVSRComponents, directory: Path) -> LiteVSRComponents
 
 
 def pretrained_components(
-    base_dir: Path, adapter_dir: Path, device: torch.device, dtype: torch.dtype
+    base_dir: Path, adapter_dir: Path | None, device: torch.device, dtype: torch.dtype
 ) -> LiteVSRComponents:
+    """The Wan2.2-TI2V-5B base (`base_dir`, diffusers layout) with the adapter of
+    `adapter_dir` (our layout), or with a fresh one (None: where `vsrup train litevsr` starts,
+    initialised from the DiT's patch embedding with zero injections)."""
     transformer = WanTransformer3DModel.from_pretrained(
         base_dir, subfolder="transformer", torch_dtype=dtype
     )
@@ -103,7 +106,11 @@ def pretrained_components(
         scheduler = UniPCMultistepScheduler.from_pretrained(base_dir, subfolder="scheduler")
     except (OSError, ValueError):
         scheduler = UniPCMultistepScheduler(**cfg.SCHEDULER)
-    adapter = load_adapter(adapter_dir)
+    if adapter_dir is None:
+        adapter = StateAwareAdapter(**cfg.FULL_ADAPTER)
+        adapter.init_from_patch_embedding(transformer.patch_embedding)
+    else:
+        adapter = load_adapter(adapter_dir)
     prompt = encode_prompt(base_dir, "", device, cfg.TEXT_LEN["full"])  # the paper pre-encodes ""
     return _assemble(transformer, vae, adapter, scheduler, prompt, device, dtype)
 

@@ -28,13 +28,13 @@ from vsrup.methods.wan_family import (
     WanPipeline,
     place,
     pretrained_vae,
-    seeded,
     synthetic_vae,
     with_model,
 )
 from vsrup.nn.wan.flow import euler_sample
 from vsrup.nn.wan.text import encode_prompt
 from vsrup.nn.wan.vae import decode_normalised
+from vsrup.util.seeding import seeded
 from vsrup.util.timing import StageTimer
 
 #: The paper's final configuration: temporal units of 5 latent frames, 12×9-token windows, top-1.
@@ -89,15 +89,30 @@ def load_model(directory: Path, pattern: AttentionPattern) -> SimpleGVRModel:
     return model
 
 
+def initial_model(base_dir: Path, pattern: AttentionPattern) -> SimpleGVRModel:
+    """Where `vsrup train simplegvr` starts: the Wan2.1-T2V-1.3B DiT of `base_dir` widened to
+    [noisy ; condition] inputs (the condition's weights zero) and a fresh latent upsampler."""
+    from vsrup.methods.simplegvr.model import widen_from_t2v
+
+    t2v = WanTransformer3DModel.from_pretrained(base_dir, subfolder="transformer")
+    wide = widen_from_t2v(t2v, cfg.FULL_UPSAMPLER["channels"])
+    return SimpleGVRModel(wide, LatentUpsampler(**cfg.FULL_UPSAMPLER), pattern)
+
+
 def pretrained_components(
     base_dir: Path,
-    weights_dir: Path,
+    weights_dir: Path | None,
     device: torch.device,
     dtype: torch.dtype,
     pattern: AttentionPattern,
     prompt: str,
 ) -> SimpleGVRComponents:
-    model = load_model(weights_dir, pattern)
+    """The base's VAE and text encoder (`base_dir`, diffusers layout) with the model of
+    `weights_dir` (our layout), or with the `initial_model` (None)."""
+    if weights_dir is None:
+        model = initial_model(base_dir, pattern)
+    else:
+        model = load_model(weights_dir, pattern)
     vae = pretrained_vae(base_dir)
     text = encode_prompt(base_dir, prompt, device)
     return _assemble(model, vae, text, device, dtype)

@@ -10,12 +10,9 @@ configs from the snapshot; these are only used for random initialisation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vsrup.errors import UsageError
-
-if TYPE_CHECKING:
-    from vsrup.interface.method import MethodOptions
 
 VAE_SCALING_FACTOR = 0.08333
 
@@ -146,10 +143,3 @@ class Choices:
                 known = ", ".join([*allowed, "flow_batch", "flow_updates", "conditioning_scale"])
                 raise UsageError(f"unknown option --opt {key}", hint=f"known: {known}")
         return cls(**values)
-
-
-def synthetic_size(options: MethodOptions) -> str | None:
-    size = options.synthetic_weights
-    if size not in (None, "tiny", "full"):
-        raise UsageError(f"--synthetic-weights {size} is not valid", hint="use tiny or full")
-    return size

@@ -82,19 +82,22 @@ class FlowGuidedMethod(Method):
     def from_weights(
         cls, weights: WeightSet | None, runtime: Runtime, options: MethodOptions
     ) -> Method:
+        from vsrup.methods.sd_family import place, synthetic_size
         from vsrup.methods.stablevsr import config, model
         from vsrup.methods.stablevsr.pipeline import make_scheduler
+        from vsrup.util.seeding import seeded
 
         choices = config.Choices.parse(options.extra)
-        size = config.synthetic_size(options)
+        size = synthetic_size(options)
         if options.weights is not None and cls.own_weights is not None:
             from vsrup.hub.registry import WeightSet
 
             own = {cls.own_weights: options.weights}
             weights = WeightSet({**(weights.paths if weights is not None else {}), **own})
         if size is not None:
-            base = model.synthetic_base(size, runtime, options.seed)
-            pipeline_cls, guide = cls.build_guide(base.unet, weights, size, runtime)
+            with seeded(options.seed):  # the random guide continues the base's random stream
+                base = model.synthetic_base(size, runtime, options.seed)
+                pipeline_cls, guide = cls.build_guide(base.unet, weights, size, runtime)
         else:
             # The method's own weights first: a missing file is named before the base loads.
             pipeline_cls, guide = cls.build_guide(None, weights, None, runtime)
@@ -111,7 +114,7 @@ class FlowGuidedMethod(Method):
             conditioning_scale=choices.conditioning_scale,
             flow_batch=choices.flow_batch,
             flow_updates=choices.flow_updates,
-            **{name: model.place(module, runtime) for name, module in guide.items()},
+            **{name: place(m, runtime.device, runtime.dtype) for name, m in guide.items()},
         )
         return cls(pipe, cls.steps_for(options), options.seed, options.window)
 

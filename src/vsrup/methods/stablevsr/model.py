@@ -1,6 +1,7 @@
 """StableVSR's networks, assembled: the SD ×4 upscaler base (UNet, VAE, noise schedule, prompt
 embedding) that DGAF-VSR shares, StableVSR's ControlNet, and the RAFT flow model; each loaded
-from a checked snapshot (`convert`) or random at a synthetic size (`config`).
+from a strictly checked snapshot (`methods.sd_family.Snapshot`) or random at a synthetic size
+(`config`).
 
 Everything heavy is imported inside the functions: method modules must stay cheap to import.
 """
@@ -12,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsrup.hub.registry import missing_weights
+from vsrup.methods.sd_family import SDComponents, Snapshot, load_checked, place, vae_dtype
 from vsrup.methods.stablevsr import config as configs
-from vsrup.methods.stablevsr.convert import BASE_FOLDERS, load_checked, require_folders
 from vsrup.nn.clip_text import load_prompt_encoder
 
 if TYPE_CHECKING:
@@ -23,11 +24,15 @@ if TYPE_CHECKING:
     from vsrup.interface.runtime import Runtime
 
 FLOW_ID = "raft-large"
+#: The SD ×4 upscaler base StableVSR and DGAF-VSR share (the ControlNet is StableVSR's own).
+BASE_FOLDERS = ("unet", "vae", "scheduler", "text_encoder", "tokenizer")
+#: SD VAEs overflow in fp16 (diffusers' `force_upcast`), so fp16 runs decode in fp32.
+UPCAST_VAE = True
 
 
 @dataclass
-class Base:
-    """The frozen denoiser, decoder, noise schedule and the empty-prompt embedding."""
+class Base(SDComponents):
+    """The frozen denoiser, decoder, noise schedule and the prompt embedding."""
 
     unet: Any
     vae: Any
@@ -38,59 +43,39 @@ class Base:
 def load_base(root: Path | None, model_id: str, runtime: Runtime, prompt: str = "") -> Base:
     """UNet, VAE, scheduler config and prompt embedding from a diffusers-layout snapshot,
     every network checked key by key."""
-    import json
-
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    if root is None or not root.is_dir():
-        raise missing_weights(model_id)
-    require_folders(root, model_id, BASE_FOLDERS)
+    snapshot = Snapshot.open(root, model_id, BASE_FOLDERS)
     dtype = runtime.dtype
-    unet = load_checked(UNet2DConditionModel, root / "unet", dtype, model_id)
-    vae = load_checked(AutoencoderKL, root / "vae", vae_dtype(runtime), model_id)
-    sched = json.loads((root / "scheduler" / "scheduler_config.json").read_text())
+    unet = snapshot.load(UNet2DConditionModel, "unet", dtype)
+    vae = snapshot.load(AutoencoderKL, "vae", vae_dtype(dtype, UPCAST_VAE))
     # The text encoder is dropped once the prompt (empty, officially) is encoded.
-    emb = load_prompt_encoder(root, model_id, runtime.device)(prompt)
+    emb = load_prompt_encoder(snapshot.root, model_id, runtime.device)(prompt)
     return Base(
-        unet.to(runtime.device).eval(),
-        vae.to(runtime.device).eval(),
-        sched,
-        emb.to(runtime.device, dtype),
+        unet=place(unet, runtime.device, dtype),
+        vae=place(vae, runtime.device, vae.dtype),
+        scheduler_config=snapshot.scheduler_config(),
+        prompt_embeds=emb.to(runtime.device, dtype),
     )
 
 
-def vae_dtype(runtime: Runtime) -> torch.dtype:
-    """SD VAEs overflow in fp16 (diffusers' `force_upcast`), so fp16 runs decode in fp32."""
-    import torch
-
-    return torch.float32 if runtime.dtype == torch.float16 else runtime.dtype
-
-
-def place(model: Any, runtime: Runtime, dtype: torch.dtype | None = None) -> Any:
-    """Move to the runtime device; cast only when the dtype differs (avoids diffusers' noise)."""
-    dtype = dtype or runtime.dtype
-    model = model.to(runtime.device)
-    if model.dtype != dtype:
-        model = model.to(dtype=dtype)
-    return model.eval()
-
-
 def synthetic_base(size: str, runtime: Runtime, seed: int) -> Base:
-    """Random UNet/VAE at `size` ("tiny" for tests, "full" for GPU timing runs)."""
+    """Random UNet/VAE at `size` ("tiny" for tests, "full" for GPU timing runs). Draws from the
+    global generator: call under `vsrup.util.seeding.seeded(seed)` (the prompt embedding has
+    its own generator, seeded with `seed`)."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    torch.manual_seed(seed)
     unet = UNet2DConditionModel(**configs.unet_config(size))
     vae = AutoencoderKL(**configs.vae_config(size))
     tokens = configs.FULL_TOKENS if size == "full" else configs.TINY_TOKENS
     gen = torch.Generator().manual_seed(seed)
     emb = torch.randn((1, tokens, unet.config.cross_attention_dim), generator=gen)
     return Base(
-        place(unet, runtime),
-        place(vae, runtime, vae_dtype(runtime)),
-        dict(configs.SCHEDULER),
-        emb.to(runtime.device, runtime.dtype),
+        unet=place(unet, runtime.device, runtime.dtype),
+        vae=place(vae, runtime.device, vae_dtype(runtime.dtype, UPCAST_VAE)),
+        scheduler_config=dict(configs.SCHEDULER),
+        prompt_embeds=emb.to(runtime.device, runtime.dtype),
     )
 
 

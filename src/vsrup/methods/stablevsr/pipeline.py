@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from vsrup.methods.sd_family import decode_frames
 from vsrup.methods.stablevsr.flows import FlowModel, compute_flows, upscale_for_flow
 from vsrup.methods.stablevsr.sampler import bidirectional_sample
 from vsrup.nn.warp import flow_warp
@@ -63,19 +64,9 @@ class FlowGuidedPipeline:
     def dtype(self) -> torch.dtype:
         return self.unet.dtype
 
-    @property
-    def scaling_factor(self) -> float:
-        return float(self.vae.config.scaling_factor)
-
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latent → RGB in [−1, 1] (unclamped), one frame at a time to bound memory."""
-        vae_dtype = self.vae.dtype
-        with StageTimer("vae_decode"):
-            frames = [
-                self.vae.decode((z[i : i + 1] / self.scaling_factor).to(vae_dtype)).sample.float()
-                for i in range(z.shape[0])
-            ]
-        return torch.cat(frames, dim=0)
+        return decode_frames(self.vae, z)
 
     def flows(self, lr: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         if self.flow_model is None:

@@ -30,7 +30,6 @@ from vsrup.methods.wan_family import (
     WanPipeline,
     place,
     pretrained_vae,
-    seeded,
     synthetic_vae,
 )
 from vsrup.nn.wan.flow import euler_sample
@@ -42,6 +41,7 @@ from vsrup.nn.wan.vae import (
     pixels_to_video,
     split_segments,
 )
+from vsrup.util.seeding import seeded
 from vsrup.util.timing import StageTimer
 
 

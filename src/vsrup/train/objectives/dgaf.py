@@ -43,10 +43,12 @@ class Objective(BaseObjective):
         from vsrup.interface.runtime import Runtime
         from vsrup.methods.dgaf.model import DGAFNet
         from vsrup.methods.stablevsr import model as sd_model
+        from vsrup.util.seeding import seeded
 
         runtime = Runtime(device=str(device), dtype_name="fp32", seed=seed)
         if size is not None:
-            base = sd_model.synthetic_base(size, runtime, seed)
+            with seeded(seed):
+                base = sd_model.synthetic_base(size, runtime, seed)
             self.flow = sd_model.load_flow(None, True, runtime, "per_sample")
         else:
             from vsrup.hub.resolve import resolve_ids
@@ -75,12 +77,13 @@ class Objective(BaseObjective):
 
     def _encode(self, frames: torch.Tensor, gens: list[torch.Generator]) -> torch.Tensor:
         """(B, 3, H, W) in [−1, 1] → scaled latent, a posterior sample per sample's generator."""
-        out = []
-        for x, g in zip(frames, gens, strict=True):
-            dist = self.vae.encode(x[None]).latent_dist
-            noise = torch.randn(dist.mean.shape, generator=g).to(x.device)
-            out.append(dist.mean + dist.std * noise)
-        return torch.cat(out) * self.vae.config.scaling_factor
+        from vsrup.methods.sd_family import posterior_latent
+
+        pairs = zip(frames, gens, strict=True)
+        latents = [
+            posterior_latent(self.vae, self.vae.encode(x[None]).latent_dist, g) for x, g in pairs
+        ]
+        return torch.cat(latents)
 
     def loss(
         self, model: nn.Module, hr: torch.Tensor, lr: torch.Tensor, gens: list[torch.Generator]

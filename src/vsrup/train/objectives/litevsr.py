@@ -24,34 +24,7 @@ from torch import nn
 
 from vsrup.train.objectives.base import Objective as BaseObjective
 from vsrup.train.objectives.base import Recipe, rand, randn, save_with_config
-from vsrup.train.objectives.wan import encode_clips, flow_noise
-
-
-def _pretrained(device: torch.device) -> Any:
-    """The frozen Wan2.2-TI2V-5B base with a fresh adapter (initialised from its patch
-    embedding, zero injections)."""
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
-
-    from vsrup.hub.resolve import resolve_ids
-    from vsrup.methods.litevsr import config as cfg
-    from vsrup.methods.litevsr.adapter import StateAwareAdapter
-    from vsrup.methods.litevsr.model import LiteVSRModel
-    from vsrup.methods.litevsr.pipeline import LiteVSRComponents
-    from vsrup.nn.wan.text import encode_prompt
-
-    base = resolve_ids(["wan22-ti2v-5b"])["wan22-ti2v-5b"]
-    transformer = WanTransformer3DModel.from_pretrained(base, subfolder="transformer")
-    vae = AutoencoderKLWan.from_pretrained(base, subfolder="vae")
-    adapter = StateAwareAdapter(**cfg.FULL_ADAPTER)
-    adapter.init_from_patch_embedding(transformer.patch_embedding)
-    prompt = encode_prompt(base, "", device, cfg.TEXT_LEN["full"])
-    model = LiteVSRModel(transformer, adapter).to(device)
-    return LiteVSRComponents(
-        model=model,
-        vae=vae.to(device).eval(),
-        prompt_embeds=prompt.to(device),
-        scheduler=UniPCMultistepScheduler(**cfg.SCHEDULER),
-    )
+from vsrup.train.objectives.wan import encode_clips, flow_noise, installed
 
 
 class Objective(BaseObjective):
@@ -70,8 +43,9 @@ class Objective(BaseObjective):
 
         if size is not None:
             self.parts = pipeline.synthetic_components(size, device, torch.float32, seed)
-        else:
-            self.parts = _pretrained(device)
+        else:  # the frozen Wan2.2-TI2V-5B base with a fresh adapter
+            base = installed("wan22-ti2v-5b")
+            self.parts = pipeline.pretrained_components(base, None, device, torch.float32)
         self.model = self.parts.model
         self.model.transformer.requires_grad_(False).eval()
         self.parts.vae.requires_grad_(False)

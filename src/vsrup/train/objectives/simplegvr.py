@@ -24,7 +24,7 @@ from torch import nn
 
 from vsrup.train.objectives.base import Objective as BaseObjective
 from vsrup.train.objectives.base import Recipe, rand, randn, save_with_config
-from vsrup.train.objectives.wan import encode_clips, flow_noise
+from vsrup.train.objectives.wan import encode_clips, flow_noise, installed
 
 NOISE_AUG = (0.3, 0.6)
 #: choice: the detail-aware sampler as a shifted uniform, t = s·u / (1 + (s − 1)·u) with s = 3:
@@ -60,31 +60,6 @@ class TrainingForward(nn.Module):
         return self.model(noisy, timestep, prompt, cond)
 
 
-def _pretrained(device: torch.device) -> Any:
-    """Wan2.1-T2V-1.3B widened to [noisy; condition] inputs, a fresh latent upsampler."""
-    from diffusers import AutoencoderKLWan, WanTransformer3DModel
-
-    from vsrup.hub.resolve import resolve_ids
-    from vsrup.methods.simplegvr import config as cfg
-    from vsrup.methods.simplegvr.model import LatentUpsampler, SimpleGVRModel, widen_from_t2v
-    from vsrup.methods.simplegvr.pipeline import PATTERNS, SimpleGVRComponents
-    from vsrup.nn.wan.text import encode_prompt
-
-    base = resolve_ids(["wan21-t2v-1.3b"])["wan21-t2v-1.3b"]
-    t2v = WanTransformer3DModel.from_pretrained(base, subfolder="transformer")
-    model = SimpleGVRModel(
-        widen_from_t2v(t2v, 16), LatentUpsampler(**cfg.FULL_UPSAMPLER), PATTERNS["dense"]
-    )
-    vae = AutoencoderKLWan.from_pretrained(base, subfolder="vae")
-    text = encode_prompt(base, "", device)
-    return SimpleGVRComponents(
-        model=model.to(device),
-        vae=vae.to(device).eval(),
-        prompt_embeds=text,
-        scheduler_shift=cfg.FLOW_SHIFT,
-    )
-
-
 class Objective(BaseObjective):
     method_id: ClassVar[str] = "simplegvr"
     recipes: ClassVar[dict[str, Recipe]] = {
@@ -96,11 +71,14 @@ class Objective(BaseObjective):
         super().__init__(size, device, seed, **options)
         from vsrup.methods.simplegvr import pipeline
 
+        pattern = pipeline.PATTERNS["dense"]
         if size is not None:
-            pattern = pipeline.PATTERNS["dense"]
             self.parts = pipeline.synthetic_components(size, device, torch.float32, seed, pattern)
-        else:
-            self.parts = _pretrained(device)
+        else:  # Wan2.1-T2V-1.3B widened to [noisy ; condition], a fresh latent upsampler
+            base = installed("wan21-t2v-1.3b")
+            self.parts = pipeline.pretrained_components(
+                base, None, device, torch.float32, pattern, ""
+            )
         self.model = self.parts.model.requires_grad_(True).train()
         self.forward = TrainingForward(self.model)
         self.parts.vae.requires_grad_(False)

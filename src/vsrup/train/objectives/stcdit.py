@@ -26,18 +26,16 @@ from torch import nn
 from vsrup.errors import WeightsError
 from vsrup.train.objectives.base import Objective as BaseObjective
 from vsrup.train.objectives.base import Recipe, rand, randn
-from vsrup.train.objectives.wan import flow_noise
+from vsrup.train.objectives.wan import flow_noise, installed
 
 
 def _pretrained(device: torch.device) -> Any:
     """STCDiT-tiny (Wan2.1-T2V-1.3B + tiny_8k) in float32 master weights."""
-    from vsrup.hub.resolve import resolve_ids
     from vsrup.methods.stcdit.method import VARIANT_WEIGHTS
     from vsrup.methods.stcdit.pipeline import pretrained_parts
 
-    base_id, ckpt_id = VARIANT_WEIGHTS["tiny"]
-    paths = resolve_ids([base_id, ckpt_id])
-    return pretrained_parts(paths[base_id], paths[ckpt_id], device, torch.float32, None, None)
+    base, ckpt = (installed(model_id) for model_id in VARIANT_WEIGHTS["tiny"])
+    return pretrained_parts(base, ckpt, device, torch.float32, None, None)
 
 
 class Objective(BaseObjective):

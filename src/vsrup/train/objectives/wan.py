@@ -1,10 +1,22 @@
-"""Shared by the two Wan-based objectives: VAE encoding of clips and flow-matching noising."""
+"""Shared by the Wan-based objectives: where their installed weights are, VAE encoding of
+clips and flow-matching noising. Their components come from the methods' own builders
+(`methods/<id>/pipeline.py`), random at a synthetic size or from the installed base."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
 from vsrup.nn.wan.vae import encode_normalised
+
+
+def installed(model_id: str) -> Path:
+    """The installed copy of registry entry `model_id` (WeightsError with the download
+    command when it is not installed)."""
+    from vsrup.hub.resolve import resolve_ids
+
+    return resolve_ids([model_id])[model_id]
 
 
 @torch.no_grad()
