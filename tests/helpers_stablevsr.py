@@ -59,3 +59,106 @@ def official_dgafnet() -> Any:
     folder = FIXTURES / "dgaf" / "dgafnet"
     config = json.loads((folder / "config.json").read_text())
     return load_dgafnet(folder / "diffusion_pytorch_model.safetensors", config).eval()
+
+
+# -- end-to-end fixtures (tools/parity/stablevsr_e2e.py, tests/e2e/test_stablevsr_parity_cli.py)
+
+E2E = FIXTURES / "stablevsr_e2e"
+#: RAFT-large's random weights: our module's initialisation after this seed (21 MB: too large
+#: to store, so both sides rebuild them; the fixture keeps their digest to catch a change).
+RAFT_SEED = 19
+TOKENS = 77  # the CLIP tokenizer's max length, as SD's
+TEXT_ENCODER = {
+    "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
+    "num_attention_heads": 2, "max_position_embeddings": TOKENS,
+    "eos_token_id": 1, "bos_token_id": 0, "pad_token_id": 1,
+}  # fmt: skip
+
+
+def write_tokenizer(folder: Path) -> Any:
+    """A character-level CLIP tokenizer (the official run encodes the empty prompt with it)."""
+    from transformers import CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for ch in "abcdefghijklmnopqrstuvwxyz":
+        vocab[ch] = len(vocab)
+        vocab[f"{ch}</w>"] = len(vocab)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tok = CLIPTokenizer(
+        str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=TOKENS
+    )
+    tok.save_pretrained(folder)
+    return tok
+
+
+def text_encoder(state: dict[str, torch.Tensor] | None = None) -> Any:
+    """The tiny CLIP text encoder: the fixture's weights, or random ones (seeded) to store."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(vocab_size=2 + 2 * 26, **TEXT_ENCODER)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = CLIPTextModel(config).eval()
+    if state is not None:
+        model.load_state_dict(state, strict=True)
+    return model
+
+
+def raft_state() -> dict[str, torch.Tensor]:
+    """RAFT-large with random weights, rebuilt identically (torchvision's key names)."""
+    from vsrup.nn.raft import RAFT
+
+    with torch.random.fork_rng():
+        torch.manual_seed(RAFT_SEED)
+        return RAFT().state_dict()
+
+
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for key in sorted(state):
+        h.update(key.encode())
+        h.update(state[key].detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def e2e_snapshot(method: str, root: Path) -> dict[str, Path]:
+    """Weights as `vsrup` finds them for real runs, built from the fixtures the official run
+    used: a diffusers-layout `stablevsr` snapshot (the method's tiny UNet and VAE, the DDPM
+    config, the tokenizer and text encoder, StableVSR's ControlNet), the DGAFNet imported
+    with `vsrup.methods.dgaf.convert`, RAFT-large as a safetensors file. Returns the
+    `VSRUP_WEIGHTS_<ID>` environment for them."""
+    from diffusers import ControlNetModel, UNet2DConditionModel
+    from safetensors.torch import load_file, save_file
+
+    _, meta = load_case(method)
+    base = root / "stablevsr"
+    unet, vae, _ = tiny_base(meta, method)
+    unet.save_pretrained(base / "unet")
+    vae.save_pretrained(base / "vae")
+    (base / "scheduler").mkdir(parents=True)
+    (base / "scheduler" / "scheduler_config.json").write_text(json.dumps(meta["scheduler"]))
+    write_tokenizer(base / "tokenizer")
+    text_encoder(load_file(str(E2E / "text_encoder.safetensors"))).save_pretrained(
+        base / "text_encoder"
+    )
+    env = {"VSRUP_WEIGHTS_STABLEVSR": base}
+    if method == "stablevsr":
+        controlnet = ControlNetModel.from_unet(
+            UNet2DConditionModel(**meta["unet"]),
+            conditioning_embedding_out_channels=tuple(meta["controlnet_embedding"]),
+        )
+        controlnet.load_state_dict(load_weights("stablevsr", "controlnet"), strict=True)
+        controlnet.save_pretrained(base / "controlnet")
+    else:
+        from vsrup.methods.dgaf.convert import convert_official
+
+        convert_official(FIXTURES / "dgaf" / "dgafnet", root / "dgaf")
+        env["VSRUP_WEIGHTS_DGAF"] = root / "dgaf"
+    (root / "raft").mkdir()
+    save_file(raft_state(), str(root / "raft" / "model.safetensors"))
+    env["VSRUP_WEIGHTS_RAFT_LARGE"] = root / "raft" / "model.safetensors"
+    return env
