@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -67,18 +66,6 @@ def scene_frames(n: int, h: int, w: int, seed: int) -> np.ndarray:
     return np.stack(out)
 
 
-def bypass_torchvision(root: Path) -> None:
-    """The real torchvision modules, found through `__path__`, without its `__init__`."""
-    import diffusers.pipelines  # noqa: F401  (diffusers and transformers probe torchvision
-    import transformers  # noqa: F401  on first import: before the bypass)
-
-    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
-        del sys.modules[name]
-    pkg = types.ModuleType("torchvision")
-    pkg.__path__ = [str(root)]  # type: ignore[attr-defined]
-    sys.modules["torchvision"] = pkg
-
-
 def official_raft() -> torch.nn.Module:
     from torchvision.models.optical_flow.raft import raft_large
 
@@ -92,7 +79,7 @@ def stablevsr_pipeline(official: Path, tv_root: Path) -> tuple[object, object]:
     import importlib.util
 
     print("aliased for this diffusers:", common.shim_new_diffusers())
-    bypass_torchvision(tv_root)
+    common.bypass_torchvision(tv_root)
     sys.path.insert(0, str(official))  # `import util.flow_utils` inside the pipeline
     spec = importlib.util.spec_from_file_location(
         "stablevsr_official", official / "pipeline" / "stablevsr_pipeline.py"
@@ -123,7 +110,7 @@ def dgaf_pipeline(official: Path, tv_root: Path) -> tuple[object, object]:
     import diffusers
 
     assert Path(diffusers.__file__).is_relative_to(official), diffusers.__file__
-    bypass_torchvision(tv_root)
+    common.bypass_torchvision(tv_root)
     from diffusers.models.dgafnet import DGAFNetModel
     from diffusers.pipelines.dgafnet.pipeline_DGAFFeaAlign import DGAFFeaAlignPipeline
 
