@@ -67,43 +67,29 @@ E2E = FIXTURES / "stablevsr_e2e"
 #: RAFT-large's random weights: our module's initialisation after this seed (21 MB: too large
 #: to store, so both sides rebuild them; the fixture keeps their digest to catch a change).
 RAFT_SEED = 19
-TOKENS = 77  # the CLIP tokenizer's max length, as SD's
-TEXT_ENCODER = {
-    "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
-    "num_attention_heads": 2, "max_position_embeddings": TOKENS,
-    "eos_token_id": 1, "bos_token_id": 0, "pad_token_id": 1,
-}  # fmt: skip
 
 
-def write_tokenizer(folder: Path) -> Any:
-    """A character-level CLIP tokenizer (the official run encodes the empty prompt with it)."""
-    from transformers import CLIPTokenizer
+def text_encoder_weights() -> dict[str, torch.Tensor]:
+    """The end-to-end fixtures' CLIP text encoder weights (stored: they must not depend on
+    how a transformers version initialises a model)."""
+    from safetensors.torch import load_file
 
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for ch in "abcdefghijklmnopqrstuvwxyz":
-        vocab[ch] = len(vocab)
-        vocab[f"{ch}</w>"] = len(vocab)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    tok = CLIPTokenizer(
-        str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=TOKENS
-    )
-    tok.save_pretrained(folder)
-    return tok
+    return load_file(str(E2E / "text_encoder.safetensors"))
 
 
-def text_encoder(state: dict[str, torch.Tensor] | None = None) -> Any:
-    """The tiny CLIP text encoder: the fixture's weights, or random ones (seeded) to store."""
-    from transformers import CLIPTextConfig, CLIPTextModel
+def clip_snapshot(root: Path) -> tuple[Any, Any]:
+    """`root/tokenizer` and `root/text_encoder` (tests.helpers_clip's tiny CLIP, with the
+    stored weights once the fixture exists); returns (tokenizer, text encoder)."""
+    from transformers import CLIPTextModel, CLIPTokenizer
 
-    config = CLIPTextConfig(vocab_size=2 + 2 * 26, **TEXT_ENCODER)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = CLIPTextModel(config).eval()
-    if state is not None:
-        model.load_state_dict(state, strict=True)
-    return model
+    from tests.helpers_clip import tiny_clip_snapshot
+
+    tiny_clip_snapshot(root)
+    encoder = CLIPTextModel.from_pretrained(root / "text_encoder").eval()
+    if (E2E / "text_encoder.safetensors").is_file():
+        encoder.load_state_dict(text_encoder_weights(), strict=True)
+        encoder.save_pretrained(root / "text_encoder")
+    return CLIPTokenizer.from_pretrained(root / "tokenizer"), encoder
 
 
 def raft_state() -> dict[str, torch.Tensor]:
@@ -132,7 +118,7 @@ def e2e_snapshot(method: str, root: Path) -> dict[str, Path]:
     with `vsrup.methods.dgaf.convert`, RAFT-large as a safetensors file. Returns the
     `VSRUP_WEIGHTS_<ID>` environment for them."""
     from diffusers import ControlNetModel, UNet2DConditionModel
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     _, meta = load_case(method)
     base = root / "stablevsr"
@@ -141,10 +127,7 @@ def e2e_snapshot(method: str, root: Path) -> dict[str, Path]:
     vae.save_pretrained(base / "vae")
     (base / "scheduler").mkdir(parents=True)
     (base / "scheduler" / "scheduler_config.json").write_text(json.dumps(meta["scheduler"]))
-    write_tokenizer(base / "tokenizer")
-    text_encoder(load_file(str(E2E / "text_encoder.safetensors"))).save_pretrained(
-        base / "text_encoder"
-    )
+    clip_snapshot(base)
     env = {"VSRUP_WEIGHTS_STABLEVSR": base}
     if method == "stablevsr":
         controlnet = ControlNetModel.from_unet(

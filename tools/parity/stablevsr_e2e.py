@@ -16,8 +16,9 @@ a multiple of 4 with Pillow's Lanczos), samples the whole sequence, decodes and 
 to uint8 PIL images; their pixels are stored. What this tool supplies, and why:
 
 - weights: the tiny random UNet, VAE and ControlNet / DGAFNet of tests/fixtures/stablevsr
-  and tests/fixtures/dgaf (the method-level fixtures), a tiny CLIP text encoder (stored here,
-  the empty prompt is encoded by the official pipeline with a character-level tokenizer) and
+  and tests/fixtures/dgaf (the method-level fixtures), a tiny CLIP text encoder
+  (`tests/helpers_clip.py`; its weights are stored here) with a character-level tokenizer,
+  through which the official pipeline encodes the empty prompt and
   RAFT-large with random weights (`tests.helpers_stablevsr.raft_state`: too large to store;
   its digest is), loaded into torchvision's `raft_large` and, like the official scripts,
   never put in eval mode;
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -125,13 +127,14 @@ def main() -> None:
     ap.add_argument("torchvision", type=Path, help="an unpacked wheel's torchvision/ folder")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
+    clip_dir = Path(tempfile.mkdtemp())
+    tokenizer, encoder = H.clip_snapshot(clip_dir)
     te_path = H.E2E / "text_encoder.safetensors"
     if not te_path.is_file():  # written once (by the first method's run), then reused
         H.E2E.mkdir(parents=True, exist_ok=True)
-        save_file(H.text_encoder().state_dict(), str(te_path))
-    encoder = H.text_encoder(load_file(str(te_path)))
+        save_file(encoder.state_dict(), str(te_path))
     build = stablevsr_pipeline if args.method == "stablevsr" else dgaf_pipeline
     cls, guide = build(args.official.resolve(), args.torchvision.resolve())
     import diffusers
@@ -144,9 +147,6 @@ def main() -> None:
     unet.load_state_dict(H.load_weights(args.method, "unet"), strict=True)
     vae = AutoencoderKL(**meta["vae"]).eval()
     vae.load_state_dict(H.load_weights(args.method, "vae"), strict=True)
-    import tempfile
-
-    tokenizer = H.write_tokenizer(Path(tempfile.mkdtemp()) / "tokenizer")
     pipe = cls(
         vae=vae, text_encoder=encoder, tokenizer=tokenizer, unet=unet,
         scheduler=DDPMScheduler.from_config(meta["scheduler"]), safety_checker=None,
