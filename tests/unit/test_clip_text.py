@@ -4,49 +4,19 @@ the one `from_pretrained` wrapper with its clear error (`vsrup.nn.pretrained`)."
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
+from tests.helpers_clip import MAX_LENGTH, tiny_clip_snapshot
 from vsrup.errors import WeightsError
 from vsrup.nn.clip_text import load_prompt_encoder
-
-MAX_LENGTH = 12
-
-
-def _tiny_snapshot(root: Path) -> Path:
-    """A diffusers-style folder with a character-level CLIP tokenizer and a 2-layer encoder."""
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for ch in letters:
-        vocab[ch] = len(vocab)
-        vocab[f"{ch}</w>"] = len(vocab)
-    (root / "tokenizer").mkdir(parents=True)
-    (root / "tokenizer" / "vocab.json").write_text(json.dumps(vocab))
-    (root / "tokenizer" / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(
-        str(root / "tokenizer" / "vocab.json"),
-        str(root / "tokenizer" / "merges.txt"),
-        model_max_length=MAX_LENGTH,
-    )
-    tokenizer.save_pretrained(root / "tokenizer")
-    torch.manual_seed(0)
-    config = CLIPTextConfig(
-        vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-        num_attention_heads=2, max_position_embeddings=MAX_LENGTH, eos_token_id=1,
-        bos_token_id=0, pad_token_id=1,
-    )  # fmt: skip
-    CLIPTextModel(config).save_pretrained(root / "text_encoder")
-    return root
 
 
 def test_prompt_is_padded_to_max_length_and_the_last_hidden_state_returned(tmp_path) -> None:
     from transformers import CLIPTextModel
 
-    root = _tiny_snapshot(tmp_path / "sd")
+    root = tiny_clip_snapshot(tmp_path / "sd")
     encode = load_prompt_encoder(root, "sd21-base")
     model = CLIPTextModel.from_pretrained(root / "text_encoder")
     for prompt in ("", "cat", "a very long prompt that the tokenizer has to cut"):
@@ -62,7 +32,7 @@ def test_prompt_is_padded_to_max_length_and_the_last_hidden_state_returned(tmp_p
 
 
 def test_missing_or_broken_folders_name_the_folder_and_the_download(tmp_path) -> None:
-    root = _tiny_snapshot(tmp_path / "sd")
+    root = tiny_clip_snapshot(tmp_path / "sd")
     (root / "text_encoder" / "model.safetensors").unlink()
     with pytest.raises(WeightsError, match="CLIPTextModel") as err:
         load_prompt_encoder(root, "stablevsr")
@@ -70,7 +40,7 @@ def test_missing_or_broken_folders_name_the_folder_and_the_download(tmp_path) ->
     with pytest.raises(WeightsError, match="CLIPTokenizer"):
         load_prompt_encoder(tmp_path / "nowhere", "sd21-base")
     # Weights there but no config.json (transformers 5 raises a RuntimeError for it).
-    root = _tiny_snapshot(tmp_path / "sd2")
+    root = tiny_clip_snapshot(tmp_path / "sd2")
     (root / "text_encoder" / "config.json").unlink()
     with pytest.raises(WeightsError, match="CLIPTextModel"):
         load_prompt_encoder(root, "stablevsr")
