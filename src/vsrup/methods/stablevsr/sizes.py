@@ -35,8 +35,8 @@ def official_note(method_id: str, height: int, width: int, scale: int = 4) -> st
         return None
     return (
         f"{method_id}: {width}×{height} is not a multiple of {MULTIPLE}: frames are resized "
-        f"(Lanczos) to {w}×{h} as the official code does, and the {w * scale}×{h * scale} "
-        "output is resized to the requested size (--opt fit=pad pads instead)"
+        f"(Lanczos) to {w}×{h} as the official code does; its {w * scale}×{h * scale} output "
+        "is resized to any other size asked for (--opt fit=pad pads instead)"
     )
 
 
