@@ -148,7 +148,7 @@ class _StreamRun:
                     out = self.exact_size(out, opts.out_size)
             if self.stage is not None:
                 with StageTimer("temporal", self.timings):
-                    out = self.stage.push(self.reference(index), to_unit_float(out))
+                    out = self.stage.push(self.reference(index), out, opts.bits)
                 if index < self.resumed:  # context for the stage only: already stored
                     continue
             with StageTimer("blend", self.timings):
