@@ -101,9 +101,9 @@ def test_odd_size_follows_the_official_resize(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """33×37 frames: the official pre-processing resizes them to 32×36 (Lanczos) and returns
-    128×144. Asked for that size, ours is the official output; asked for ×4 (the default),
-    ours is that output resized to 132×148, and the user is told why."""
+    """37×33 frames (width × height): the official pre-processing resizes them to 36×32
+    (Lanczos) and returns 144×128. Asked for that size, ours is the official output; asked
+    for ×4 (the default), ours is that output resized to 148×132, and the user is told why."""
     frames, _ = _fixture(method)
     inputs, expected = frames["odd.inputs"].numpy(), frames["odd.outputs"].numpy()
     assert inputs.shape[1:3] == (33, 37) and expected.shape[1:3] == (128, 144)

@@ -29,7 +29,8 @@ to uint8 PIL images; their pixels are stored. What this tool supplies, and why:
   tools/parity/common.py; for DGAF `transformers.utils.FLAX_WEIGHTS_NAME` (see dgaf.py).
 
 Cases: `long` = 14 frames of 32×32 (longer than the old 12-frame window), `four` = 4 frames
-of 32×36, `odd` = 3 frames of 33×37 (the official pre-processing resizes them to 32×36).
+of 36×32 (width × height), `odd` = 3 frames of 37×33 (the official pre-processing resizes
+them to 36×32).
 """
 
 from __future__ import annotations
