@@ -59,3 +59,89 @@ def official_dgafnet() -> Any:
     folder = FIXTURES / "dgaf" / "dgafnet"
     config = json.loads((folder / "config.json").read_text())
     return load_dgafnet(folder / "diffusion_pytorch_model.safetensors", config).eval()
+
+
+# -- end-to-end fixtures (tools/parity/stablevsr_e2e.py, tests/e2e/test_stablevsr_parity_cli.py)
+
+E2E = FIXTURES / "stablevsr_e2e"
+#: RAFT-large's random weights: our module's initialisation after this seed (21 MB: too large
+#: to store, so both sides rebuild them; the fixture keeps their digest to catch a change).
+RAFT_SEED = 19
+
+
+def text_encoder_weights() -> dict[str, torch.Tensor]:
+    """The end-to-end fixtures' CLIP text encoder weights (stored: they must not depend on
+    how a transformers version initialises a model)."""
+    from safetensors.torch import load_file
+
+    return load_file(str(E2E / "text_encoder.safetensors"))
+
+
+def clip_snapshot(root: Path) -> tuple[Any, Any]:
+    """`root/tokenizer` and `root/text_encoder` (tests.helpers_clip's tiny CLIP, with the
+    stored weights once the fixture exists); returns (tokenizer, text encoder)."""
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    from tests.helpers_clip import tiny_clip_snapshot
+
+    tiny_clip_snapshot(root)
+    encoder = CLIPTextModel.from_pretrained(root / "text_encoder").eval()
+    if (E2E / "text_encoder.safetensors").is_file():
+        encoder.load_state_dict(text_encoder_weights(), strict=True)
+        encoder.save_pretrained(root / "text_encoder")
+    return CLIPTokenizer.from_pretrained(root / "tokenizer"), encoder
+
+
+def raft_state() -> dict[str, torch.Tensor]:
+    """RAFT-large with random weights, rebuilt identically (torchvision's key names)."""
+    from vsrup.nn.raft import RAFT
+
+    with torch.random.fork_rng():
+        torch.manual_seed(RAFT_SEED)
+        return RAFT().state_dict()
+
+
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for key in sorted(state):
+        h.update(key.encode())
+        h.update(state[key].detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def e2e_snapshot(method: str, root: Path) -> dict[str, Path]:
+    """Weights as `vsrup` finds them for real runs, built from the fixtures the official run
+    used: a diffusers-layout `stablevsr` snapshot (the method's tiny UNet and VAE, the DDPM
+    config, the tokenizer and text encoder, StableVSR's ControlNet), the DGAFNet imported
+    with `vsrup.methods.dgaf.convert`, RAFT-large as a safetensors file. Returns the
+    `VSRUP_WEIGHTS_<ID>` environment for them."""
+    from diffusers import ControlNetModel, UNet2DConditionModel
+    from safetensors.torch import save_file
+
+    _, meta = load_case(method)
+    base = root / "stablevsr"
+    unet, vae, _ = tiny_base(meta, method)
+    unet.save_pretrained(base / "unet")
+    vae.save_pretrained(base / "vae")
+    (base / "scheduler").mkdir(parents=True)
+    (base / "scheduler" / "scheduler_config.json").write_text(json.dumps(meta["scheduler"]))
+    clip_snapshot(base)
+    env = {"VSRUP_WEIGHTS_STABLEVSR": base}
+    if method == "stablevsr":
+        controlnet = ControlNetModel.from_unet(
+            UNet2DConditionModel(**meta["unet"]),
+            conditioning_embedding_out_channels=tuple(meta["controlnet_embedding"]),
+        )
+        controlnet.load_state_dict(load_weights("stablevsr", "controlnet"), strict=True)
+        controlnet.save_pretrained(base / "controlnet")
+    else:
+        from vsrup.methods.dgaf.convert import convert_official
+
+        convert_official(FIXTURES / "dgaf" / "dgafnet", root / "dgaf")
+        env["VSRUP_WEIGHTS_DGAF"] = root / "dgaf"
+    (root / "raft").mkdir()
+    save_file(raft_state(), str(root / "raft" / "model.safetensors"))
+    env["VSRUP_WEIGHTS_RAFT_LARGE"] = root / "raft" / "model.safetensors"
+    return env

@@ -342,6 +342,38 @@ def test_raft_per_sample_norm_makes_batching_exact(tmp_path: Path) -> None:
     assert (running[0][0] - batched[0][0]).abs().max() > 1e-4
 
 
+def test_raft_large_equals_torchvisions() -> None:
+    """tests/fixtures/raft/flows.safetensors: torchvision's own raft_large (tools/parity/raft.py)
+    on the same random weights and bicubic ×4 frames; in train mode as the official scripts
+    leave it (our default per-sample context norm, two pairs batched) and in eval mode
+    (`raft_norm=running`)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from tests.helpers_stablevsr import raft_state, state_digest
+    from vsrup.methods.stablevsr.flows import upscale_for_flow
+    from vsrup.nn.raft import RAFT
+
+    path = FIXTURES / "raft" / "flows.safetensors"
+    with safe_open(str(path), "pt") as fh:
+        meta = fh.metadata()
+    ref = load_file(str(path))
+    state = raft_state()
+    assert state_digest(state) == meta["raft_digest"], "RAFT's random init changed"
+    model = RAFT().eval().requires_grad_(False)
+    model.load_state_dict(state)
+    up = upscale_for_flow(ref["lr_uint8"].permute(0, 3, 1, 2).float() / 127.5 - 1)
+    image1, image2 = up[[1, 1]], up[[0, 2]]
+    with torch.no_grad():
+        train = model(image1, image2, int(meta["updates"]))
+        model.set_context_norm("running")
+        running = model(image1, image2, int(meta["updates"]))
+    assert ref["flow_train"].abs().max() > 1  # the flows move pixels
+    torch.testing.assert_close(train, ref["flow_train"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(running, ref["flow_eval"], atol=1e-4, rtol=0)
+    assert (ref["flow_train"] - ref["flow_eval"]).abs().max() > 1e-3  # two different modes
+
+
 def test_missing_raft_weights_is_a_clear_error(tmp_path: Path) -> None:
     from vsrup.hub.registry import WeightSet
     from vsrup.interface.runtime import Runtime

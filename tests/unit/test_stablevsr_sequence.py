@@ -75,13 +75,19 @@ def _run(pipe, case, meta, work: Path | None, resume: bool = False, spill: int =
 
 @pytest.mark.parametrize(
     ("method", "name"),
-    [("stablevsr", None), ("dgaf", None), ("stablevsr", "long"), ("stablevsr", "four")],
+    [
+        ("stablevsr", None),
+        ("dgaf", None),
+        ("stablevsr", "long"),
+        ("stablevsr", "four"),
+        ("dgaf", "long"),
+    ],
 )
 def test_sequence_run_equals_the_official_pipeline(
     method: str, name: str | None, tmp_path: Path
 ) -> None:
-    """3 frames (both methods), 14 frames (longer than the old 12-frame window: one official
-    run over all of them) and a 4-frame clip (nothing padded)."""
+    """3 frames (both methods), 14 frames (both methods; longer than the old 12-frame
+    window: one official run over all of them) and a 4-frame clip (nothing padded)."""
     pipe, case, meta = _pipeline(method, name)
     out = _run(pipe, case, meta, tmp_path / "work", spill=0)  # every store memory-mapped
     torch.testing.assert_close(out, case["official_hr"], atol=2e-5, rtol=0)

@@ -39,6 +39,22 @@ def stub_torchvision() -> None:
     sys.modules.setdefault("torchvision.transforms", tvt)
 
 
+def bypass_torchvision(root: Path) -> None:
+    """Make `import torchvision.X` find the real modules of an unpacked torchvision wheel
+    (`root` = its `torchvision/` folder) without running the package's `__init__`, whose
+    compiled ops do not load beside our torch (RAFT and the transforms do not need them).
+    diffusers and transformers probe torchvision when first imported: they are imported
+    before the bypass, so they keep their own view."""
+    import diffusers.pipelines  # noqa: F401
+    import transformers  # noqa: F401
+
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        del sys.modules[name]
+    pkg = types.ModuleType("torchvision")
+    pkg.__path__ = [str(root)]  # type: ignore[attr-defined]
+    sys.modules["torchvision"] = pkg
+
+
 def shim_new_diffusers() -> list[str]:
     """Names the 0.21-era pipeline imports that newer diffusers moved or dropped; each is
     aliased to its current equivalent. Returns what was aliased (printed by the scripts)."""

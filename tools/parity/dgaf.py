@@ -1,6 +1,12 @@
 """Run the official DGAF-VSR pipeline at a tiny random configuration; save fixtures.
 
 Usage: python tools/parity/dgaf.py PATH/TO/DGAF-VSR
+       python tools/parity/dgaf.py PATH/TO/DGAF-VSR --frames 14 --case long
+
+With `--case NAME` only `case_NAME.safetensors` is written (N frames of the same scene and
+the same weights, rebuilt from their seeds and checked against the stored ones): the
+whole-sequence case of tests/unit/test_stablevsr_sequence.py longer than the old 12-frame
+window.
 
 PATH/TO/DGAF-VSR is a checkout of tszssong/DGAF-VSR (never committed here). The official code
 is a diffusers 0.27.0.dev0 fork; it runs from its own `src/` (put first on sys.path), so the
@@ -34,7 +40,10 @@ STEPS = 4  # even: the order ends where it started
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("official", type=Path)
+    ap.add_argument("--frames", type=int, default=common.N_FRAMES)
+    ap.add_argument("--case", help="write only case_CASE.safetensors")
     args = ap.parse_args()
+    common.N_FRAMES = args.frames
     torch.set_num_threads(2)
     import transformers.utils as tu
 
@@ -109,6 +118,17 @@ def main() -> None:
         )[0]
 
     meta = {**cfg, "steps": STEPS, "seed": common.SEED, "diffusers": diffusers.__version__}
+    if args.case:
+        from safetensors.torch import load_file
+
+        stored = load_file(str(OUT / "dgafnet" / "diffusion_pytorch_model.safetensors"))
+        stored |= {f"unet.{k}": v for k, v in load_file(str(OUT / "unet.safetensors")).items()}
+        rebuilt = dgafnet.state_dict() | {f"unet.{k}": v for k, v in unet.state_dict().items()}
+        assert all(torch.equal(stored[k], rebuilt[k]) for k in stored), "weights differ"
+        tensors = {"lr_uint8": torch.from_numpy(frames), "forward_flows": fwd,
+                   "backward_flows": bwd, "prompt_embeds": emb, "official_hr": hr}  # fmt: skip
+        common.save(OUT / f"case_{args.case}.safetensors", tensors, meta)
+        return
     common.save(OUT / "unet.safetensors", unet.state_dict())
     common.save(OUT / "vae.safetensors", vae.state_dict())
     folder = OUT / "dgafnet"

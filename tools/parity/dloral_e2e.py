@@ -40,7 +40,6 @@ import os
 import runpy
 import sys
 import tempfile
-import types
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -53,6 +52,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 import dloral as dloral_parity  # noqa: E402  (its mmcv/mmengine/CUDA shims)
 from tests.helpers_dloral import FIXTURES as FIX_WEIGHTS  # noqa: E402
 from tests.helpers_dloral import fixture_model_pkl  # noqa: E402
@@ -87,15 +87,6 @@ def lr_frames(n: int, h: int, w: int, seed: int) -> np.ndarray:
     return np.stack(frames)
 
 
-def _bypass_torchvision(root: Path) -> None:
-    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
-        del sys.modules[name]
-    pkg = types.ModuleType("torchvision")
-    pkg.__path__ = [str(root)]  # type: ignore[attr-defined]
-    sys.modules["torchvision"] = pkg
-    import torchvision.transforms  # noqa: F401  (the real modules, found through __path__)
-
-
 def _without_cuda(to):  # noqa: ANN001, ANN202
     """`to` with any "cuda" device argument dropped."""
 
@@ -114,7 +105,8 @@ def _install_shims(torchvision_dir: Path, frames_by_path: dict[str, np.ndarray])
     import transformers  # noqa: F401  (probes torchvision on import: before the bypass)
 
     dloral_parity._install_shims(stub_torchvision=False)
-    _bypass_torchvision(torchvision_dir)
+    common.bypass_torchvision(torchvision_dir)
+    import torchvision.transforms  # noqa: F401  (the real modules, found through __path__)
 
     module = dloral_parity.fake_module
 

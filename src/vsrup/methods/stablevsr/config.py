@@ -118,6 +118,7 @@ class Choices:
     flow_batch: int = 2
     flow_updates: int = 12
     conditioning_scale: float = 1.0
+    fit: str = "official"
 
     @classmethod
     def parse(cls, extra: dict[str, Any]) -> Choices:
@@ -125,6 +126,7 @@ class Choices:
             "scheduler": ("ddpm", "ddim"),
             "warp": ("official", "exact"),
             "raft_norm": ("per_sample", "running"),
+            "fit": ("official", "pad"),
         }
         values: dict[str, Any] = {}
         for key, raw in extra.items():

@@ -36,14 +36,15 @@ SPEC_COMMON: dict[str, Any] = {
         "flow_batch",
         "flow_updates",
         "conditioning_scale",
+        "fit",
     ),  # fmt: skip
     "prompts": ("prompt",),
     "scales": (4,),
     "window": WINDOW,
     "overlap": OVERLAP,
     # The official pre-processing rounds LR sides down to a multiple of 4 (so HR sides are
-    # multiples of 16, as RAFT needs); the UNets handle sides that are not multiples of 8.
-    # We pad up to the multiple instead of cropping. RAFT also needs HR sides ≥ 128.
+    # multiples of 16, as RAFT needs), `sizes.fit_frames` in a whole-video run; the engine
+    # pads windows and tiles (`--window N`) to the multiple. RAFT also needs HR sides ≥ 128.
     "size_multiple": 4,
     "min_size": 32,
     # fp32 first: the official scripts run in fp32 (and the paper's 16.6 GB is an fp32 figure);
@@ -58,10 +59,18 @@ SPEC_COMMON: dict[str, Any] = {
 
 
 class FlowGuidedMethod(Method):
-    """What StableVSR and DGAF share: pad, sample a window, crop."""
+    """What StableVSR and DGAF share: fit the frame size, sample, crop."""
 
-    def __init__(self, pipeline: Any, steps: int, seed: int, window: int | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Any,
+        steps: int,
+        seed: int,
+        window: int | None = None,
+        fit: str = "official",
+    ) -> None:
         self.pipeline = pipeline
+        self.fit = fit
         self.steps = steps
         self.seed = seed
         self.window = window
@@ -116,22 +125,31 @@ class FlowGuidedMethod(Method):
             flow_updates=choices.flow_updates,
             **{name: place(m, runtime.device, runtime.dtype) for name, m in guide.items()},
         )
-        return cls(pipe, cls.steps_for(options), options.seed, options.window)
+        return cls(pipe, cls.steps_for(options), options.seed, options.window, choices.fit)
 
     def whole_video(self) -> bool:
         return self.window is None
+
+    def begin(self, first: torch.Tensor) -> str | None:
+        if not self.whole_video() or self.fit != "official":
+            return None
+        from vsrup.methods.stablevsr.sizes import official_note
+
+        return official_note(self.spec.id, *first.shape[-2:])
 
     def use_work_dir(self, directory: Any, resume: bool) -> None:
         self._work_dir, self._resume = directory, resume
 
     def add_segment(self, clip: Clip) -> None:
-        from vsrup.engine.tiles import pad_to
+        from vsrup.methods.stablevsr.sizes import fit_frames
         from vsrup.methods.stablevsr.video import SequenceRun
 
         if self._run is None:
             work = None if self._work_dir is None else self._work_dir / "sequence"
             self._run = SequenceRun(self.pipeline, self.steps, self.seed, work, self._resume)
-        frames, self._size = pad_to(clip.frames, self.spec.size_multiple, self.spec.min_size)
+        # Official sizes by default: the output is 4× the rounded-down size, and the engine's
+        # exact-size resize (which every frame passes) brings it to the requested size.
+        frames, self._size = fit_frames(clip.frames, self.fit, self.spec.min_size)
         self._run.add(frames)
 
     def finish_video(self, skip_before: int = 0) -> Iterator[torch.Tensor]:
@@ -146,6 +164,8 @@ class FlowGuidedMethod(Method):
             run.close()
 
     def process(self, clip: Clip) -> torch.Tensor:
+        """One `--window N` window; the engine pads windows and tiles to the size multiple
+        (`fit` applies to whole-video runs only)."""
         import torch
 
         from vsrup.engine.tiles import pad_to

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vsrup.util.pil_resize import lanczos_uint8, to_uint8_hwc
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -28,23 +30,6 @@ class Geometry:
     target: tuple[int, int]
     model: tuple[int, int]
     padded: bool  # the fallback (side < 16 after ×s) instead of the official resize
-
-
-def _pil_resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(T, H, W, 3) uint8 → (T, h, w, 3) uint8 with PIL Lanczos; `size` is (h, w)."""
-    from PIL import Image
-
-    if frames.shape[1:3] == size:
-        return frames
-    return np.stack(
-        [np.asarray(Image.fromarray(f).resize((size[1], size[0]), Image.LANCZOS)) for f in frames]
-    )
-
-
-def _to_u8(frames: torch.Tensor) -> np.ndarray:
-    """(T, 3, H, W) in [0, 1] → (T, H, W, 3) uint8, rounded."""
-    x = frames.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
 def plan_geometry(height: int, width: int, scale: int) -> Geometry:
@@ -62,9 +47,9 @@ def model_input(frames: torch.Tensor, scale: int) -> tuple[torch.Tensor, Geometr
     from vsrup.engine.tiles import pad_to
 
     geometry = plan_geometry(frames.shape[-2], frames.shape[-1], scale)
-    up = _pil_resize(_to_u8(frames), geometry.target)
+    up = lanczos_uint8(to_uint8_hwc(frames), geometry.target)
     if not geometry.padded:
-        up = _pil_resize(up, geometry.model)
+        up = lanczos_uint8(up, geometry.model)
     x = torch.from_numpy(np.ascontiguousarray(up)).permute(0, 3, 1, 2).float() / 255
     if geometry.padded:
         x, _ = pad_to(x, multiple=16)
@@ -78,6 +63,6 @@ def model_output(video: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     if geometry.padded:
         u8 = u8[:, :, : geometry.target[0], : geometry.target[1]]
         return u8.float().div(255).to(video.device)
-    frames = _pil_resize(u8.permute(0, 2, 3, 1).cpu().numpy(), geometry.target)
+    frames = lanczos_uint8(u8.permute(0, 2, 3, 1).cpu().numpy(), geometry.target)
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
     return x.to(video.device)
