@@ -10,6 +10,8 @@
   the prompt embedding; the VAE's two directions: `posterior_latent` after encoding,
   `vae_input` and `decode_frames` for decoding.
 - Placement: `place` (device, dtype, eval, frozen) and `vae_dtype` (the VAE's dtype rule).
+- `SDPipeline`: the staged shape of every member's pipeline (prepare → encode → denoise →
+  decode, as `WanPipeline`), with the pixel-range conversions they share.
 - Synthetic weights: `synthetic_size` checks `--synthetic-weights`; members build their random
   networks under `vsrup.util.seeding.seeded`.
 
@@ -21,6 +23,7 @@ heavy imports are inside functions.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,3 +206,50 @@ def decode_frames(vae: Any, latents: torch.Tensor) -> torch.Tensor:
             for i in range(latents.shape[0])
         ]
     return torch.cat(frames, dim=0)
+
+
+# -- the staged pipeline ----------------------------------------------------------------------
+
+
+class SDPipeline(ABC):
+    """The shape of every SD-family pipeline: its `__call__` runs four stages, each a method,
+    in this order (the same shape as the Wan family's `WanPipeline`):
+
+    1. `prepare`: input frames → the pixels the networks see, in [−1, 1];
+    2. `encode`: what the denoiser is conditioned on besides the prompt (DLoRAL: the VAE
+       latent of every frame; StableVSR/DGAF: the flows between neighbours, as the ×4
+       upscaler takes the LR pixels themselves, un-encoded);
+    3. `denoise`: the clean latents (StableVSR/DGAF: the 50-step bidirectional sampler;
+       DLoRAL: one step per frame pair);
+    4. `decode`: latents → output frames in [0, 1].
+
+    The members' runs differ too much for one `__call__` (a whole sequence sampled at every
+    step against independent frame pairs), so each writes its own, and the stages take what
+    that run needs. Whole-sequence or per-frame runners compose the same stage methods.
+    """
+
+    @abstractmethod
+    def prepare(self, *args: Any, **kwargs: Any) -> Any:
+        """Input frames in [0, 1] → model pixels in [−1, 1] (and what the later stages need)."""
+
+    @abstractmethod
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        """The denoiser's conditions, computed once per frame or frame pair."""
+
+    @abstractmethod
+    def denoise(self, *args: Any, **kwargs: Any) -> Any:
+        """The clean latents."""
+
+    @abstractmethod
+    def decode(self, *args: Any, **kwargs: Any) -> Any:
+        """Latents → frames in [0, 1]."""
+
+
+def to_model_range(frames: torch.Tensor) -> torch.Tensor:
+    """Frames in [0, 1] → float32 in [−1, 1], the range SD VAEs and UNets take."""
+    return frames.float() * 2.0 - 1.0
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """Decoded images in [−1, 1] (unclamped) → [0, 1], clamped."""
+    return (images / 2 + 0.5).clamp(0, 1)

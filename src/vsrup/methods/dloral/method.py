@@ -149,18 +149,7 @@ class DLoRAL(Method):
     def process(self, clip: Clip) -> torch.Tensor:
         import torch
 
-        frames = clip.frames
-        prepared = [self.runner.prepare(f, clip.start + i) for i, f in enumerate(frames)]
-        outputs = []
-        for i in range(clip.context, len(prepared)):
-            cur = prepared[i]
-            if i > 0:
-                prev = prepared[i - 1]  # a context frame for the window's first frame
-            elif len(prepared) > 1:
-                prev = prepared[1]  # frame 0 of the video: its successor stands in (1, 0)
-            else:
-                prev = cur
-            outputs.append(self.runner.run(prev, cur))
+        outputs = self.runner(clip.frames, clip.start, clip.context)
         # Context frames' outputs are discarded by the engine: zeros cost nothing.
         skipped = [torch.zeros_like(outputs[0])] * clip.context
-        return torch.stack(skipped + outputs).to(frames.device)
+        return torch.stack([*skipped, *outputs]).to(clip.frames.device)

@@ -22,7 +22,7 @@ For each frame (the "current" one) with its predecessor (the "previous" one), as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,9 +49,11 @@ from vsrup.methods.dloral.convert import FILENAME, read_converted
 from vsrup.methods.sd_family import (
     SYNTHETIC_SIZES,
     SDComponents,
+    SDPipeline,
     Snapshot,
     place,
     posterior_latent,
+    to_model_range,
     vae_dtype,
     vae_input,
 )
@@ -187,8 +189,14 @@ def latent_seed(seed: int, index: int) -> int:
 # -- running ------------------------------------------------------------------------------
 
 
-class PairRunner:
-    """Runs DLoRAL on prepared frames; stateless, so the Method decides the pairing.
+class PairRunner(SDPipeline):
+    """DLoRAL's staged pipeline (`sd_family.SDPipeline`): a window of frames through
+    prepare → encode → denoise → decode, one denoising step per frame pair (`pairs`). It keeps
+    nothing between calls, so any window gives the same frames.
+
+    A frame is prepared and encoded once (`prepare` runs stages 1 and 2 for it), as it is the
+    "current" frame of its own pair and the "previous" one of the next. `run` takes one pair
+    through stages 3 and 4.
 
     `latent` is "mean" (the posterior mean: deterministic, our default) or "sample" (a draw
     from the posterior as the official code makes, seeded by `seed` and the frame index)."""
@@ -225,22 +233,50 @@ class PairRunner:
         self.parts.prompt_embeds = embeds.to(device=self.device, dtype=self.parts.dtype)
 
     @torch.no_grad()
-    def prepare(self, frame: torch.Tensor, index: int = 0) -> Prepared:
-        """Frame `index` of the video, (3, H, W) in [0, 1], made ready for pairing."""
-        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+    def __call__(self, frames: torch.Tensor, start: int = 0, context: int = 0) -> torch.Tensor:
+        """(T, 3, H, W) in [0, 1], frame `start` of the video first, the first `context` of
+        them only there to be "previous" → (T − context, 3, 4H, 4W) in [0, 1] (8-bit values)
+        for the others."""
+        # 1. prepare and 2. encode, once per frame (see `prepare`).
+        prepared = [self.prepare(frame, start + i) for i, frame in enumerate(frames)]
+        outputs = []
+        for prev, cur in pairs(prepared, context):
+            # 3. denoise: one step from the pair's latents to the current frame's x0.
+            x0 = self.denoise(prev, cur)
+            # 4. decode: the VAE, then the official 8-bit finish (colour fix, size).
+            outputs.append(self.finish(self.decode(x0), cur))
+        return torch.stack(outputs)
 
+    @torch.no_grad()
+    def prepare(self, frame: torch.Tensor, index: int = 0) -> Prepared:
+        """Frame `index` of the video, (3, H, W) in [0, 1], made ready for pairing: the
+        official 8-bit steps (`imaging.prepare`) to the ×4 input in [−1, 1], then its stage 2
+        (`encode`)."""
         h, w = frame.shape[-2:]
         source, _ = imaging.prepare(imaging.to_uint8(frame), self.tiling.min_short_side)
-        x = imaging.from_uint8(source).to(self.device)
-        c = (x * 2 - 1).to(self.parts.dtype)
+        image = to_model_range(imaging.from_uint8(source).to(self.device)).to(self.parts.dtype)
+        latent, small = self.encode(image, index)
+        return Prepared(image, latent, small, (SCALE * h, SCALE * w), source)
+
+    @torch.no_grad()
+    def encode(self, image: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frame `index`'s ×4 input (1, 3, H', W') in [−1, 1] → its scaled latent (the tiled
+        VAE encode; the posterior mean, or a draw seeded by the frame) and the image
+        bicubic-downsampled by 8, which SpyNet reads."""
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
         with StageTimer("vae_encode"):
-            moments = tiled_vae.encode_moments(self.parts.vae, c, self.tiling.encoder, self._park)
+            moments = tiled_vae.encode_moments(
+                self.parts.vae, image, self.tiling.encoder, self._park
+            )
         gen = None
         if self.latent == "sample":
             gen = torch.Generator().manual_seed(latent_seed(self.seed, index))
         latent = posterior_latent(self.parts.vae, DiagonalGaussianDistribution(moments), gen)
-        small = F.interpolate(c.float(), scale_factor=1 / 8, mode="bicubic", align_corners=False)
-        return Prepared(c, latent, small.to(c.dtype), (SCALE * h, SCALE * w), source)
+        small = F.interpolate(
+            image.float(), scale_factor=1 / 8, mode="bicubic", align_corners=False
+        )
+        return latent, small.to(image.dtype)
 
     def _step(self, packed: torch.Tensor) -> torch.Tensor:
         """One tile: packed = [prev latent, cur latent, prev small, cur small] (14 ch)."""
@@ -269,13 +305,32 @@ class PairRunner:
             image = tiled_vae.decode(self.parts.vae, z, self.tiling.decoder, self._park)
         return image.clamp(-1, 1)
 
-    @torch.no_grad()
-    def run(self, prev: Prepared, cur: Prepared) -> torch.Tensor:
-        """The output frame (3, 4H, 4W) in [0, 1] (8-bit values) for `cur`."""
-        image = imaging.truncate(self.decode(self.denoise(prev, cur)).cpu() * 0.5 + 0.5)
+    def finish(self, image: torch.Tensor, cur: Prepared) -> torch.Tensor:
+        """A decoded image of `cur` → the output frame (3, 4H, 4W) in [0, 1] (8-bit values):
+        truncated to 8 bits, colour-fixed against the prepared frame, resized to 4H × 4W."""
+        image = imaging.truncate(image.cpu() * 0.5 + 0.5)
         if self.color == "adain":
             if cur.source is None:
                 raise ValueError("the colour fix needs the prepared 8-bit frame")
             image = imaging.adain_8bit(image, cur.source)
         image = imaging.resize_bicubic(image, *cur.out_size)
         return imaging.from_uint8(image)[0].to(self.device)
+
+    @torch.no_grad()
+    def run(self, prev: Prepared, cur: Prepared) -> torch.Tensor:
+        """The output frame (3, 4H, 4W) in [0, 1] (8-bit values) for `cur`: stages 3 and 4 of
+        one pair."""
+        return self.finish(self.decode(self.denoise(prev, cur)), cur)
+
+
+def pairs(prepared: list[Prepared], context: int) -> Iterator[tuple[Prepared, Prepared]]:
+    """(previous, current) for every frame from `context` on: the frame before it; the
+    video's frame 0 (a window without context) is paired with its successor (1, 0), a lone
+    frame with itself (see `method`)."""
+    for i in range(context, len(prepared)):
+        if i > 0:
+            yield prepared[i - 1], prepared[i]  # at i == context: the context frame
+        elif len(prepared) > 1:
+            yield prepared[1], prepared[0]
+        else:
+            yield prepared[0], prepared[0]

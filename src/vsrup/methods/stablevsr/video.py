@@ -33,7 +33,6 @@ from vsrup.engine.latent_store import (
     LatentStore,
     SteppedLatents,
 )
-from vsrup.methods.stablevsr.flows import compute_flows, upscale_for_flow
 from vsrup.methods.stablevsr.sampler import pass_order
 
 RNG_FILE = "rng_{step:05d}.pt"
@@ -48,8 +47,9 @@ def bytes_per_frame(lr_height: int, lr_width: int, latent_channels: int = 4) -> 
 
 
 class SequenceRun:
-    """One sequence's whole-sequence sampling (a `FlowGuidedPipeline` does the per-frame
-    work); `work_dir` None keeps the state in a temporary directory."""
+    """One sequence's whole-sequence sampling; a `FlowGuidedPipeline` does the per-frame work
+    (its stages `prepare` and `decode` and its pieces `flows`, `plain` and `guided`, one frame
+    or frame pair at a time). `work_dir` None keeps the state in a temporary directory."""
 
     def __init__(
         self,
@@ -75,7 +75,7 @@ class SequenceRun:
 
     def add(self, frames: torch.Tensor) -> None:
         """Append (T, 3, h, w) LR frames in [0, 1]."""
-        lr = frames.float() * 2.0 - 1.0
+        lr = self.pipeline.prepare(frames)
         if self._lr is None:
             self._lr = LatentAppender(lr.shape[1:], self.dir / "lr.f32", spill_bytes=self.spill)
         self._lr.append(lr)
@@ -90,11 +90,7 @@ class SequenceRun:
         if p.flow_model is None:
             raise RuntimeError("no flow model")
         for i in range(1, n):
-            pair = lr.read(slice(i - 1, i + 1)).to(self.device)
-            with torch.autocast(pair.device.type, enabled=False):
-                fwd, bwd = compute_flows(
-                    p.flow_model, upscale_for_flow(pair).float(), p.flow_batch, p.flow_updates
-                )
+            fwd, bwd = p.flows(lr.read(slice(i - 1, i + 1)).to(self.device))
             flows.write((0, i - 1), fwd[0][0])
             flows.write((1, i - 1), bwd[0][0])
         return flows
@@ -143,7 +139,7 @@ class SequenceRun:
             self._sample(lr, flows, state, start, gen)
         for i in range(skip_before, n):
             z = state.current.read(slice(i, i + 1)).to(self.device)
-            yield ((p.decode(z) / 2 + 0.5).clamp(0, 1))[0]
+            yield p.decode(z)[0]
 
     def _sample(
         self,
