@@ -9,7 +9,8 @@
 - `SDComponents`: what every member's component set has, an SD VAE (and its `scaling`) and
   the prompt embedding; the VAE's two directions: `posterior_latent` after encoding,
   `vae_input` and `decode_frames` for decoding.
-- Placement: `place` (device, dtype, eval, frozen) and `vae_dtype` (the VAE's dtype rule).
+- Placement: `place` (device, dtype, eval, frozen: `vsrup.util.placement`, the rule the Wan
+  family uses too) and `vae_dtype` (the VAE's dtype rule).
 - `SDPipeline`: the staged shape of every member's pipeline (prepare → encode → denoise →
   decode, as `WanPipeline`), with the pixel-range conversions they share.
 - Synthetic weights: `synthetic_size` checks `--synthetic-weights`; members build their random
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsrup.errors import UsageError, WeightsError
+from vsrup.util.placement import place as place  # the family's placement rule, shared
 
 if TYPE_CHECKING:
     import torch
@@ -162,20 +164,6 @@ def vae_dtype(dtype: torch.dtype, upcast_fp16: bool) -> torch.dtype:
     return torch.float32 if upcast_fp16 and dtype == torch.float16 else dtype
 
 
-def place(model: Any, device: str | torch.device, dtype: torch.dtype) -> Any:
-    """Move to `device`, frozen, in eval mode; cast only when a floating tensor is not in
-    `dtype` already (a no-op cast would still make diffusers warn for some models). A cast
-    goes tensor by tensor with the move, so the device never holds a second full copy."""
-    from itertools import chain
-
-    tensors = chain(model.parameters(), model.buffers())
-    if any(t.is_floating_point() and t.dtype != dtype for t in tensors):
-        model = model.to(device=device, dtype=dtype)
-    else:
-        model = model.to(device)
-    return model.eval().requires_grad_(False)
-
-
 # -- the VAE's two directions -----------------------------------------------------------------
 
 
@@ -221,11 +209,13 @@ class SDPipeline(ABC):
        upscaler takes the LR pixels themselves, un-encoded);
     3. `denoise`: the clean latents (StableVSR/DGAF: the 50-step bidirectional sampler;
        DLoRAL: one step per frame pair);
-    4. `decode`: latents → output frames in [0, 1].
+    4. `decode`: latents → images through the VAE, and those → output frames in [0, 1]
+       (DLoRAL's official 8-bit finish is its own method, `finish`).
 
     The members' runs differ too much for one `__call__` (a whole sequence sampled at every
     step against independent frame pairs), so each writes its own, and the stages take what
-    that run needs. Whole-sequence or per-frame runners compose the same stage methods.
+    that run needs. StableVSR's whole-sequence run (`stablevsr.video.SequenceRun`) composes
+    the same methods one frame at a time.
     """
 
     @abstractmethod
@@ -242,7 +232,7 @@ class SDPipeline(ABC):
 
     @abstractmethod
     def decode(self, *args: Any, **kwargs: Any) -> Any:
-        """Latents → frames in [0, 1]."""
+        """Latents → decoded images (and, where the member finishes there, frames in [0, 1])."""
 
 
 def to_model_range(frames: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """The shared base of the Wan-family methods (stcdit, litevsr, simplegvr).
 
 - `WanComponents`: denoiser + Wan VAE + prompt embedding, and how every family member builds
-  and places them (random init under `vsrup.util.seeding.seeded`, `place` with the VAE in
-  fp32, `pretrained_vae`, `with_model` for a trained denoiser on a synthetic base);
+  and places them (random init under `vsrup.util.seeding.seeded`, `place_parts` with the VAE
+  in fp32, `pretrained_vae`, `with_model` for a trained denoiser on a synthetic base);
 - `WanPipeline`: the staged run prepare → encode → denoise → decode, with the whole-clip VAE
   stages and the noise draw every member uses;
 - `WanMethod`: the Method class with the one `from_weights` (synthetic, trained or installed
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from vsrup.errors import UsageError
 from vsrup.interface.method import Clip, Method, MethodOptions
+from vsrup.util.placement import place
 
 if TYPE_CHECKING:
     import torch
@@ -74,27 +75,27 @@ def pretrained_vae(base_dir: Path) -> nn.Module:
     return AutoencoderKLWan.from_pretrained(Path(base_dir) / "vae", torch_dtype=torch.float32)
 
 
-def place(
+def place_parts(
     model: nn.Module,
     vae: nn.Module,
     prompt_embeds: torch.Tensor,
     device: torch.device,
     dtype: torch.dtype,
 ) -> tuple[nn.Module, nn.Module, torch.Tensor]:
-    """Move the parts to `device` in eval mode: the denoiser and the embedding in the compute
-    dtype, the VAE in fp32 (numerically sensitive, and small next to the DiT)."""
+    """The parts on `device`, networks frozen in eval mode (`vsrup.util.placement.place`):
+    the denoiser and the embedding in the compute dtype, the VAE in fp32 (numerically
+    sensitive, and small next to the DiT)."""
     import torch
 
-    model = model.to(device=device, dtype=dtype).eval()
-    vae = vae.to(device=device, dtype=torch.float32).eval()
+    model = place(model, device, dtype)
+    vae = place(vae, device, torch.float32)
     return model, vae, prompt_embeds.to(device=device, dtype=dtype)
 
 
 def with_model(parts: PartsT, model: nn.Module) -> PartsT:
     """The same components with `model` as the denoiser, placed where the old one was (a
     trained model loaded onto a synthetic base: `--synthetic-weights` with `--weights`)."""
-    model = model.to(device=parts.device, dtype=parts.dtype).eval()
-    return dataclasses.replace(parts, model=model)
+    return dataclasses.replace(parts, model=place(model, parts.device, parts.dtype))
 
 
 # -- the staged pipeline ----------------------------------------------------------------------

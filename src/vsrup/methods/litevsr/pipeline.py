@@ -23,7 +23,7 @@ from vsrup.methods.wan_family import (
     Crop,
     WanComponents,
     WanPipeline,
-    place,
+    place_parts,
     pretrained_vae,
     synthetic_vae,
     with_model,
@@ -76,7 +76,9 @@ def _assemble(
     device: torch.device,
     dtype: torch.dtype,
 ) -> LiteVSRComponents:
-    model, vae, text = place(LiteVSRModel(transformer, adapter), vae, prompt_embeds, device, dtype)
+    model, vae, text = place_parts(
+        LiteVSRModel(transformer, adapter), vae, prompt_embeds, device, dtype
+    )
     return LiteVSRComponents(model=model, vae=vae, prompt_embeds=text, scheduler=scheduler)
 
 

@@ -26,7 +26,7 @@ from vsrup.methods.wan_family import (
     Crop,
     WanComponents,
     WanPipeline,
-    place,
+    place_parts,
     pretrained_vae,
     synthetic_vae,
     with_model,
@@ -74,7 +74,7 @@ def _assemble(
     device: torch.device,
     dtype: torch.dtype,
 ) -> SimpleGVRComponents:
-    model, vae, text = place(model, vae, text, device, dtype)
+    model, vae, text = place_parts(model, vae, text, device, dtype)
     return SimpleGVRComponents(
         model=model, vae=vae, prompt_embeds=text, scheduler_shift=cfg.FLOW_SHIFT
     )

@@ -28,7 +28,7 @@ from vsrup.methods.stcdit.model import STCDiT, build
 from vsrup.methods.wan_family import (
     WanComponents,
     WanPipeline,
-    place,
+    place_parts,
     pretrained_vae,
     synthetic_vae,
 )
@@ -80,7 +80,7 @@ def _assemble(
 ) -> STCDiTParts:
     # The Wan VAE stays in fp32 (the official code runs it in bf16). Its spatial tiles are
     # vsrup.nn.wan.vae's official ones (diffusers' own off).
-    model, vae, text = place(model, vae, text, device, dtype)
+    model, vae, text = place_parts(model, vae, text, device, dtype)
     # RoPE tables are buffers: keep them in float32 whatever the compute dtype.
     _fresh_rope(model, device)
     neg = None if negative is None else negative.to(device, dtype)

@@ -1,0 +1,28 @@
+"""Where a network runs: the one placement rule of both diffusion families.
+
+`methods.sd_family` places each network with its own dtype (the VAE's by `vae_dtype`);
+`methods.wan_family.place_parts` places a component set (the Wan VAE always in fp32). Both
+go through `place`. Inference never needs gradients, so a placed network is frozen; training
+objectives switch on exactly what they train (`vsrup.train.objectives`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
+def place(model: Any, device: str | torch.device, dtype: torch.dtype) -> Any:
+    """Move to `device`, frozen, in eval mode; cast only when a floating tensor is not in
+    `dtype` already (a no-op cast would still make diffusers warn for some models). A cast
+    goes tensor by tensor with the move, so the device never holds a second full copy."""
+    from itertools import chain
+
+    tensors = chain(model.parameters(), model.buffers())
+    if any(t.is_floating_point() and t.dtype != dtype for t in tensors):
+        model = model.to(device=device, dtype=dtype)
+    else:
+        model = model.to(device)
+    return model.eval().requires_grad_(False)
