@@ -11,10 +11,13 @@ def test_both_families_place_through_the_one_rule() -> None:
     from vsrup.util.placement import place
 
     assert sd_family.place is place
-    model, vae = torch.nn.Linear(2, 2).train(), torch.nn.Linear(2, 2).bfloat16().train()
-    embeds = torch.zeros(1, 3, 2)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)).train()
+    model[0].requires_grad_(False)  # a member's frozen base; model[1] its trainable adapter
+    vae, embeds = torch.nn.Linear(2, 2).bfloat16().train(), torch.zeros(1, 3, 2)
     model, vae, embeds = place_parts(model, vae, embeds, torch.device("cpu"), torch.bfloat16)
-    assert model.weight.dtype == torch.bfloat16 and embeds.dtype == torch.bfloat16
+    assert model[0].weight.dtype == torch.bfloat16 and embeds.dtype == torch.bfloat16
     assert vae.weight.dtype == torch.float32  # the Wan VAE always runs in fp32
-    for net in (model, vae):
-        assert not net.training and not any(p.requires_grad for p in net.parameters())
+    assert not model.training and not vae.training
+    # The denoiser keeps its own flags (LiteVSR's adapter trains); the VAE is frozen.
+    assert not model[0].weight.requires_grad and model[1].weight.requires_grad
+    assert not any(p.requires_grad for p in vae.parameters())

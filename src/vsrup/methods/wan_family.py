@@ -82,12 +82,13 @@ def place_parts(
     device: torch.device,
     dtype: torch.dtype,
 ) -> tuple[nn.Module, nn.Module, torch.Tensor]:
-    """The parts on `device`, networks frozen in eval mode (`vsrup.util.placement.place`):
-    the denoiser and the embedding in the compute dtype, the VAE in fp32 (numerically
-    sensitive, and small next to the DiT)."""
+    """The parts on `device` in eval mode (`vsrup.util.placement.place`): the denoiser and
+    the embedding in the compute dtype, the denoiser's `requires_grad` flags as the member set
+    them (LiteVSR's adapter stays trainable for `vsrup train`); the VAE frozen, in fp32
+    (numerically sensitive, and small next to the DiT)."""
     import torch
 
-    model = place(model, device, dtype)
+    model = place(model, device, dtype, freeze=False)
     vae = place(vae, device, torch.float32)
     return model, vae, prompt_embeds.to(device=device, dtype=dtype)
 
@@ -95,7 +96,8 @@ def place_parts(
 def with_model(parts: PartsT, model: nn.Module) -> PartsT:
     """The same components with `model` as the denoiser, placed where the old one was (a
     trained model loaded onto a synthetic base: `--synthetic-weights` with `--weights`)."""
-    return dataclasses.replace(parts, model=place(model, parts.device, parts.dtype))
+    model = place(model, parts.device, parts.dtype, freeze=False)
+    return dataclasses.replace(parts, model=model)
 
 
 # -- the staged pipeline ----------------------------------------------------------------------
