@@ -65,7 +65,9 @@ def test_on_by_default_steadier_and_off_on_request(tmp_path, flickery):
                                   "--codec", "ffv1", "-q", "--temporal", mode])  # fmt: skip
         assert res.exit_code == 0, res.output
         outs[mode] = decode(out)[0]
-    assert change(outs["auto"]) < 0.8 * change(outs["off"])
+    # The generated clip pans about 3.6 input pixels a frame, fast for a 64×48 picture: motion
+    # damping (`TemporalConfig.motion_scale`) leaves mostly the newest past output in the mean.
+    assert change(outs["auto"]) < 0.9 * change(outs["off"])
     assert np.array_equal(outs["auto"][0], outs["off"][0])  # nothing to blend with yet
 
 

@@ -250,3 +250,25 @@ def test_default_tolerance_follows_the_scale():
         assert not all(np.array_equal(a, b) for a, b in zip(auto, other))
     with pytest.raises(ValueError, match="tolerance"):
         TemporalConfig(tolerance=0)
+
+
+def test_motion_damping_keeps_fresh_detail_in_fast_motion_without_calling_it_a_cut():
+    """Past outputs that moved far (chained flow, input pixels) weigh less; slow motion is
+    hardly touched; and damping never turns a well-tracked pan into a scene cut."""
+
+    def run(steps: list, scale: float | None) -> tuple[float, TemporalStabilizer]:
+        hr = hr_clip("astronaut", steps)
+        fresh = flickering(hr)
+        stage = TemporalStabilizer(TemporalConfig(motion_scale=scale))
+        outs = [stage.push_array(lr_of(h), f) for h, f in zip(hr, fresh, strict=True)]
+        moved = np.mean([np.abs(o - f).mean() for o, f in zip(outs[1:], fresh[1:], strict=True)])
+        return float(moved), stage
+
+    fast = [(6, 0, 0, 1)] * 4  # 3 input pixels a frame at ×2
+    damped, stage = run(fast, 1.0)
+    free, _ = run(fast, None)
+    assert stage.cuts == [] and damped < 0.1 * free
+    slow = [(0.5, 0, 0, 1)] * 4
+    assert run(slow, 4.0)[0] > 0.95 * run(slow, None)[0]
+    with pytest.raises(ValueError, match="motion_scale"):
+        TemporalConfig(motion_scale=0)
