@@ -1,8 +1,7 @@
 """The README's temporal-stage claim, on the measurement set of docs/temporal.md (reduced to two
 photos × three camera motions × 12 frames, noise σ = 2): with real SPAN weights through the
 engine, the stage brings span's mean warping error below lanczos' at ×2 and ×4, cuts it by
-more than half (×2) and two thirds (×4), and keeps at least 95 % of span's PSNR-Y gain over
-lanczos (the issue's target is 80 %)."""
+more than half (×2) and two thirds (×4), and raises PSNR-Y."""
 
 from __future__ import annotations
 
@@ -51,5 +50,4 @@ def test_span_with_the_stage_is_steadier_than_lanczos(tool, scale, cut) -> None:
     warp = {k: np.mean([r[1] for r in v]) for k, v in rows.items()}
     assert warp["on"] <= warp["lanczos"], warp
     assert warp["on"] <= (1 - cut) * warp["off"], warp
-    assert psnr["off"] > psnr["lanczos"], psnr
-    assert psnr["on"] - psnr["lanczos"] >= 0.95 * (psnr["off"] - psnr["lanczos"]), psnr
+    assert psnr["on"] > psnr["off"] > psnr["lanczos"], psnr
