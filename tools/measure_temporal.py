@@ -11,14 +11,19 @@ through the engine's `run_stream` (exactly the `vsrup upscale` path minus the fi
     python tools/measure_temporal.py --speed --methods span --scale 2   # one 854×480 clip
     python tools/measure_temporal.py --clips bikes.mp4,carphone.mp4 --scale 2 --frames 24
 
-`--clips` measures real footage instead of photos: each clip's first `--frames` frames (cropped
-to a multiple of the scale) are the ground truth, degraded the same way.
+`--clips` measures real footage instead of photos: `--frames` frames from `--start` of each clip
+(cropped to a multiple of the scale) are the ground truth, degraded the same way. `--crf N`
+adds an H.264 round trip of the input (4:2:0, as footage is delivered); `--gt-row` also scores
+the ground truth itself (its own warping error: E_warp rewards softness, see docs/temporal.md).
+
+    python tools/measure_temporal.py --clips bikes.mp4 --scale 2 --frames 24 --crf 23 --gt-row
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +39,7 @@ from vsrup.engine.runtime import resolve_runtime
 from vsrup.engine.scheduler import StreamOptions, run_stream
 from vsrup.engine.temporal import TemporalConfig
 from vsrup.interface.method import MethodOptions
+from vsrup.metrics.frames import RgbWriter, as_u8, read_rgb
 from vsrup.metrics.report import evaluate_frames
 
 #: name -> per-frame camera step (dx, dy in GT px, rotation in degrees, zoom factor).
@@ -77,22 +83,19 @@ def camera_frames(photo: str, motion: str, frames: int, size: tuple[int, int]) -
     return out
 
 
-def clip_frames(path: str, frames: int, scale: int) -> list:
-    """The first `frames` RGB frames of a real clip, cropped to a multiple of `scale`."""
-    import av
-
+def clip_frames(path: str, frames: int, scale: int, start: int = 0) -> list:
+    """RGB frames [start, start + frames) of a real clip, cropped to a multiple of `scale`
+    (read as `vsrup metrics` reads them: the clip's own colour matrix)."""
     out = []
-    with av.open(path) as container:
-        for frame in container.decode(video=0):
-            rgb = frame.to_ndarray(format="rgb24")
-            h, w = rgb.shape[0] // scale * scale, rgb.shape[1] // scale * scale
-            out.append(np.ascontiguousarray(rgb[:h, :w]))
-            if len(out) == frames:
-                break
+    for rgb in read_rgb(path, start, start + frames):
+        h, w = rgb.shape[0] // scale * scale, rgb.shape[1] // scale * scale
+        out.append(np.ascontiguousarray(as_u8(rgb)[:h, :w]))
     return out
 
 
-def degrade(gt: list, scale: int, noise: float, seed: int = 0) -> list:
+def degrade(gt: list, scale: int, noise: float, seed: int = 0, crf: int | None = None) -> list:
+    """Antialiased bicubic downscale, optional Gaussian noise (8-bit levels), 8-bit rounding,
+    and with `crf` an H.264 round trip (4:2:0, as real footage is delivered)."""
     rng = np.random.default_rng(seed)
     lr = []
     for f in gt:
@@ -100,7 +103,14 @@ def degrade(gt: list, scale: int, noise: float, seed: int = 0) -> list:
         if noise:
             x = x + rng.normal(0, noise, x.shape)
         lr.append(np.clip(np.rint(x), 0, 255).astype(np.uint8))
-    return lr
+    if crf is None:
+        return lr
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "lr.mp4"
+        with RgbWriter(path, crf=crf) as writer:
+            for f in lr:
+                writer.write(f)
+        return [as_u8(f) for f in read_rgb(path)]
 
 
 def load(method: str, variant: str | None, scale: int):  # noqa: ANN201
@@ -134,6 +144,9 @@ def main() -> None:
     ap.add_argument("--speed", action="store_true", help="time one 854x480 input clip")
     ap.add_argument("--config", default="", help="TemporalConfig overrides: k=v,k=v")
     ap.add_argument("--clips", default="", help="real clips (comma-separated) instead of photos")
+    ap.add_argument("--start", type=int, default=0, help="--clips: first frame")
+    ap.add_argument("--crf", type=int, default=None, help="H.264 CRF round trip of the input")
+    ap.add_argument("--gt-row", action="store_true", help="also score the ground truth itself")
     args = ap.parse_args()
     config = TemporalConfig()
     for kv in filter(None, args.config.split(",")):
@@ -153,11 +166,14 @@ def main() -> None:
         ]
         for photo, motion in sources:
             if motion == "real":
-                gt = clip_frames(photo, args.frames, s)
+                gt = clip_frames(photo, args.frames, s, args.start)
                 photo = Path(photo).stem[:9]
             else:
                 gt = camera_frames(photo, motion, args.frames, (gw, gh))
-            lr = degrade(gt, s, args.noise)
+            lr = degrade(gt, s, args.noise, crf=args.crf)
+            if args.gt_row:
+                m = evaluate_frames(gt, gt, crop_border=s).means()
+                print(f"GT {photo:9s} {motion:6s} ewarp {m['warp_error'] * 1e3:.3f}", flush=True)
             for label, cfg in (("off", None), ("on", config)):
                 out, secs, timings = upscale(method, runtime, lr, cfg)
                 rep = evaluate_frames(out, gt, crop_border=s)

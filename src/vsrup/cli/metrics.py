@@ -97,6 +97,12 @@ def print_report(report: MetricsReport, per_frame: bool) -> None:
     summary = Table("", *(HEADERS[n] for n in names), title=title)
     summary.add_row(f"mean of {len(report.frames)}", *(fmt(means[n], n) for n in names))
     console.print(summary)
+    if report.cuts and any(means[n] is not None for n in ("warp_error", "luma_flicker")):
+        frames = ", ".join(map(str, report.cuts[:10])) + (" …" if len(report.cuts) > 10 else "")
+        console.print(
+            f"{len(report.cuts)} scene cut(s), at frame(s) {frames}: temporal scores are per "
+            "shot, so the pairs across them are not scored."
+        )
 
 
 @handle_errors

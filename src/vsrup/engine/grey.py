@@ -40,3 +40,17 @@ def grey_histogram(gray: np.ndarray) -> np.ndarray:
 
     hist = cv2.calcHist([gray], [0], None, [64], [0, 256])
     return cv2.normalize(hist, hist).astype(np.float32)
+
+
+#: Grey-histogram Bhattacharyya distance above which two consecutive frames belong to different
+#: shots (the segmenter's scene-change test, the temporal stage's and the metrics' cut test).
+CUT_DISTANCE = 0.3
+
+
+def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Bhattacharyya distance between two `grey_histogram`s (0: same; NaN-free: 0 when
+    undefined, e.g. for two empty histograms)."""
+    import cv2
+
+    distance = float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
+    return distance if np.isfinite(distance) else 0.0

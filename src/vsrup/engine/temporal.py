@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
-from vsrup.engine.grey import grey_histogram, to_gray_u8
+from vsrup.engine.grey import CUT_DISTANCE, grey_histogram, histogram_distance, to_gray_u8
 
 if TYPE_CHECKING:
     import torch
@@ -70,7 +70,7 @@ class TemporalConfig:
     #: compression noise averages out while misaligned edges do not.
     smoothing: float = 1.5
     #: Grey-histogram Bhattacharyya distance above which a frame starts a new shot.
-    cut_distance: float = 0.3
+    cut_distance: float = CUT_DISTANCE
     #: A frame also starts a new shot when fewer than this share of its pixels match the
     #: previous frame with confidence above 1/2.
     min_matched: float = 0.1
@@ -211,8 +211,7 @@ class TemporalStabilizer:
         prev_u8, prev_hist = self._prev_grey_u8, self._prev_hist
         if prev_u8 is None or prev_hist is None or not self._past:
             return None
-        distance = float(cv2.compareHist(prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA))
-        if np.isfinite(distance) and distance > cfg.cut_distance:
+        if histogram_distance(prev_hist, hist) > cfg.cut_distance:
             return None
         h, w = grey.shape
         grid = self._grid(h, w)

@@ -3,7 +3,8 @@
 Frames are consumed one pair at a time, so memory stays bounded whatever the video length;
 only the small per-frame score records are kept. Averages are plain means over frames (the
 VSR convention: PSNR is the mean of per-frame PSNRs, not the PSNR of the pooled MSE); temporal
-scores average over the frames that have one (every frame but the first), skipping NaN.
+scores average over the frames that have one (every frame but the first of each shot),
+skipping NaN; the frames that start a new shot are listed (`cuts`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from vsrup.errors import InputError
 from vsrup.metrics.quality import PSNR_CAP_DB, frame_quality
-from vsrup.metrics.temporal import LumaChange, WarpError
+from vsrup.metrics.temporal import LumaChange, ShotCuts, WarpError
 
 SCHEMA = "vsrup.metrics/1"
 #: Metric names in report order, with the direction that is better.
@@ -50,6 +51,8 @@ class MetricsReport:
     frames: list[FrameScores] = field(default_factory=list)
     output: str | None = None
     reference: str | None = None
+    #: Frames that start a new shot (scene cut): their temporal scores are not taken.
+    cuts: list[int] = field(default_factory=list)
 
     def means(self) -> dict[str, float | None]:
         out: dict[str, float | None] = {}
@@ -71,6 +74,7 @@ class MetricsReport:
             "luma": "bt601-studio",
             "psnr_cap_db": PSNR_CAP_DB,
             "mean": _clean(self.means()),
+            "cuts": list(self.cuts),
         }
         if per_frame:
             data["per_frame"] = [_clean(asdict(f)) for f in self.frames]
@@ -91,6 +95,8 @@ class MetricsAccumulator:
         self.crop_border = crop_border
         self._warp = WarpError(dis_preset) if temporal else None
         self._luma = LumaChange() if temporal else None
+        self._cuts: ShotCuts | None = None
+        self._cut_frames: list[int] = []
         self._frames: list[FrameScores] = []
         self._size: tuple[int, int] | None = None
 
@@ -110,8 +116,15 @@ class MetricsAccumulator:
         if ref is not None:
             scores.psnr_y, scores.ssim_y = frame_quality(out, ref, self.crop_border)
         if self._warp is not None and self._luma is not None:
-            scores.warp_error = self._warp.update(out)
-            scores.luma_flicker, scores.tdiff = self._luma.update(out, ref)
+            # Cuts from the reference when there is one: an output whose flicker jumps as far
+            # as a cut must still be scored.
+            if self._cuts is None:
+                self._cuts = ShotCuts(centre=ref is None)
+            new_shot = self._cuts.update(ref if ref is not None else out)
+            if new_shot:
+                self._cut_frames.append(scores.index)
+            scores.warp_error = self._warp.update(out, new_shot)
+            scores.luma_flicker, scores.tdiff = self._luma.update(out, ref, new_shot)
         self._frames.append(scores)
         return scores
 
@@ -124,6 +137,7 @@ class MetricsAccumulator:
             frames=list(self._frames),
             output=output,
             reference=reference,
+            cuts=list(self._cut_frames),
         )
 
 

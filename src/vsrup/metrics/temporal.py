@@ -15,6 +15,15 @@ Three numbers per pair of consecutive frames (t-1, t), attached to frame t:
 - `tdiff` (needs the reference): mean over pixels of |(Yo(t) - Yo(t-1)) - (Yr(t) - Yr(t-1))|,
   how far the output's frame-to-frame luma change departs from the reference's (0..255 scale).
   Real motion cancels out; flicker the reference does not have does not.
+
+All three are scores *within a shot*: a pair of frames across a scene cut has no motion to
+follow, and its warping error (often a hundred times a moving shot's) would swamp the mean of
+a real video. `ShotCuts` finds cuts with the grey-histogram test the segmenter and the
+temporal stage use, on the reference when there is one (the truth). Without one it looks at the
+output, whose own flicker must not pass for a cut: there each grey frame is shifted to a mean
+of 128 before its histogram is taken, so brightness pumping, however strong, leaves the
+distance near 0 while a change of picture does not. The report lists the cuts and leaves those
+pairs unscored.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vsrup.engine.grey import CUT_DISTANCE, grey_histogram, histogram_distance
 from vsrup.metrics.quality import rgb_to_y, to_unit_rgb
 
 _PRESETS = {
@@ -37,6 +47,26 @@ def _grey_u8(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
+class ShotCuts:
+    """Whether each frame starts a new shot; feed frames in order with `update`. With
+    `centre`, a change of brightness alone is not a cut (see the module docstring)."""
+
+    def __init__(self, centre: bool, threshold: float = CUT_DISTANCE) -> None:
+        self.centre = centre
+        self.threshold = threshold
+        self._prev: np.ndarray | None = None
+
+    def update(self, rgb: np.ndarray) -> bool:
+        """True when `rgb` is cut from the previous frame (False for the first frame)."""
+        grey = _grey_u8(rgb)
+        if self.centre:  # a whole-level shift: the histogram moves without changing shape
+            shifted = grey.astype(np.int16) + (128 - round(float(grey.mean())))
+            grey = np.clip(shifted, 0, 255).astype(np.uint8)
+        hist = grey_histogram(grey)
+        prev, self._prev = self._prev, hist
+        return prev is not None and histogram_distance(prev, hist) > self.threshold
+
+
 class WarpError:
     """DIS-flow warping error between consecutive frames; feed frames in order with `update`."""
 
@@ -47,12 +77,12 @@ class WarpError:
         self._occlusion_check = occlusion_check
         self._prev: tuple[np.ndarray, np.ndarray] | None = None
 
-    def update(self, rgb: np.ndarray) -> float | None:
-        """Error of this frame against the previous one (None for the first frame; NaN when
-        no pixel of the frame can be matched)."""
+    def update(self, rgb: np.ndarray, new_shot: bool = False) -> float | None:
+        """Error of this frame against the previous one (None for the first frame and for the
+        first frame of a new shot; NaN when no pixel of the frame can be matched)."""
         grey, unit = _grey_u8(rgb), to_unit_rgb(rgb).astype(np.float32)
         prev, self._prev = self._prev, (grey, unit)
-        if prev is None:
+        if prev is None or new_shot:
             return None
         return self._pair_error(prev[0], prev[1], grey, unit)
 
@@ -86,14 +116,15 @@ class LumaChange:
         self._prev_ref: np.ndarray | None = None
 
     def update(
-        self, out_rgb: np.ndarray, ref_rgb: np.ndarray | None = None
+        self, out_rgb: np.ndarray, ref_rgb: np.ndarray | None = None, new_shot: bool = False
     ) -> tuple[float | None, float | None]:
-        """(luma_flicker, tdiff) for this frame; None for the first frame / without reference."""
+        """(luma_flicker, tdiff) for this frame; None for the first frame (of the video or of
+        a new shot) / without reference."""
         y_out = rgb_to_y(out_rgb)
         y_ref = rgb_to_y(ref_rgb) if ref_rgb is not None else None
         prev_out, prev_ref = self._prev_out, self._prev_ref
         self._prev_out, self._prev_ref = y_out, y_ref
-        if prev_out is None:
+        if prev_out is None or new_shot:
             return None, None
         flicker = abs(float(y_out.mean()) - float(prev_out.mean()))
         if y_ref is None or prev_ref is None:
