@@ -167,7 +167,7 @@ def test_auto_is_on_for_learned_per_frame_methods_only():
 def test_span_trade_off_steadier_and_keeps_its_gain(scale):
     """With real SPAN weights on a noisy pan over a photo: the stage lowers the warping error
     and keeps (at least 80 % of) span's PSNR-Y gain over lanczos; with noise it even adds.
-    ×4 runs with its own default tolerance (0.06; ×2: 0.03). Against lanczos' warping error
+    ×4 runs with its own default tolerance (0.07; ×2: 0.05). Against lanczos' warping error
     on the documented measurement set: test_temporal_claims.py."""
     import tempfile
     from pathlib import Path
@@ -231,21 +231,21 @@ def test_bench_reports_the_stage_where_it_runs():
 
 
 def test_default_tolerance_follows_the_scale():
-    """×2 blends with tolerance 0.03 and ×4 with 0.06 (measured: docs/temporal.md), whatever
+    """×2 blends with tolerance 0.05 and ×4 with 0.07 (measured: docs/temporal.md), whatever
     the output size; an explicit tolerance wins."""
     from vsrup.engine.temporal import tolerance_for
 
-    assert tolerance_for(1) == tolerance_for(2) == pytest.approx(0.03)
-    assert tolerance_for(3) == pytest.approx(0.045)
-    assert tolerance_for(4) == tolerance_for(8) == pytest.approx(0.06)
+    assert tolerance_for(1) == tolerance_for(2) == pytest.approx(0.05)
+    assert tolerance_for(3) == pytest.approx(0.06)
+    assert tolerance_for(4) == tolerance_for(8) == pytest.approx(0.07)
     steps = [(1.5, 0.7, 0.0, 1.0)] * 5
     hr = hr_clip("astronaut", steps)
-    for ratio, tol in ((2, 0.03), (4, 0.06)):
+    for ratio, tol in ((2, 0.05), (4, 0.07)):
         big = [cv2.resize(f, None, fx=ratio / 2, fy=ratio / 2) for f in flickering(hr)]
         lrs = [lr_of(f) for f in hr]
         auto = stabilise(lrs, big)
         fixed = stabilise(lrs, big, TemporalConfig(tolerance=tol))
-        other = stabilise(lrs, big, TemporalConfig(tolerance=0.09 - tol))
+        other = stabilise(lrs, big, TemporalConfig(tolerance=0.12 - tol))
         assert all(np.array_equal(a, b) for a, b in zip(auto, fixed))
         assert not all(np.array_equal(a, b) for a, b in zip(auto, other))
     with pytest.raises(ValueError, match="tolerance"):
