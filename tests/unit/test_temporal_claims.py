@@ -4,7 +4,8 @@ photos × three camera motions × 12 frames), with real SPAN weights through the
 - noisy input (σ = 2): the stage brings span's mean warping error below lanczos' at ×2 and ×4,
   cuts it by more than half (×2) and two thirds (×4), and raises PSNR-Y;
 - input delivered as H.264 (CRF 23, 4:2:0): the warping error goes below lanczos' at ×2 and ×4
-  while span keeps at least 80 % of its PSNR-Y gain over lanczos (the issue's target)."""
+  while span keeps at least 80 % of its PSNR-Y gain over lanczos (the issue's target), and in
+  fact gains PSNR-Y."""
 
 from __future__ import annotations
 
@@ -68,3 +69,4 @@ def test_on_h264_input_steadier_than_lanczos_and_keeps_the_gain(tool, scale) -> 
     assert warp["on"] <= warp["lanczos"], warp
     assert psnr["off"] > psnr["lanczos"], psnr
     assert psnr["on"] - psnr["lanczos"] >= 0.8 * (psnr["off"] - psnr["lanczos"]), psnr
+    assert psnr["on"] > psnr["off"], psnr  # the README: "in fact raising it"
