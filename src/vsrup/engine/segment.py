@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from vsrup.engine.grey import grey_histogram, to_gray_u8
+from vsrup.engine.grey import CUT_DISTANCE, grey_histogram, histogram_distance, to_gray_u8
 
 #: Reasons a segment starts, in the order they are checked.
 REASONS = (
@@ -100,7 +100,7 @@ class SegmentConfig:
             fallback_quality=0.01,
             min_inlier_ratio=0.3,
             cut_on_lost=True,
-            scene_threshold=0.3,
+            scene_threshold=CUT_DISTANCE,
             analysis_max_side=1920,
         )
         return cls(**(base | overrides))
@@ -300,8 +300,7 @@ class MotionSegmenter:
         cfg = self.config
         motion = FrameMotion(index=index, status="ok")
         assert prev_hist is not None
-        dist = float(cv2.compareHist(prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA))
-        motion.scene_distance = dist if math.isfinite(dist) else 0.0
+        motion.scene_distance = histogram_distance(prev_hist, hist)
         reasons: list[str] = []
         if cfg.scene_threshold is not None and motion.scene_distance > cfg.scene_threshold:
             reasons.append("scene-change")
