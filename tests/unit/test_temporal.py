@@ -272,3 +272,47 @@ def test_motion_damping_keeps_fresh_detail_in_fast_motion_without_calling_it_a_c
     assert run(slow, 4.0)[0] > 0.95 * run(slow, None)[0]
     with pytest.raises(ValueError, match="motion_scale"):
         TemporalConfig(motion_scale=0)
+
+
+def test_pasts_damped_to_nothing_are_not_warped_and_change_nothing(monkeypatch):
+    """In fast motion the oldest past outputs weigh less than NEGLIGIBLE everywhere: they are
+    left out (no output-size warp), and the result is the full blend's to within 1 LSB."""
+    import vsrup.engine.temporal as temporal
+
+    hr = hr_clip("astronaut", [(10, 0, 0, 1)] * 6)  # 5 input pixels a frame at ×2
+    fresh = [np.rint(f * 255).astype(np.uint8) for f in flickering(hr)]
+
+    def run() -> tuple[list[np.ndarray], TemporalStabilizer]:
+        stage = TemporalStabilizer()
+        return [stage.push_array(lr_of(h), f) for h, f in zip(hr, fresh, strict=True)], stage
+
+    quick, stage = run()
+    assert stage.cuts == [] and stage.skipped >= 4
+    monkeypatch.setattr(temporal, "NEGLIGIBLE", 0.0)
+    full, every = run()
+    assert every.skipped == 0
+    for a, b in zip(quick, full, strict=True):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    assert any(not np.array_equal(o, f) for o, f in zip(quick[1:], fresh[1:], strict=True))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("context", [1, 2, 4])
+def test_a_still_shot_is_the_plain_mean_of_the_whole_window(dtype, context):
+    """On a still shot every past matches fully, so with decay 1 each output is the plain mean
+    of the fresh output and exactly `context` earlier ones, all through a long run (the
+    window's buffers are reused, never one short or one stale)."""
+    hr = hr_clip("astronaut", [(0, 0, 0, 1)] * 11)
+    grey = lr_of(hr[0])
+    offsets = [3.0 * ((7 * i) % 11) for i in range(12)]  # 0..30 levels, a new one each frame
+    fresh = [np.clip(np.rint(hr[0] * 200) + d, 0, 255).astype(np.uint8) for d in offsets]
+    if dtype == np.float32:
+        fresh = [f.astype(np.float32) / 255 for f in fresh]
+    stage = TemporalStabilizer(TemporalConfig(context=context, decay=1.0, motion_scale=None))
+    peak = 255.0 if dtype == np.uint8 else 1.0
+    for t, f in enumerate(fresh):
+        out = stage.push_array(grey, f.copy())
+        window = [x.astype(np.float64) for x in fresh[max(0, t - context) : t + 1]]
+        want = np.mean(window, axis=0)
+        assert np.abs(out.astype(np.float64) - want).max() <= 0.5 * peak / 255 + 1e-4, t
+    assert stage.cuts == [] and stage.skipped == 0

@@ -46,6 +46,10 @@ if TYPE_CHECKING:
     from vsrup.interface.method import MethodSpec
 
 MODES = ("auto", "on", "off")
+#: A past output whose weight stays below this everywhere is not warped at all: it could move
+#: the mean by at most a quarter of an 8-bit level, and an output-size warp is the stage's
+#: largest cost.
+NEGLIGIBLE = 1 / 1024
 Mode = Literal["auto", "on", "off"]
 
 _PRESETS = {
@@ -147,16 +151,19 @@ class TemporalStabilizer:
         self._grids: dict[tuple[int, int], np.ndarray] = {}
         self._scratch_key: tuple[int, int, int, str] | None = None
         self._scratch: tuple[np.ndarray, ...] = ()
-        #: Frames pushed, and frames that started a new shot (for tests and reports).
+        self._spares: list[np.ndarray] = []  # output buffers that left the window
+        #: Frames pushed, frames that started a new shot, and past outputs left out of a
+        #: blend for a negligible weight (for tests and reports).
         self.frames = 0
         self.cuts: list[int] = []
+        self.skipped = 0
 
     @property
     def context(self) -> int:
         return self.config.context
 
     def reset(self) -> None:
-        self._past.clear()
+        self._forget()
         self._prev_grey_u8 = None
         self._prev_hist = None
 
@@ -174,14 +181,24 @@ class TemporalStabilizer:
         from vsrup.engine.resume import quantize
 
         frame = out.detach()[None]
-        fresh = integer_hwc(frame, bits) if not frame.is_floating_point() else quantize(frame, bits)
-        result = self.push_array(to_gray_u8(lr), fresh[0])
+        if frame.is_floating_point():  # a new array nobody else holds: the result goes in it
+            result = self.push_array(to_gray_u8(lr), quantize(frame, bits)[0], in_place=True)
+        else:  # may be a view of the method's own tensor: leave it alone
+            result = self.push_array(to_gray_u8(lr), integer_hwc(frame, bits)[0])
         return torch.from_numpy(result).permute(2, 0, 1)
 
-    def push_array(self, grey_u8: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    def push_array(
+        self, grey_u8: np.ndarray, fresh: np.ndarray, in_place: bool = False
+    ) -> np.ndarray:
         """NumPy form of `push`: grey input (h, w) uint8, fresh output (H, W, C): float32 in
         [0, 1], or uint8/uint16 (the result then has the same type, rounded half up). Returns
-        `fresh` itself (not a copy) when nothing from the past was blended."""
+        `fresh` itself (not a copy) when nothing from the past was blended; with `in_place`
+        (integer frames) the result is always written into `fresh` and returned.
+
+        Integer outputs are remembered as copies in buffers the stage reuses from frame to
+        frame, and with `in_place` the result takes the caller's array: the stage then
+        allocates no output-size memory per frame (at ×4 of 480p, new pages for the kept
+        frames and the result cost more system time than the blend itself; docs/temporal.md)."""
         cfg = self.config
         index = self.frames
         self.frames += 1
@@ -194,13 +211,14 @@ class TemporalStabilizer:
         if pairs is None:  # first frame, or a new shot
             if index > 0:
                 self.cuts.append(index)
-            self._past.clear()
+            self._forget()
         weights = [cfg.decay ** (k + 1) * c for k, c in enumerate(pairs or [])]
 
+        kept = self._keep(fresh)
         blended = fresh
         if weights:
-            blended = self._blend(fresh, weights)
-        self._remember(grey, grey_u8, hist, fresh)
+            blended = self._blend(fresh, weights, fresh if in_place else None)
+        self._remember(grey, grey_u8, hist, kept)
         return blended
 
     # -- steps ----------------------------------------------------------------------------
@@ -223,8 +241,8 @@ class TemporalStabilizer:
         if cfg.fb_check:
             back = self._dis.calc(prev_u8, grey_u8, None)
             back_at = _remap(back, where)
-            loop = np.sum((flow + back_at) ** 2, axis=-1)
-            bound = 0.01 * (np.sum(flow**2, axis=-1) + np.sum(back_at**2, axis=-1)) + 0.5
+            loop = _squared_length(flow + back_at)
+            bound = 0.01 * (_squared_length(flow) + _squared_length(back_at)) + 0.5
             valid *= (loop <= bound).astype(np.float32)
         confidences = []
         matched = 1.0  # share of pixels the previous frame explains (before motion damping)
@@ -241,17 +259,19 @@ class TemporalStabilizer:
             if k == 0:
                 matched = float(np.mean(conf > 0.5))
             if cfg.motion_scale is not None:
-                moved = np.sum(past.flow**2, axis=-1)
+                moved = _squared_length(past.flow)
                 conf *= np.exp(-moved / cfg.motion_scale**2)
             confidences.append(conf)
         if matched < cfg.min_matched:
             return None
         return confidences
 
-    def _blend(self, fresh: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
+    def _blend(
+        self, fresh: np.ndarray, weights: list[np.ndarray], dst: np.ndarray | None = None
+    ) -> np.ndarray:
         """Weighted mean of the fresh output (weight 1) and the warped past outputs, folded
         one past frame at a time (`cv2.blendLinear`: (a·wa + b·wb) / (wa + wb) per pixel, so
-        after the last fold it is Σ w·x / Σ w)."""
+        after the last fold it is Σ w·x / Σ w); integer results go into `dst` when given."""
         out_h, out_w, channels = fresh.shape
         grid = self._grid(out_h, out_w)
         # Output-size scratch, reused from frame to frame: at ×4 of 480p each is 13–79 MB, and
@@ -264,6 +284,9 @@ class TemporalStabilizer:
             np.copyto(total, fresh, casting="unsafe")
         norm.fill(1.0)
         for age, (past, weight) in enumerate(zip(self._past, weights, strict=False)):
+            if float(weight.max()) < NEGLIGIBLE:  # fast motion damps old pasts to nothing
+                self.skipped += 1
+                continue
             h, w = weight.shape
             # Flow scaled at input size (cheap), then resized: the same as resizing first.
             scaled = past.flow * np.array([out_w / w, out_h / h], np.float32)
@@ -285,7 +308,10 @@ class TemporalStabilizer:
             cv2.add(norm, up, dst=norm)
         if fresh.dtype != np.float32:  # round half up, as `quantize` does; within range:
             total += 0.5  # remap saturates integers and the mean is convex
-            return total.astype(fresh.dtype)
+            if dst is None:
+                return total.astype(fresh.dtype)
+            np.copyto(dst, total, casting="unsafe")  # truncation, as astype
+            return dst
         # Bicubic sampling can overshoot: keep [0, 1], as the methods' own outputs are.
         return np.clip(total, 0.0, 1.0, out=total)
 
@@ -302,6 +328,21 @@ class TemporalStabilizer:
             self._scratch = (flow, *maps, warped, warped_f, *plane, total)
         return self._scratch
 
+    def _keep(self, fresh: np.ndarray) -> np.ndarray:
+        """The copy of an integer fresh output the window keeps, in a buffer that left the
+        window (`_remember` hands them back after the blend, so the pool holds one in steady
+        state); float32 outputs, a test path, are kept as given."""
+        if fresh.dtype == np.float32:
+            return fresh
+        for i, spare in enumerate(self._spares):
+            if spare.shape == fresh.shape and spare.dtype == fresh.dtype:
+                del self._spares[i]
+                break
+        else:
+            spare = np.empty_like(fresh)
+        np.copyto(spare, fresh)
+        return spare
+
     def _remember(
         self, grey: np.ndarray, grey_u8: np.ndarray, hist: np.ndarray, fresh: np.ndarray
     ) -> None:
@@ -309,8 +350,16 @@ class TemporalStabilizer:
         zero = np.zeros((h, w, 2), np.float32)
         self._past.appendleft(_Past(grey, fresh, zero, np.ones((h, w), np.float32)))
         while len(self._past) > self.config.context:
-            self._past.pop()
+            gone = self._past.pop().output
+            if gone.dtype != np.float32:
+                self._spares.append(gone)
+        del self._spares[self.config.context + 1 :]  # a size change must not hoard old buffers
         self._prev_grey_u8, self._prev_hist = grey_u8, hist
+
+    def _forget(self) -> None:
+        """Empty the window; its integer buffers wait for reuse."""
+        self._spares.extend(p.output for p in self._past if p.output.dtype != np.float32)
+        self._past.clear()
 
     def _grid(self, h: int, w: int) -> np.ndarray:
         """(h, w, 2) pixel positions (x, y), cached per size (filled by broadcasting: at 4K
@@ -326,6 +375,13 @@ class TemporalStabilizer:
 def _remap(image: np.ndarray, where: np.ndarray, interp: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Sample `image` at (x, y) positions `where` (h, w, 2), edges replicated."""
     return cv2.remap(image, where, None, interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _squared_length(v: np.ndarray) -> np.ndarray:
+    """|v|² of (h, w, 2) vectors: the same values as np.sum(v**2, axis=-1), in a third of its
+    time (a reduction over a last axis of 2 is numpy's slow path)."""
+    x, y = v[..., 0], v[..., 1]
+    return x * x + y * y
 
 
 def _inside(where: np.ndarray, w: int, h: int) -> np.ndarray:
