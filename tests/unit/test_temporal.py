@@ -344,3 +344,22 @@ def test_band_upsampling_gives_the_whole_frame_resize(in_size, out_size, exact):
             assert np.array_equal(got, want)
         else:
             assert np.abs(got - want).max() <= 0.05 * np.abs(np.diff(plane, axis=1)).max()
+
+
+def test_bicubic_warps_follow_the_scale():
+    """The newest past output is warped bicubic below ×3 and every past bilinear from ×3
+    (measured: docs/temporal.md); an explicit setting wins."""
+    from vsrup.engine.temporal import cubic_pasts_for
+
+    assert cubic_pasts_for(2) == 1 and cubic_pasts_for(4) == 0
+    hr = hr_clip("astronaut", [(1.5, 0.7, 0.0, 1.0)] * 4)
+    lrs = [lr_of(f) for f in hr]
+    for ratio, cubic in ((2, 1), (4, 0)):
+        big = [cv2.resize(f, None, fx=ratio / 2, fy=ratio / 2) for f in flickering(hr)]
+        auto = stabilise(lrs, big)
+        same = stabilise(lrs, big, TemporalConfig(cubic_pasts=cubic))
+        other = stabilise(lrs, big, TemporalConfig(cubic_pasts=1 - cubic))
+        assert all(np.array_equal(a, b) for a, b in zip(auto, same, strict=True))
+        assert not all(np.array_equal(a, b) for a, b in zip(auto, other, strict=True))
+    with pytest.raises(ValueError, match="cubic_pasts"):
+        TemporalConfig(cubic_pasts=-1)
