@@ -326,14 +326,14 @@ def test_band_upsampling_gives_the_whole_frame_resize(in_size, out_size, exact):
     """The blend upsamples flows and weights one band of output rows at a time; stitched, the
     bands are cv2.resize of the whole plane (bit for bit at whole-number ratios, within what
     1/32-pixel sample positions allow otherwise)."""
-    from vsrup.engine.temporal import _BandUpsampler
+    from vsrup.engine.flow_warp import BandUpsampler
 
     rng = np.random.default_rng(1)
     for channels in (1, 2):
         shape = in_size if channels == 1 else (*in_size, 2)
         plane = cv2.GaussianBlur(rng.normal(0, 3, shape).astype(np.float32), (0, 0), 1.0)
         want = cv2.resize(plane, out_size[::-1], interpolation=cv2.INTER_LINEAR)
-        up = _BandUpsampler(in_size, out_size)
+        up = BandUpsampler(in_size, out_size)
         got = np.empty_like(want)
         for y0 in range(0, out_size[0], up.band):
             rows = min(up.band, out_size[0] - y0)

@@ -110,7 +110,7 @@ def segment_config(job: UpscaleJob):  # noqa: ANN201
 
 def temporal_config(job: UpscaleJob, spec: MethodSpec):  # noqa: ANN201
     """The temporal stage's settings when it runs for this job, else None."""
-    from vsrup.engine.temporal import TemporalConfig, wants_temporal
+    from vsrup.engine.temporal_config import TemporalConfig, wants_temporal
 
     return TemporalConfig() if wants_temporal(job.temporal, spec) else None
 

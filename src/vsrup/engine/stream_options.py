@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vsrup.engine.segment import Segmentation, SegmentConfig
-from vsrup.engine.temporal import TemporalConfig
+from vsrup.engine.temporal_config import TemporalConfig
 
 
 @dataclass

@@ -33,113 +33,30 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from vsrup.engine.grey import CUT_DISTANCE, grey_histogram, histogram_distance, to_gray_u8
+from vsrup.engine.flow_warp import BandUpsampler, inside, remap_at, squared_length
+from vsrup.engine.grey import grey_histogram, histogram_distance, to_gray_u8
+from vsrup.engine.temporal_config import (
+    MODES,
+    PRESETS,
+    TemporalConfig,
+    cubic_pasts_for,
+    tolerance_for,
+    wants_temporal,
+)
 
 if TYPE_CHECKING:
     import torch
 
-    from vsrup.interface.method import MethodSpec
 
-MODES = ("auto", "on", "off")
 #: A past output whose weight stays below this everywhere is not warped at all: it could move
 #: the mean by at most a quarter of an 8-bit level, and an output-size warp is the stage's
 #: largest cost.
 NEGLIGIBLE = 1 / 1024
-#: Output rows blended together (`TemporalStabilizer._blend`): a band of a 4K frame's buffers
-#: is a few MB, so it stays in cache while every past output is folded in.
-_BAND_ROWS = 32
-Mode = Literal["auto", "on", "off"]
-
-_PRESETS = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
-
-
-@dataclass(frozen=True)
-class TemporalConfig:
-    """Settings of the stage; the defaults are the measured ones (docs/temporal.md)."""
-
-    #: Past frames blended into each output; also the frames a restart must recompute.
-    context: int = 4
-    #: Weight of the output k frames back is decay**k times its confidence (fresh: 1).
-    decay: float = 0.8
-    #: Input-resolution RMS grey difference (0..1) at which confidence falls to 1/e; None:
-    #: by the output/input size ratio (`tolerance_for`).
-    tolerance: float | None = None
-    #: Gaussian sigma (input pixels) smoothing the squared difference, so that sensor or
-    #: compression noise averages out while misaligned edges do not.
-    smoothing: float = 1.5
-    #: Grey-histogram Bhattacharyya distance above which a frame starts a new shot.
-    cut_distance: float = CUT_DISTANCE
-    #: A frame also starts a new shot when fewer than this share of its pixels match the
-    #: previous frame with confidence above 1/2.
-    min_matched: float = 0.1
-    #: DIS preset for the input-resolution flow.
-    preset: str = "fast"
-    #: Forward-backward consistency check (a second flow per frame pair).
-    fb_check: bool = True
-    #: Past outputs warped with bicubic sampling, newest first; older ones bilinear. None:
-    #: by the output/input size ratio (`cubic_pasts_for`).
-    cubic_pasts: int | None = None
-    #: Input pixels a past frame's content has moved (chained flow) at which its weight falls
-    #: to 1/e; None: no damping. On real footage the blend's loss of detail grows with motion
-    #: (the input-resolution test does not see output-scale misalignment), and flicker is
-    #: least visible in motion. Measured (docs/temporal.md, real footage): 4 keeps 88 % of
-    #: span's PSNR-Y gain at ×2 (no damping: 76 %) for 2 % more warping error.
-    motion_scale: float | None = 4.0
-
-    def __post_init__(self) -> None:
-        if self.context < 1:
-            raise ValueError("context must be at least 1")
-        if self.cubic_pasts is not None and self.cubic_pasts < 0:
-            raise ValueError("cubic_pasts must not be negative")
-        if not 0 < self.decay <= 1:
-            raise ValueError("decay must be in (0, 1]")
-        if self.tolerance is not None and self.tolerance <= 0:
-            raise ValueError("tolerance must be positive")
-        if self.motion_scale is not None and self.motion_scale <= 0:
-            raise ValueError("motion_scale must be positive")
-        if self.preset not in _PRESETS:
-            raise ValueError(f"unknown DIS preset {self.preset!r}; use {', '.join(_PRESETS)}")
-
-
-def tolerance_for(ratio: float) -> float:
-    """The default tolerance at an output/input size ratio: 0.05 up to ×2, 0.07 from ×4,
-    linear between. Measured with span (docs/temporal.md): on three real clips delivered as
-    H.264 (CRF 18, 23, 28; held-out frames too) and on the photo set with noise or CRF 23,
-    these bring the warping error below lanczos' while keeping at least 99 % of span's PSNR-Y
-    gain over lanczos, where the earlier 0.03 / 0.06 stayed up to 12 % above lanczos' on
-    H.264 input. The price is on clean (losslessly downscaled) input, where the stage costs
-    sharpness at any tolerance. ×3 is interpolated, not measured."""
-    return 0.05 + 0.02 * min(max((ratio - 2.0) / 2.0, 0.0), 1.0)
-
-
-def cubic_pasts_for(ratio: float) -> int:
-    """Past outputs warped with bicubic sampling by default: the newest one below ×3, none
-    from ×3. Measured (docs/temporal.md): at ×2 bicubic for the newest keeps PSNR-Y (±0.003
-    dB) and lowers E_warp against bicubic for all four, and bilinear for all loses 0.03–0.08
-    dB; at ×4 bilinear for all kept PSNR-Y within +0.02 / −0.04 dB and E_warp within 3 % on
-    the real H.264 clips and the photo set, and a bicubic 4K warp costs three times a
-    bilinear one (62 against 19 ms of CPU). ×3 is not measured."""
-    return 1 if ratio < 3 else 0
-
-
-def wants_temporal(mode: Mode | str, spec: MethodSpec) -> bool:
-    """Whether the stage runs: `on`/`off` as asked; `auto` for learned per-frame methods,
-    whose invented detail is what flickers (classical resamplers are linear in the input and
-    temporal methods are consistent by design)."""
-    if mode not in MODES:
-        raise ValueError(f"unknown temporal mode {mode!r}")
-    if mode == "auto":
-        return spec.kind == "learned" and spec.window == 1
-    return mode == "on"
 
 
 @dataclass
@@ -147,7 +64,7 @@ class _Past:
     """One earlier frame, seen from the current one."""
 
     grey: np.ndarray  # (h, w) float32 in [0, 1], input resolution
-    output: np.ndarray  # (H, W, C) float32, the method's fresh output
+    output: np.ndarray  # (H, W, C): the method's fresh output (float32, uint8 or uint16)
     flow: np.ndarray  # (h, w, 2): current frame pixel -> this frame's pixel (x, y offsets)
     valid: np.ndarray  # (h, w) float32 in [0, 1]: the chained flow is trustworthy there
 
@@ -157,7 +74,7 @@ class TemporalStabilizer:
 
     def __init__(self, config: TemporalConfig | None = None) -> None:
         self.config = config or TemporalConfig()
-        self._dis = cv2.DISOpticalFlow_create(_PRESETS[self.config.preset])
+        self._dis = cv2.DISOpticalFlow_create(PRESETS[self.config.preset])
         self._past: deque[_Past] = deque()
         self._prev_grey_u8: np.ndarray | None = None
         self._prev_hist: np.ndarray | None = None
@@ -250,12 +167,12 @@ class TemporalStabilizer:
         grid = self._grid(h, w)
         flow = self._dis.calc(grey_u8, prev_u8, None)  # current pixel -> previous pixel
         where = grid + flow
-        valid = _inside(where, w, h)
+        valid = inside(where, w, h)
         if cfg.fb_check:
             back = self._dis.calc(prev_u8, grey_u8, None)
-            back_at = _remap(back, where)
-            loop = _squared_length(flow + back_at)
-            bound = 0.01 * (_squared_length(flow) + _squared_length(back_at)) + 0.5
+            back_at = remap_at(back, where)
+            loop = squared_length(flow + back_at)
+            bound = 0.01 * (squared_length(flow) + squared_length(back_at)) + 0.5
             valid *= (loop <= bound).astype(np.float32)
         confidences = []
         matched = 1.0  # share of pixels the previous frame explains (before motion damping)
@@ -263,16 +180,16 @@ class TemporalStabilizer:
             if k == 0:
                 past.flow, past.valid = flow, valid
             else:  # x -> x + f(x) -> (x + f(x)) + g(x + f(x))
-                past.flow = flow + _remap(past.flow, where)
+                past.flow = flow + remap_at(past.flow, where)
                 reach = grid + past.flow
-                past.valid = valid * _remap(past.valid, where) * _inside(reach, w, h)
-            seen = _remap(past.grey, grid + past.flow)
+                past.valid = valid * remap_at(past.valid, where) * inside(reach, w, h)
+            seen = remap_at(past.grey, grid + past.flow)
             err = cv2.GaussianBlur((grey - seen) ** 2, (0, 0), cfg.smoothing)
             conf = past.valid * np.exp(-err / tolerance**2)
             if k == 0:
                 matched = float(np.mean(conf > 0.5))
             if cfg.motion_scale is not None:
-                moved = _squared_length(past.flow)
+                moved = squared_length(past.flow)
                 conf *= np.exp(-moved / cfg.motion_scale**2)
             confidences.append(conf)
         if matched < cfg.min_matched:
@@ -304,7 +221,7 @@ class TemporalStabilizer:
             live.append(
                 (age, past, weight, past.flow * np.array([out_w / w, out_h / h], np.float32))
             )
-        upsample = _BandUpsampler(weights[0].shape, (out_h, out_w))
+        upsample = BandUpsampler(weights[0].shape, (out_h, out_w))
         cubic = self.config.cubic_pasts
         if cubic is None:
             cubic = cubic_pasts_for(out_w / weights[0].shape[1])
@@ -405,65 +322,6 @@ class TemporalStabilizer:
             grid[..., 0] = np.arange(w, dtype=np.float32)[None, :]
             grid[..., 1] = np.arange(h, dtype=np.float32)[:, None]
         return grid
-
-
-class _BandUpsampler:
-    """Bilinear upsampling of input-size planes (flows, weights) to output size, one band of
-    output rows at a time, giving the rows of cv2.resize of the whole plane: at a whole-number
-    ratio by resizing the band's input rows with one row of margin each side (cropped: exact),
-    otherwise by sampling at the positions cv2.resize uses (fixed-point, within 1/32 px)."""
-
-    def __init__(self, in_size: tuple[int, int], out_size: tuple[int, int]) -> None:
-        (self.in_h, self.in_w), (self.out_h, self.out_w) = in_size, out_size
-        self.sy = self.out_h // self.in_h
-        self.whole = self.out_h == self.sy * self.in_h and self.out_w % self.in_w == 0
-        self.band = self.sy * max(1, _BAND_ROWS // self.sy) if self.whole else _BAND_ROWS
-        self.y0, self.rows = 0, 0
-        if not self.whole:
-            at = np.empty((self.band, self.out_w, 2), np.float32)
-            at[..., 0] = (np.arange(self.out_w, dtype=np.float32) + 0.5) * (
-                self.in_w / self.out_w
-            ) - 0.5
-            self._at = at
-            self._maps = (np.empty(at.shape, np.int16), np.empty(at.shape[:2], np.uint16))
-
-    def start(self, y0: int, rows: int) -> None:
-        self.y0, self.rows = y0, rows
-        if not self.whole:
-            at, (xy, frac), sub = self._at, self._maps, slice(0, rows)
-            ys = np.arange(y0, y0 + rows, dtype=np.float32)[:, None]
-            at[sub, :, 1] = (ys + 0.5) * (self.in_h / self.out_h) - 0.5
-            cv2.convertMaps(at[sub], None, cv2.CV_16SC2, dstmap1=xy[sub], dstmap2=frac[sub])
-
-    def __call__(self, plane: np.ndarray, dst: np.ndarray) -> None:
-        if not self.whole:
-            xy, frac = self._maps
-            cv2.remap(plane, xy[: self.rows], frac[: self.rows], cv2.INTER_LINEAR, dst=dst,
-                      borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-            return
-        first = max(0, self.y0 // self.sy - 1)
-        last = min(self.in_h, (self.y0 + self.rows) // self.sy + 1)
-        part = cv2.resize(plane[first:last], (self.out_w, (last - first) * self.sy),
-                          interpolation=cv2.INTER_LINEAR)  # fmt: skip
-        skip = self.y0 - first * self.sy
-        np.copyto(dst, part[skip : skip + self.rows])
-
-
-def _remap(image: np.ndarray, where: np.ndarray, interp: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """Sample `image` at (x, y) positions `where` (h, w, 2), edges replicated."""
-    return cv2.remap(image, where, None, interp, borderMode=cv2.BORDER_REPLICATE)
-
-
-def _squared_length(v: np.ndarray) -> np.ndarray:
-    """|v|² of (h, w, 2) vectors: the same values as np.sum(v**2, axis=-1), in a third of its
-    time (a reduction over a last axis of 2 is numpy's slow path)."""
-    x, y = v[..., 0], v[..., 1]
-    return x * x + y * y
-
-
-def _inside(where: np.ndarray, w: int, h: int) -> np.ndarray:
-    x, y = where[..., 0], where[..., 1]
-    return ((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).astype(np.float32)
 
 
 __all__ = [

@@ -17,13 +17,13 @@ Three numbers per pair of consecutive frames (t-1, t), attached to frame t:
   Real motion cancels out; flicker the reference does not have does not.
 
 All three are scores *within a shot*: a pair of frames across a scene cut has no motion to
-follow, and its warping error (often a hundred times a moving shot's) would swamp the mean of
-a real video. `ShotCuts` finds cuts with the grey-histogram test the segmenter and the
-temporal stage use, on the reference when there is one (the truth). Without one it looks at the
-output, whose own flicker must not pass for a cut: there each grey frame is shifted to a mean
-of 128 before its histogram is taken, so brightness pumping, however strong, leaves the
-distance near 0 while a change of picture does not. The report lists the cuts and leaves those
-pairs unscored.
+follow, and its warping error (on a real street clip, thousands of times a moving shot's)
+would swamp the mean of a real video. `ShotCuts` finds cuts with the grey-histogram test the
+segmenter and the temporal stage use, on the reference when there is one (the truth). Without
+one it looks at the output, whose own flicker must not pass for a cut: there each grey frame
+is shifted to a mean of 128 before its histogram is taken, so brightness pumping, however
+strong, leaves the distance near 0 while a change of picture does not. The report lists the
+cuts and leaves those pairs unscored.
 """
 
 from __future__ import annotations
