@@ -363,3 +363,19 @@ def test_bicubic_warps_follow_the_scale():
         assert not all(np.array_equal(a, b) for a, b in zip(auto, other, strict=True))
     with pytest.raises(ValueError, match="cubic_pasts"):
         TemporalConfig(cubic_pasts=-1)
+
+
+def test_integer_frames_allocate_no_output_size_memory_per_frame():
+    """docs/temporal.md: with `in_place` the result is written into the caller's quantised
+    frame, and the window keeps its copies in context + 1 buffers reused for the whole run."""
+    hr = hr_clip("astronaut", [(1.5, 0.7, 0.0, 1.0)] * 9)
+    fresh = [np.rint(f * 255).astype(np.uint8) for f in flickering(hr)]
+    stage = TemporalStabilizer()
+    buffers: set[int] = set()
+    for h, f in zip(hr, fresh, strict=True):
+        frame = f.copy()
+        out = stage.push_array(lr_of(h), frame, in_place=True)
+        assert out is frame
+        buffers |= {id(p.output) for p in stage._past}
+        assert all(p.output is not frame for p in stage._past)
+    assert stage.cuts == [] and len(buffers) == stage.context + 1

@@ -1,10 +1,18 @@
-"""Flow-warping helpers of the temporal stage: band-wise bilinear upsampling of input-size
-planes to output size, sampling at flow positions, and flow lengths."""
+"""Optical-flow helpers of the temporal stage and the metrics: the DIS presets, band-wise
+bilinear upsampling of input-size planes to output size, sampling at flow positions, and flow
+lengths."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+#: OpenCV DIS optical-flow presets by name (the stage's `preset`, the metrics' `dis_preset`).
+DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
 
 #: Output rows blended together (`TemporalStabilizer._blend`): a band of a 4K frame's buffers
 #: is a few MB, so it stays in cache while every past output is folded in.
@@ -70,4 +78,4 @@ def inside(where: np.ndarray, w: int, h: int) -> np.ndarray:
     return ((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).astype(np.float32)
 
 
-__all__ = ["BAND_ROWS", "BandUpsampler", "inside", "remap_at", "squared_length"]
+__all__ = ["BAND_ROWS", "DIS_PRESETS", "BandUpsampler", "inside", "remap_at", "squared_length"]

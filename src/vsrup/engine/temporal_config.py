@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-import cv2
-
+from vsrup.engine.flow_warp import DIS_PRESETS
 from vsrup.engine.grey import CUT_DISTANCE
 
 if TYPE_CHECKING:
@@ -15,12 +14,6 @@ if TYPE_CHECKING:
 
 MODES = ("auto", "on", "off")
 Mode = Literal["auto", "on", "off"]
-
-PRESETS = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
 
 
 @dataclass(frozen=True)
@@ -67,8 +60,8 @@ class TemporalConfig:
             raise ValueError("tolerance must be positive")
         if self.motion_scale is not None and self.motion_scale <= 0:
             raise ValueError("motion_scale must be positive")
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown DIS preset {self.preset!r}; use {', '.join(PRESETS)}")
+        if self.preset not in DIS_PRESETS:
+            raise ValueError(f"unknown DIS preset {self.preset!r}; use {', '.join(DIS_PRESETS)}")
 
 
 def tolerance_for(ratio: float) -> float:
@@ -103,5 +96,5 @@ def wants_temporal(mode: Mode | str, spec: MethodSpec) -> bool:
     return mode == "on"
 
 
-__all__ = ["MODES", "PRESETS", "Mode", "TemporalConfig", "cubic_pasts_for", "tolerance_for",
+__all__ = ["MODES", "Mode", "TemporalConfig", "cubic_pasts_for", "tolerance_for",
            "wants_temporal"]  # fmt: skip

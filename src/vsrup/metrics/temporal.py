@@ -31,14 +31,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vsrup.engine.flow_warp import DIS_PRESETS
 from vsrup.engine.grey import CUT_DISTANCE, grey_histogram, histogram_distance
 from vsrup.metrics.quality import rgb_to_y, to_unit_rgb
-
-_PRESETS = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
 
 
 def _grey_u8(rgb: np.ndarray) -> np.ndarray:
@@ -71,9 +66,9 @@ class WarpError:
     """DIS-flow warping error between consecutive frames; feed frames in order with `update`."""
 
     def __init__(self, preset: str = "medium", occlusion_check: bool = True) -> None:
-        if preset not in _PRESETS:
-            raise ValueError(f"unknown DIS preset {preset!r}; use one of {', '.join(_PRESETS)}")
-        self._dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
+        if preset not in DIS_PRESETS:
+            raise ValueError(f"unknown DIS preset {preset!r}; use one of {', '.join(DIS_PRESETS)}")
+        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
         self._occlusion_check = occlusion_check
         self._prev: tuple[np.ndarray, np.ndarray] | None = None
 
