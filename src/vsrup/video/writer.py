@@ -36,6 +36,7 @@ from vsrup.video.codecs import (
     needs_even,
     resolve_encoder,
 )
+from vsrup.video.decode_times import DecodeTimes, DecodeTimesError
 from vsrup.video.encoder_frames import padded_arrays, quantized_frames
 from vsrup.video.probe import VideoInfo
 from vsrup.video.reader import assumed_matrix, sws_matrix
@@ -92,11 +93,9 @@ class VideoWriter:
         self.enc_w = width + (width % 2 if even_w else 0)
         self.enc_h = height + (height % 2 if even_h else 0)
         if (self.enc_w, self.enc_h) != (width, height):
-            self.warn(
-                f"{self.label}: {width}x{height} cannot be stored in {self.pix_fmt}; padded "
-                f"to {self.enc_w}x{self.enc_h} by repeating the edge (use --pix-fmt yuv444p "
-                "for the exact size)"
-            )
+            self.warn(f"{self.label}: {width}x{height} cannot be stored in {self.pix_fmt}; "
+                      f"padded to {self.enc_w}x{self.enc_h} by repeating the edge (use "
+                      "--pix-fmt yuv444p for the exact size)")  # fmt: skip
         self.time_base = Fraction(time_base)
         self.pts_offset = pts_offset
         self.deep = "10" in self.pix_fmt or "12" in self.pix_fmt or "16" in self.pix_fmt
@@ -143,6 +142,7 @@ class VideoWriter:
                 hint="choose another --codec or output extension",
             )
         self.rate = fps.limit_denominator(1_000_000) if fps else None
+        self.dts = DecodeTimes(self.rate, self.time_base)  # the direct path or all segments
         vs = self.out.add_stream(self.encoder, rate=self.rate)
         vs.width, vs.height, vs.pix_fmt = self.enc_w, self.enc_h, self.pix_fmt
         vs.time_base = self.time_base
@@ -235,6 +235,7 @@ class VideoWriter:
         last = None
         with self._errors_named():
             for packet in packets:
+                self.dts.check(packet)  # in the encoder's time base, before the stream's
                 time_base = packet.time_base
                 packet.stream = self.stream  # resets the packet's time base to the stream's
                 packet.time_base = time_base  # the muxer rescales from the encoder's
@@ -261,9 +262,8 @@ class VideoWriter:
         self._submit(quantized_frames(frames, self.deep, self.enc_w, self.enc_h), pts)
 
     def write_array(self, arrays: np.ndarray, pts: Sequence[int]) -> None:
-        """Encode already-quantised frames: (T, H, W, 3) RGB, uint8 for 8-bit output and
-        uint16 (full 16-bit scale) for deeper output, at the writer's width and height.
-        Skips the float round trip when the caller quantised already (the engine does)."""
+        """Encode already-quantised (T, H, W, 3) RGB frames at the writer's size (uint8, or
+        uint16 at full scale for deeper output): no float round trip (the engine's way)."""
         self._submit(self.prepared(arrays, pts), pts)
 
     def prepared(self, arrays: np.ndarray, pts: Sequence[int]) -> np.ndarray:
@@ -293,7 +293,7 @@ class VideoWriter:
             self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
 
     def _mux(self, frame: Any) -> None:
-        self.out.mux(self.stream.encode(frame))
+        self.out.mux(self.dts.checked(self.stream.encode(frame)))
         self.frames_written += 1
 
     def write_frame(self, frame: Any, pts: int) -> None:
@@ -354,10 +354,10 @@ class VideoWriter:
 
         try:
             yield
-        except (av.error.FFmpegError, OSError) as exc:
+        except (av.error.FFmpegError, OSError, DecodeTimesError) as exc:
             if abort:
                 self.abort()
-            if isinstance(exc, av.error.FFmpegError):
+            if not isinstance(exc, OSError):
                 raise self._encode_error(exc) from None
             raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
 
@@ -382,7 +382,7 @@ class VideoWriter:
                 "frame is lost"
             )
         with self._errors_named(abort=True):
-            self.out.mux(self.stream.encode(None))
+            self.out.mux(self.dts.checked(self.stream.encode(None)))
             if self.passthrough is not None:
                 self.passthrough.finish()
             self.out.close()
