@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers_resume import METHOD_ID, register
+from tests.helpers_video import clip_with_pts
 from vsrup import methods
 from vsrup.cli.app import app
 from vsrup.video.synth import make_clip
@@ -212,3 +213,32 @@ def test_stale_partials_of_dead_processes_go_live_ones_stay(tmp_path):
     assert not dead.exists() and not dead_dir.exists()
     assert live.exists() and other.exists()
     assert len(told) == 2 and str(child.pid) in told[0]
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_a_repeated_timestamp_at_a_segment_boundary_is_moved_and_resume_agrees(
+    tmp_path, method, codec
+):
+    # Frames 7 and 8 (the first of segment 2) share a time, as do 16 and 17 inside segment 3.
+    times = [i * 42 for i in range(8)] + [294 + i * 42 for i in range(8)]
+    times += [630, 630] + [672 + i * 42 for i in range(6)]
+    clip = clip_with_pts(tmp_path / "dup.mkv", times)
+    runner, work = CliRunner(), tmp_path / "work"
+    ref, out = tmp_path / "ref.mp4", tmp_path / "out.mp4"
+    res = runner.invoke(app, args(clip, ref, work, "--codec", codec))
+    assert res.exit_code == 0, res.output
+    assert "1 segment(s) began on the previous frame's timestamp" in res.output
+    _, pts = decode(ref)
+    assert len(pts) == len(times) and pts == sorted(set(pts))
+    ms = [round(p * 1000) for p in pts]
+    assert ms[:8] == times[:8] and ms[8:16] == [t + 1 for t in times[8:16]]  # one tick later
+    assert ms[16:] == [630, 631, *times[18:]]
+
+    method.fail_after_windows, method.fail_with = 2, KeyboardInterrupt
+    res = runner.invoke(app, args(clip, out, work, "--codec", codec))
+    assert res.exit_code == 130, res.output
+    assert 1 <= len(segments(work)) < 3  # the rerun stitches old and new segments
+    method.fail_after_windows = None
+    res = runner.invoke(app, args(clip, out, work, "--codec", codec))
+    assert res.exit_code == 0, res.output
+    assert same_video(out, ref)

@@ -36,8 +36,8 @@ from vsrup.video.codecs import (
     needs_even,
     resolve_encoder,
 )
-from vsrup.video.decode_times import DecodeTimes, DecodeTimesError
 from vsrup.video.encoder_frames import padded_arrays, quantized_frames
+from vsrup.video.packet_times import DecodeTimesError, PacketTimes, moved_message
 from vsrup.video.probe import VideoInfo
 from vsrup.video.reader import assumed_matrix, sws_matrix
 from vsrup.video.remux import PassThrough
@@ -142,7 +142,7 @@ class VideoWriter:
                 hint="choose another --codec or output extension",
             )
         self.rate = fps.limit_denominator(1_000_000) if fps else None
-        self.dts = DecodeTimes(self.rate, self.time_base)  # the direct path or all segments
+        self.times = PacketTimes(self.rate, self.time_base)  # the direct path or all segments
         vs = self.out.add_stream(self.encoder, rate=self.rate)
         vs.width, vs.height, vs.pix_fmt = self.enc_w, self.enc_h, self.pix_fmt
         vs.time_base = self.time_base
@@ -234,8 +234,7 @@ class VideoWriter:
         interleaved as `write` does."""
         last = None
         with self._errors_named():
-            for packet in packets:
-                self.dts.check(packet)  # in the encoder's time base, before the stream's
+            for packet in self.times.segment(packets):  # in the encoder's time base
                 time_base = packet.time_base
                 packet.stream = self.stream  # resets the packet's time base to the stream's
                 packet.time_base = time_base  # the muxer rescales from the encoder's
@@ -293,7 +292,7 @@ class VideoWriter:
             self.passthrough.pump(float(int(pts[-1]) * self.time_base) + 0.5)
 
     def _mux(self, frame: Any) -> None:
-        self.out.mux(self.dts.checked(self.stream.encode(frame)))
+        self.out.mux(self.times.checked(self.stream.encode(frame)))
         self.frames_written += 1
 
     def write_frame(self, frame: Any, pts: int) -> None:
@@ -375,14 +374,10 @@ class VideoWriter:
         if self._error is not None:
             self.abort()
             raise self._error
-        if self.moved:
-            self.warn(
-                f"{self.label}: {self.moved} frame(s) repeated the previous frame's timestamp; "
-                f"each was moved one tick ({float(self.time_base):.6g} s) later so that no "
-                "frame is lost"
-            )
+        if message := moved_message(self.label, self.moved, self.times, self.time_base):
+            self.warn(message)
         with self._errors_named(abort=True):
-            self.out.mux(self.dts.checked(self.stream.encode(None)))
+            self.out.mux(self.times.checked(self.stream.encode(None)))
             if self.passthrough is not None:
                 self.passthrough.finish()
             self.out.close()

@@ -1,5 +1,6 @@
-"""Decode timestamps: an encoder's garbage dts (libx265 on runs of 1-2 frames) is repaired before
-the muxer sees it, in stitched segments and in the direct path; valid ones are kept."""
+"""Packet timestamps: an encoder's garbage dts (libx265 on runs of 1-2 frames) is repaired before
+the muxer sees it, in stitched segments and in the direct path, valid ones are kept; a segment
+that starts on the previous frame's time is moved past it as a whole."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from vsrup.video.decode_times import DecodeTimes, DecodeTimesError
+from vsrup.video.packet_times import DecodeTimesError, PacketTimes
 from vsrup.video.writer import EncodeSettings, VideoWriter
 
 #: What libx265 left in a 2-frame run's dts on this machine (pts minus an uninitialised value).
@@ -26,7 +27,7 @@ def packet(pts: int | None, dts: int | None) -> SimpleNamespace:
 def test_a_reordered_stream_keeps_its_dts() -> None:
     # x264/x265 with B-frames: dts two frames below pts at the start, pts out of order.
     stream = [(0, -84), (126, -42), (42, 0), (84, 42), (252, 84), (168, 126), (210, 168)]
-    times = DecodeTimes(Fraction(24), TB)
+    times = PacketTimes(Fraction(24), TB)
     out = times.checked(packet(p, d) for p, d in stream)
     assert [(p.pts, p.dts) for p in out] == stream
     assert times.repaired == 0
@@ -34,24 +35,36 @@ def test_a_reordered_stream_keeps_its_dts() -> None:
 
 @pytest.mark.parametrize("offset", [GARBAGE, -GARBAGE, 42 * 17])
 def test_dts_outside_the_reorder_window_becomes_the_pts(offset: int) -> None:
-    times = DecodeTimes(Fraction(24), TB)
+    times = PacketTimes(Fraction(24), TB)
     out = times.checked([packet(0, 0 - offset), packet(42, 42 - offset)])
     assert [(p.pts, p.dts) for p in out] == [(0, 0), (42, 42)]
     assert times.repaired == 2
 
 
 def test_missing_or_backwards_dts_is_repaired() -> None:
-    times = DecodeTimes(Fraction(24), TB)
+    times = PacketTimes(Fraction(24), TB)
     out = times.checked([packet(0, -42), packet(42, None), packet(84, -42), packet(None, None)])
     assert [(p.pts, p.dts) for p in out] == [(0, -42), (42, 42), (84, 84), (None, None)]
     assert times.repaired == 2
 
 
 def test_a_stream_that_cannot_be_repaired_is_refused() -> None:
-    times = DecodeTimes(Fraction(24), TB)
+    times = PacketTimes(Fraction(24), TB)
     times.check(packet(84, 84))
     with pytest.raises(DecodeTimesError, match="unusable"):
         times.check(packet(42, GARBAGE))
+
+
+def test_a_segment_starting_on_the_previous_time_moves_as_a_whole() -> None:
+    times = PacketTimes(Fraction(24), TB)
+    first = [(0, -84), (126, -42), (42, 0), (84, 42)]
+    second = [(126, 42), (252, 84), (168, 126), (210, 168)]  # starts on 126 again
+    out = list(times.segment(packet(p, d) for p, d in first))
+    out += times.segment(packet(p, d) for p, d in second)
+    assert [(p.pts, p.dts) for p in out[4:]] == [(p + 1, d + 1) for p, d in second]
+    assert (times.moved_segments, times.most_moved, times.repaired) == (1, 1, 0)
+    third = [(294, 210), (336, 252)]  # after the moved one: untouched
+    assert [(p.pts, p.dts) for p in times.segment(packet(p, d) for p, d in third)] == third
 
 
 def _writer(path: Path) -> VideoWriter:
@@ -93,7 +106,7 @@ def test_stitched_segments_with_garbage_dts_make_a_valid_mp4(tmp_path: Path) -> 
     writer.mux_packets(_segment(writer, long_pts, spoil=False))
     writer.mux_packets(_segment(writer, [336, 378], spoil=True))
     writer.close()
-    assert writer.dts.repaired == 2
+    assert writer.times.repaired == 2
     stored, frames = _stored(tmp_path / "out.mp4")
     assert frames == [i * 42 for i in range(10)]
     dts = [d for _, d in stored]
@@ -110,5 +123,5 @@ def test_the_direct_path_repairs_the_encoders_dts(tmp_path: Path) -> None:
     writer.write_array(np.zeros((2, 48, 64, 3), np.uint8), [0, 42])
     writer.close()
     stored, decoded = _stored(tmp_path / "out.mp4")
-    assert decoded == [0, 42] and writer.dts.repaired >= 1
+    assert decoded == [0, 42] and writer.times.repaired >= 1
     assert all(d <= p for p, d in stored)
