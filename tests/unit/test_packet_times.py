@@ -27,36 +27,44 @@ def packet(pts: int | None, dts: int | None) -> SimpleNamespace:
 def test_a_reordered_stream_keeps_its_dts() -> None:
     # x264/x265 with B-frames: dts two frames below pts at the start, pts out of order.
     stream = [(0, -84), (126, -42), (42, 0), (84, 42), (252, 84), (168, 126), (210, 168)]
-    times = PacketTimes(Fraction(24), TB)
+    times = PacketTimes(TB)
     out = times.checked(packet(p, d) for p, d in stream)
     assert [(p.pts, p.dts) for p in out] == stream
     assert times.repaired == 0
 
 
-@pytest.mark.parametrize("offset", [GARBAGE, -GARBAGE, 42 * 17])
+def test_variable_rate_with_a_long_pause_keeps_its_dts() -> None:
+    # B-frames across a 10 s pause: the first dts is 10 s below its pts, and that is right.
+    stream = [(0, -10042), (10042, -10000), (42, 0), (10126, 42), (10084, 84)]
+    times = PacketTimes(TB)
+    assert [(p.pts, p.dts) for p in times.checked(packet(p, d) for p, d in stream)] == stream
+    assert times.repaired == 0
+
+
+@pytest.mark.parametrize("offset", [GARBAGE, -GARBAGE, 86_400_001])
 def test_dts_outside_the_reorder_window_becomes_the_pts(offset: int) -> None:
-    times = PacketTimes(Fraction(24), TB)
+    times = PacketTimes(TB)
     out = times.checked([packet(0, 0 - offset), packet(42, 42 - offset)])
     assert [(p.pts, p.dts) for p in out] == [(0, 0), (42, 42)]
     assert times.repaired == 2
 
 
 def test_missing_or_backwards_dts_is_repaired() -> None:
-    times = PacketTimes(Fraction(24), TB)
+    times = PacketTimes(TB)
     out = times.checked([packet(0, -42), packet(42, None), packet(84, -42), packet(None, None)])
     assert [(p.pts, p.dts) for p in out] == [(0, -42), (42, 42), (84, 84), (None, None)]
     assert times.repaired == 2
 
 
 def test_a_stream_that_cannot_be_repaired_is_refused() -> None:
-    times = PacketTimes(Fraction(24), TB)
+    times = PacketTimes(TB)
     times.check(packet(84, 84))
     with pytest.raises(DecodeTimesError, match="unusable"):
         times.check(packet(42, GARBAGE))
 
 
 def test_a_segment_starting_on_the_previous_time_moves_as_a_whole() -> None:
-    times = PacketTimes(Fraction(24), TB)
+    times = PacketTimes(TB)
     first = [(0, -84), (126, -42), (42, 0), (84, 42)]
     second = [(126, 42), (252, 84), (168, 126), (210, 168)]  # starts on 126 again
     out = list(times.segment(packet(p, d) for p, d in first))

@@ -4,10 +4,11 @@ Decode timestamps: libx265 leaves the dts of a run shorter than its B-frame dela
 frames at the default presets: a 2-frame clip, the last segment of a long one) uninitialised:
 in most of 20 upscales of a 2-frame clip to HEVC here the dts came out as pts - 1.4e17 or
 such, and MP4 refused 12 of them ("pts/dts pair unsupported", after every frame was computed).
-A packet's dts is usable when it lies within the reorder window below its pts and after the
-previous packet's; any other is set to the packet's pts, which is the true dts of a run that
-is not reordered (the only kind that comes out this way). A stream that cannot be repaired so
-is refused with a clear error rather than written damaged.
+A packet's dts is usable when it is not above its pts, is after the previous packet's, and is
+less than a day below its pts (a reorder delay spans a few frames: a day is far beyond any
+real one, and far short of the garbage seen); any other is set to the packet's pts, which is
+the true dts of a run that is not reordered (the only kind that comes out this way). A stream
+that cannot be repaired so is refused with a clear error rather than written damaged.
 
 Stitched segments: the writer moves a frame whose timestamp repeats the previous one a tick
 later, but a segment does so within itself only (its packets must not depend on the segments
@@ -22,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 
-#: Frames an H.264/HEVC decoder may hold for reordering (the DPB's 16): a dts further below
-#: its pts than this many frame intervals is not a reorder delay.
-REORDER_FRAMES = 16
+#: No reorder delay is this long (seconds): it spans a few frames. Generous on purpose, so that
+#: variable-rate footage with long pauses between frames keeps its encoder's dts.
+MAX_DELAY_S = 86_400
 
 
 class DecodeTimesError(ValueError):
@@ -33,18 +34,15 @@ class DecodeTimesError(ValueError):
 
 class PacketTimes:
     """Checks (and repairs) the timestamps of one stream's packets, in mux order, in the
-    encoder's `time_base`; `rate` (frames per second, None if unknown) sizes the reorder
-    window."""
+    encoder's `time_base`."""
 
-    def __init__(self, rate: Fraction | None = None, time_base: Fraction = Fraction(1)) -> None:
-        self.frame_ticks = max(1, round(1 / (rate * time_base))) if rate else 1
+    def __init__(self, time_base: Fraction) -> None:
+        self.window = round(MAX_DELAY_S / time_base)  # ticks
         self.repaired = 0  # packets whose dts was replaced
         self.moved_segments = 0  # stitched segments moved past a repeated timestamp
         self.most_moved = 0  # ticks, the largest such move
         self.latest: int | None = None  # the largest pts so far
         self._last_dts: int | None = None
-        self._last_pts: int | None = None
-        self._step = 0  # the largest pts step between consecutive packets seen
 
     def checked(self, packets: Iterable) -> list:
         return [self.check(p) for p in packets]
@@ -68,13 +66,9 @@ class PacketTimes:
         pts, dts = packet.pts, packet.dts
         if pts is None:  # the muxer derives what it can; nothing to check against
             return packet
-        if self._last_pts is not None:
-            self._step = max(self._step, abs(pts - self._last_pts))
-        self._last_pts = pts
         self.latest = pts if self.latest is None else max(self.latest, pts)
-        window = REORDER_FRAMES * max(self.frame_ticks, self._step)
         last = self._last_dts
-        if dts is None or not pts - window <= dts <= pts or last is not None and dts <= last:
+        if dts is None or not pts - self.window <= dts <= pts or last is not None and dts <= last:
             if last is not None and pts <= last:
                 raise DecodeTimesError(f"the encoder's decode timestamps are unusable (dts "
                                        f"{dts} for pts {pts} after dts {last})")  # fmt: skip

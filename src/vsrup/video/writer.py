@@ -142,7 +142,7 @@ class VideoWriter:
                 hint="choose another --codec or output extension",
             )
         self.rate = fps.limit_denominator(1_000_000) if fps else None
-        self.times = PacketTimes(self.rate, self.time_base)  # the direct path or all segments
+        self.times = PacketTimes(self.time_base)  # the direct path or every stitched segment
         vs = self.out.add_stream(self.encoder, rate=self.rate)
         vs.width, vs.height, vs.pix_fmt = self.enc_w, self.enc_h, self.pix_fmt
         vs.time_base = self.time_base
