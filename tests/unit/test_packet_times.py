@@ -133,3 +133,18 @@ def test_the_direct_path_repairs_the_encoders_dts(tmp_path: Path) -> None:
     stored, decoded = _stored(tmp_path / "out.mp4")
     assert decoded == [0, 42] and writer.times.repaired >= 1
     assert all(d <= p for p, d in stored)
+
+
+def test_b_frames_across_a_long_pause_keep_the_encoders_dts(tmp_path: Path) -> None:
+    # x264 puts the first dts the whole 10 s pause below its pts: valid, and kept.
+    times = [0, 42, 10042] + [10084 + 42 * i for i in range(9)]
+    texture = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    frames = np.stack([np.roll(texture, i, 1) for i in range(len(times))])
+    rate, h264 = Fraction(12_000, 10_420), EncodeSettings(codec="h264")
+    writer = VideoWriter(tmp_path / "pause.mp4", width=64, height=48, time_base=TB, fps=rate,
+                         settings=h264)  # fmt: skip
+    writer.write_array(frames, times)
+    writer.close()
+    stored, decoded = _stored(tmp_path / "pause.mp4")
+    assert decoded == times and writer.times.repaired == 0
+    assert [p for p, _ in stored] != sorted(p for p, _ in stored)  # B-frames: reordered
