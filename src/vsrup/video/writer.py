@@ -356,7 +356,7 @@ class VideoWriter:
         except (av.error.FFmpegError, OSError, DecodeTimesError) as exc:
             if abort:
                 self.abort()
-            if not isinstance(exc, OSError):
+            if isinstance(exc, (av.error.FFmpegError, DecodeTimesError)):
                 raise self._encode_error(exc) from None
             raise EncodeError(f"writing failed: {exc.strerror or exc}", path=self.shown) from None
 
