@@ -20,7 +20,7 @@ import numpy as np
 
 from vsrup.errors import InputError
 from vsrup.metrics.quality import PSNR_CAP_DB, frame_quality
-from vsrup.metrics.temporal import LumaChange, ShotCuts, WarpError
+from vsrup.metrics.temporal import LumaChange, ShotCuts, WarpError, grey_u8
 
 SCHEMA = "vsrup.metrics/1"
 #: Metric names in report order, with the direction that is better.
@@ -120,10 +120,11 @@ class MetricsAccumulator:
             # as a cut must still be scored.
             if self._cuts is None:
                 self._cuts = ShotCuts(centre=ref is None)
-            new_shot = self._cuts.update(ref if ref is not None else out)
+            grey = grey_u8(out)  # once: the cut test without a reference uses it too
+            new_shot = self._cuts.update(grey_u8(ref) if ref is not None else grey)
             if new_shot:
                 self._cut_frames.append(scores.index)
-            scores.warp_error = self._warp.update(out, new_shot)
+            scores.warp_error = self._warp.update(out, new_shot, grey)
             scores.luma_flicker, scores.tdiff = self._luma.update(out, ref, new_shot)
         self._frames.append(scores)
         return scores

@@ -36,7 +36,7 @@ from vsrup.engine.grey import CUT_DISTANCE, grey_histogram, histogram_distance
 from vsrup.metrics.quality import rgb_to_y, to_unit_rgb
 
 
-def _grey_u8(rgb: np.ndarray) -> np.ndarray:
+def grey_u8(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype != np.uint8:
         rgb = np.clip(np.rint(to_unit_rgb(rgb) * 255.0), 0, 255).astype(np.uint8)
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -51,9 +51,9 @@ class ShotCuts:
         self.threshold = threshold
         self._prev: np.ndarray | None = None
 
-    def update(self, rgb: np.ndarray) -> bool:
-        """True when `rgb` is cut from the previous frame (False for the first frame)."""
-        grey = _grey_u8(rgb)
+    def update(self, grey: np.ndarray) -> bool:
+        """True when the frame (`grey_u8` of it) is cut from the previous one (False for the
+        first frame)."""
         if self.centre:  # a whole-level shift: the histogram moves without changing shape
             shifted = grey.astype(np.int16) + (128 - round(float(grey.mean())))
             grey = np.clip(shifted, 0, 255).astype(np.uint8)
@@ -72,10 +72,14 @@ class WarpError:
         self._occlusion_check = occlusion_check
         self._prev: tuple[np.ndarray, np.ndarray] | None = None
 
-    def update(self, rgb: np.ndarray, new_shot: bool = False) -> float | None:
+    def update(
+        self, rgb: np.ndarray, new_shot: bool = False, grey: np.ndarray | None = None
+    ) -> float | None:
         """Error of this frame against the previous one (None for the first frame and for the
-        first frame of a new shot; NaN when no pixel of the frame can be matched)."""
-        grey, unit = _grey_u8(rgb), to_unit_rgb(rgb).astype(np.float32)
+        first frame of a new shot; NaN when no pixel of the frame can be matched). `grey`:
+        `grey_u8(rgb)` when the caller has it already."""
+        grey = grey_u8(rgb) if grey is None else grey
+        unit = to_unit_rgb(rgb).astype(np.float32)
         prev, self._prev = self._prev, (grey, unit)
         if prev is None or new_shot:
             return None
