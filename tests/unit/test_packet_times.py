@@ -148,3 +148,28 @@ def test_b_frames_across_a_long_pause_keep_the_encoders_dts(tmp_path: Path) -> N
     stored, decoded = _stored(tmp_path / "pause.mp4")
     assert decoded == times and writer.times.repaired == 0
     assert [p for p, _ in stored] != sorted(p for p, _ in stored)  # B-frames: reordered
+
+
+def test_a_stream_that_cannot_be_repaired_is_one_error_naming_the_output(tmp_path: Path) -> None:
+    from vsrup.errors import EncodeError
+
+    # Real B-frame packets (a panning texture), then a P-frame's dts raised to its pts: the
+    # B-frame after it, shown earlier, can have no dts that keeps the decode order valid.
+    texture = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    arrays = np.stack([np.roll(texture, i, 1) for i in range(8)])
+    pts = [i * 42 for i in range(8)]
+    writer = _writer(tmp_path / "out.mp4")
+    encoder = writer.packet_encoder()
+    packets = [p for f in writer.video_frames(writer.prepared(arrays, pts), pts)
+               for p in encoder.encode(f)]  # fmt: skip
+    packets += encoder.encode(None)
+    order = [p.pts for p in packets]
+    assert order != sorted(order)  # reordered
+    first_b = next(i for i, p in enumerate(packets) if p.pts < max(order[:i], default=-1))
+    packets[first_b - 1].dts = packets[first_b - 1].pts
+    for p in packets:
+        p.time_base = writer.time_base
+    with pytest.raises(EncodeError, match="decode timestamps are unusable") as err:
+        writer.mux_packets(packets)
+    assert "out.mp4" in str(err.value) and "\n" not in str(err.value)
+    writer.abort()
